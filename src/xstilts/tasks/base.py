@@ -1,0 +1,167 @@
+"""The task declaration: one :class:`Task` per task, holding its reader, head kind, metric and languages.
+
+A task family (pair classification, retrieval, ...) supplies what is shared by its tasks: featurisation, the head,
+the loss, decoding and the metric. A task names its family by ``kind``; the registry in :mod:`xstilts.tasks` maps
+names to tasks. Adding a task is one ``register(Task(...))`` call in its family's module.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from ..errors import DataFormatError, MissingDataError
+
+INTERMEDIATE = "intermediate"
+TARGET = "target"
+
+csv.field_size_limit(sys.maxsize)
+
+
+@dataclass(frozen=True)
+class HFSource:
+    """Where users who are online can load the task with Hugging Face ``datasets``.
+
+    ``config`` may contain ``{lang}``; ``splits`` maps our split names (train/dev/test) to the hub's, and may contain
+    ``{lang}`` too. ``convert`` turns one hub row (a dict) into an example of the task's family.
+    """
+
+    path: str
+    config: str | None
+    splits: dict[str, str]
+    convert: Callable[[dict, int], Any]
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task declared once: what reads it, which head it needs, how it is scored, and in which languages.
+
+    Attributes:
+        name: registry name (XTREME task names, lower case: ``xnli``, ``pawsx``, ``tatoeba``, ``bucc2018``...).
+        kind: the task family, which fixes the head and the metric code (``pair_classification``, ``retrieval``).
+        roles: ``intermediate`` and/or ``target``.
+        languages: evaluation languages, ISO 639 codes as XTREME uses them (``en``, ``de``, ``zh``...).
+        metric: the headline metric's name as reported (``accuracy``, ``f1``, ``accuracy@1``).
+        read: ``read(data_dir, split, language) -> data`` for the official file layout in a local folder.
+        data_subdir: folder name under ``<cache>/data`` used when the config gives no ``data_dir``.
+        labels: class labels, for classification tasks (index = class id).
+        train_language / train_split / dev_split / test_split: where fine-tuning and evaluation data come from.
+        hf: the Hugging Face ``datasets`` source for users who are online (``None`` when there is none).
+        description / source: one line each: what the task is, and the paper or data set it follows.
+    """
+
+    name: str
+    kind: str
+    roles: tuple[str, ...]
+    languages: tuple[str, ...]
+    metric: str
+    read: Callable[[Path, str, str], Any]
+    data_subdir: str
+    labels: tuple[str, ...] = ()
+    train_language: str = "en"
+    train_split: str = "train"
+    dev_split: str = "dev"
+    test_split: str = "test"
+    hf: HFSource | None = None
+    description: str = ""
+    source: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def trainable(self) -> bool:
+        return self.kind != "retrieval"
+
+    def label_id(self, label: str, path: Path, line: int | None) -> int:
+        """Class id of *label*; raises :class:`DataFormatError` naming the file and line for an unknown label."""
+        try:
+            return self.labels.index(label)
+        except ValueError:
+            raise DataFormatError(path, line, f"unknown label {label!r}; expected one of {', '.join(self.labels)}") from None
+
+
+# ----------------------------------------------------------------------------------------------- file readers
+def require_file(path: Path, what: str) -> Path:
+    """Return *path* if it is a file, else raise :class:`MissingDataError` saying what was expected there."""
+    if not path.is_file():
+        raise MissingDataError(f"{path}: file not found (expected {what})")
+    return path
+
+
+def read_text_lines(path: Path) -> list[str]:
+    """Lines of a UTF-8 text file without their line ends; invalid UTF-8 is reported with its line number."""
+    raw = require_file(path, "a UTF-8 text file").read_bytes()
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    out = []
+    for i, b in enumerate(lines, 1):
+        try:
+            out.append(b.decode("utf-8").rstrip("\r"))
+        except UnicodeDecodeError as e:
+            raise DataFormatError(path, i, f"invalid UTF-8 at byte {e.start} of the line") from None
+    return out
+
+
+def iter_tsv(path: Path, ncols: int | None = None, *, header: list[str] | None = None, min_cols: int | None = None,
+             quoting: int = csv.QUOTE_NONE) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(line_number, columns)`` of a tab-separated file.
+
+    Args:
+        ncols: exact number of columns required on every row (``None``: not checked).
+        header: if given, the first row must start with these column names; it is not yielded.
+        min_cols: minimum number of columns (for formats with optional trailing columns).
+    Raises:
+        MissingDataError: the file does not exist.
+        DataFormatError: bad UTF-8, a wrong header, an empty file or a row with the wrong column count,
+            naming the file and line.
+    """
+    lines = read_text_lines(path)
+    if not lines:
+        raise DataFormatError(path, None, "empty file" + (f"; expected a header {header}" if header else ""))
+    start = 0
+    if header is not None:
+        got = lines[0].split("\t")
+        if got[: len(header)] != header:
+            raise DataFormatError(path, 1, f"expected a header starting with {'<TAB>'.join(header)}, got {lines[0][:80]!r}")
+        start = 1
+    for i in range(start, len(lines)):
+        if not lines[i].strip():
+            continue
+        if quoting == csv.QUOTE_NONE:
+            cols = lines[i].split("\t")
+        else:
+            cols = next(csv.reader(io.StringIO(lines[i]), delimiter="\t", quoting=quoting))
+        if ncols is not None and len(cols) != ncols:
+            raise DataFormatError(path, i + 1, f"expected {ncols} tab-separated columns, got {len(cols)}")
+        if min_cols is not None and len(cols) < min_cols:
+            raise DataFormatError(path, i + 1, f"expected at least {min_cols} tab-separated columns, got {len(cols)}")
+        yield i + 1, cols
+
+
+def iter_jsonl(path: Path, required: tuple[str, ...] = ()) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line_number, object)`` for each non-empty line of a JSON-lines file.
+
+    Raises:
+        DataFormatError: a line that is not a JSON object, or lacks one of *required* keys.
+    """
+    lines = read_text_lines(path)
+    if not lines:
+        raise DataFormatError(path, None, "empty file; expected one JSON object per line")
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataFormatError(path, i, f"invalid JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(obj, dict):
+            raise DataFormatError(path, i, f"expected a JSON object, got {type(obj).__name__}")
+        missing = [k for k in required if k not in obj]
+        if missing:
+            raise DataFormatError(path, i, f"missing key(s) {', '.join(missing)}")
+        yield i, obj

