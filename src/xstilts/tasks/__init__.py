@@ -10,10 +10,23 @@ from __future__ import annotations
 import difflib
 
 from ..errors import ConfigError
-from .base import INTERMEDIATE, TARGET, HFSource, Task
+from .base import INTERMEDIATE, TARGET, Family, HFSource, Task
 
 REGISTRY: dict[str, Task] = {}
 ALIASES: dict[str, str] = {}
+FAMILIES: dict[str, Family] = {}
+
+
+def register_family(family: Family) -> Family:
+    """Register the shared code of one task kind (featurisation, head, loss, decoding, metric)."""
+    if family.kind in FAMILIES:
+        raise ValueError(f"task family {family.kind!r} is registered twice")
+    FAMILIES[family.kind] = family
+    return family
+
+
+def get_family(kind: str) -> Family:
+    return FAMILIES[kind]
 
 
 def register(task: Task, aliases: tuple[str, ...] = ()) -> Task:
@@ -46,4 +59,5 @@ def all_tasks() -> list[Task]:
 from . import classification as _classification  # noqa: E402,F401
 from . import retrieval as _retrieval  # noqa: E402,F401
 
-__all__ = ["INTERMEDIATE", "TARGET", "HFSource", "Task", "REGISTRY", "register", "get_task", "all_tasks"]
+__all__ = ["INTERMEDIATE", "TARGET", "Family", "HFSource", "Task", "REGISTRY", "FAMILIES", "register",
+           "register_family", "get_task", "get_family", "all_tasks"]

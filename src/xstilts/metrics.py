@@ -1,0 +1,156 @@
+"""Metrics, each following the official script it cites. Scores are percentages (0-100), as XTREME reports them.
+
+* :func:`accuracy` — XNLI / PAWS-X accuracy, as ``accuracy`` in XTREME's ``evaluate.py``
+  (github.com/google-research/xtreme, ``evaluate.py``: ``sum(p == g) / len(g) * 100``).
+* :func:`tatoeba_accuracy` — Tatoeba accuracy@1 from xx to en with cosine nearest neighbour, as
+  ``similarity_search`` + accuracy in XTREME's ``third_party/evaluate_retrieval.py`` / ``utils_retrieve.py``.
+* :func:`mine_candidates`, :func:`bucc_optimize`, :func:`bucc_scores` — BUCC 2018 bitext mining with ratio-margin
+  scoring (Artetxe & Schwenk 2019, "Margin-based Parallel Corpus Mining with Multilingual Sentence Embeddings"),
+  as ``mine_bitext`` (``--retrieval max --margin ratio --neighborhood 4``), ``bucc_optimize`` and ``bucc_extract``
+  in XTREME's ``third_party/utils_retrieve.py`` (itself from LASER's ``source/mine_bitexts.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+
+
+def accuracy(predictions: Sequence, gold: Sequence) -> float:
+    """Percentage of positions where ``predictions[i] == gold[i]``.
+
+    Raises:
+        ValueError: the sequences differ in length or are empty.
+    """
+    if len(predictions) != len(gold):
+        raise ValueError(f"{len(predictions)} predictions for {len(gold)} gold labels")
+    if not gold:
+        raise ValueError("accuracy of an empty set")
+    return 100.0 * sum(p == g for p, g in zip(predictions, gold)) / len(gold)
+
+
+def l2_normalize(x: torch.Tensor) -> torch.Tensor:
+    """Rows of *x* ``[n, d]`` scaled to unit L2 norm (float32)."""
+    x = x.float()
+    return x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+def knn(x: torch.Tensor, y: torch.Tensor, k: int, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """The *k* nearest rows of *y* for each row of *x* by inner product (cosine when both are L2-normalised).
+
+    Args:
+        x: ``[n, d]`` queries; y: ``[m, d]`` database; k: neighbours (capped at ``m``).
+    Returns:
+        ``(sim [n, k], idx [n, k])`` sorted by decreasing similarity; for ``k == 1`` a tie goes to the lowest index.
+    """
+    k = min(k, y.shape[0])
+    sims, inds = [], []
+    for start in range(0, x.shape[0], chunk):
+        s = x[start:start + chunk] @ y.T
+        if k == 1:  # argmax returns the first maximal index, as numpy.argmax
+            i = s.argmax(dim=1, keepdim=True)
+            v = s.gather(1, i)
+        else:
+            v, i = torch.topk(s, k, dim=1, sorted=True)
+        sims.append(v)
+        inds.append(i)
+    return torch.cat(sims), torch.cat(inds)
+
+
+def tatoeba_accuracy(src: torch.Tensor, tgt: torch.Tensor) -> tuple[float, list[int]]:
+    """Accuracy@1 of retrieving ``tgt[i]`` for ``src[i]`` by cosine similarity (xx -> en).
+
+    Args:
+        src: ``[n, d]`` source-language embeddings; tgt: ``[n, d]`` English embeddings, row *i* the translation of
+            ``src[i]``.
+    Returns:
+        ``(accuracy in %, predicted English index per source sentence)``. A tie goes to the lowest index, as
+        ``numpy.argmax`` does in XTREME's script.
+    """
+    if src.shape[0] != tgt.shape[0]:
+        raise ValueError(f"{src.shape[0]} source sentences but {tgt.shape[0]} targets")
+    _, idx = knn(l2_normalize(src), l2_normalize(tgt), 1)
+    pred = idx[:, 0].tolist()
+    return 100.0 * sum(p == i for i, p in enumerate(pred)) / len(pred), pred
+
+
+def _margin_scores(x, y, cand, fwd_mean, bwd_mean) -> torch.Tensor:
+    # ratio margin: cos(x, y) / ((mean_k cos(x, NN_k(x)) + mean_k cos(y, NN_k(y))) / 2)
+    dots = (x.unsqueeze(1) * y[cand]).sum(-1)
+    return dots / ((fwd_mean.unsqueeze(1) + bwd_mean[cand]) / 2)
+
+
+def mine_candidates(src: torch.Tensor, tgt: torch.Tensor, k: int = 4) -> list[tuple[int, int, float]]:
+    """Candidate pairs by ratio-margin scoring, XTREME/LASER ``mine_bitext`` in ``max`` retrieval mode.
+
+    Both sides are L2-normalised. For each source sentence the best of its *k* nearest targets by margin score
+    (forward), and for each target the best of its *k* nearest sources (backward); all those pairs are taken in
+    decreasing score, skipping any whose source or target was already used.
+
+    Args:
+        src: ``[n, d]``, tgt: ``[m, d]`` embeddings.
+    Returns:
+        ``[(src_index, tgt_index, score)]`` in decreasing score.
+    """
+    x, y = l2_normalize(src), l2_normalize(tgt)
+    x2y_sim, x2y_ind = knn(x, y, k)
+    y2x_sim, y2x_ind = knn(y, x, k)
+    x2y_mean, y2x_mean = x2y_sim.mean(1), y2x_sim.mean(1)
+    fwd = _margin_scores(x, y, x2y_ind, x2y_mean, y2x_mean)
+    bwd = _margin_scores(y, x, y2x_ind, y2x_mean, x2y_mean)
+    fwd_best = x2y_ind[torch.arange(x.shape[0]), fwd.argmax(1)]
+    bwd_best = y2x_ind[torch.arange(y.shape[0]), bwd.argmax(1)]
+    src_i = torch.cat([torch.arange(x.shape[0]), bwd_best]).tolist()
+    tgt_i = torch.cat([fwd_best, torch.arange(y.shape[0])]).tolist()
+    scores = torch.cat([fwd.max(1).values, bwd.max(1).values]).double().numpy()
+    out, seen_s, seen_t = [], set(), set()
+    for i in np.argsort(-scores, kind="stable"):
+        s, t = src_i[i], tgt_i[i]
+        if s not in seen_s and t not in seen_t:
+            seen_s.add(s)
+            seen_t.add(t)
+            out.append((s, t, float(scores[i])))
+    return out
+
+
+def bucc_optimize(candidates: dict[tuple[str, str], float], gold: Iterable[tuple[str, str]]) -> float:
+    """The score threshold that maximises F1 of the candidates against *gold* (XTREME's ``bucc_optimize``).
+
+    Candidates are taken in decreasing score; at the best prefix the threshold is the midpoint between its last
+    score and the next one. (XTREME's script raises IndexError when the best prefix is all candidates; here the
+    threshold is then the last score, which keeps them all under ``>=``.) Returns 0 when nothing is correct.
+    """
+    gold = set(gold)
+    items = sorted(candidates.items(), key=lambda kv: -kv[1])
+    nextract = ncorrect = 0
+    threshold, best_f1 = 0.0, 0.0
+    for i, (pair, score) in enumerate(items):
+        nextract += 1
+        if pair in gold:
+            ncorrect += 1
+        if ncorrect > 0:
+            p, r = ncorrect / nextract, ncorrect / len(gold)
+            f1 = 2 * p * r / (p + r)
+            if f1 > best_f1:
+                best_f1 = f1
+                threshold = (score + items[i + 1][1]) / 2 if i + 1 < len(items) else score
+    return threshold
+
+
+def bucc_scores(candidates: dict[tuple[str, str], float], gold: Iterable[tuple[str, str]],
+                threshold: float) -> dict[str, float]:
+    """Precision, recall and F1 (%) of the candidates scoring ``>= threshold`` (XTREME's ``bucc_extract``/``bucc_eval``)."""
+    gold = set(gold)
+    extracted = {pair for pair, s in candidates.items() if s >= threshold}
+    ncorrect = len(gold & extracted)
+    if ncorrect == 0:
+        return {"precision": 0.0, "recall": 0.0, "f1": 0.0, "threshold": threshold}
+    p, r = ncorrect / len(extracted), ncorrect / len(gold)
+    return {"precision": 100 * p, "recall": 100 * r, "f1": 100 * 2 * p * r / (p + r), "threshold": threshold}
+
+
+def mean(values: Iterable[float]) -> float:
+    values = list(values)
+    return float(sum(values) / len(values)) if values else float("nan")

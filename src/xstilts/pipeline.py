@@ -1,0 +1,386 @@
+"""The three X-STILTs phases, each a pure function of its resolved config and inputs, keyed by a hash.
+
+1. **Pretrained model**: any Hugging Face encoder (hub id or local folder).
+2. **Intermediate training** on English task(s); the encoder is saved, the heads are not passed on.
+3. **Target fine-tuning** on each target task's English training set, then **zero-shot evaluation** in every
+   language; retrieval tasks (Tatoeba, BUCC) are scored from sentence embeddings without training.
+
+Every phase lives in ``<output_dir>/phases/<phase>-<label>-<hash>/`` and is built under a temporary name and renamed
+when complete, so a finished phase is found and reused by any run or study whose inputs hash the same, and an
+interrupted one leaves nothing half-written. A run folder ``<output_dir>/<name>/<variant>-seed<seed>/`` holds the
+resolved config, ``run.json`` (its phases), links to the phase folders and the result tables.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .config import ExperimentConfig, TaskSpec, dump_config
+from .console import console, progress_bar
+from .data import tokenize_cached, tokenizer_fingerprint
+from .errors import MissingDataError, XstiltsError
+from .io import atomic_dir, atomic_write_json, atomic_write_text, read_json, stable_hash
+from .loading import eval_languages, load_examples, subsample, task_data_dir
+from .modeling import hidden_size, load_encoder, load_tokenizer, pick_device, resolve_model_path, set_threads
+from .paths import cache_dir
+from .report import write_comparison, write_results
+from .tasks import get_family, get_task
+from .training import MultiTaskModel, TaskData, predict, seed_everything, train
+
+#: Bumped when a change alters what a phase computes, so that old phase folders are not reused.
+PHASE_VERSION = 1
+
+
+@dataclass
+class EncoderRef:
+    """Where a phase's starting encoder comes from: the pretrained checkpoint or an intermediate phase."""
+
+    path: str
+    key: str
+
+
+def _data_fingerprint(spec: TaskSpec) -> dict:
+    folder = task_data_dir(spec)
+    if not folder.is_dir():
+        return {"source": "hub", "task": spec.task}
+    files = sorted(p for p in folder.rglob("*") if p.is_file())[:5000]
+    return {"folder": str(folder.resolve()), "files": stable_hash([(str(p.relative_to(folder)), p.stat().st_size,
+                                                                    int(p.stat().st_mtime)) for p in files])}
+
+
+def _accelerator(cfg: ExperimentConfig):
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+    device = pick_device(cfg.device)
+    return Accelerator(cpu=device.type == "cpu", mixed_precision=cfg.mixed_precision)
+
+
+class Pipeline:
+    """Runs an experiment config: every seed, the STILTs variant and (optionally) the no-intermediate baseline."""
+
+    def __init__(self, cfg: ExperimentConfig):
+        self.cfg = cfg
+        self.out = Path(cfg.output_dir).expanduser()
+        self.phase_root = self.out / "phases"
+        self.features_cache = cache_dir() / "features"
+        set_threads(cfg.num_threads)
+
+    # ------------------------------------------------------------------------------------------ identity
+    def model_identity(self, cfg: ExperimentConfig) -> dict:
+        m = cfg.model
+        path = resolve_model_path(m.name_or_path)
+        ident = Path(path).resolve() if Path(path).is_dir() else path
+        return {"model": str(ident), "revision": m.revision, "dtype": m.dtype, "max_length": m.max_length,
+                "prefix": m.text_prefix}
+
+    def pretrained_ref(self, cfg: ExperimentConfig) -> EncoderRef:
+        return EncoderRef(resolve_model_path(cfg.model.name_or_path), "pretrained-" + stable_hash(self.model_identity(cfg)))
+
+    # ------------------------------------------------------------------------------------------ checks
+    def preflight(self, cfg: ExperimentConfig) -> None:
+        """Fail before loading any model when data that a phase needs is missing."""
+        specs = list(cfg.intermediate.tasks) + list(cfg.target.tasks)
+        for spec in specs:
+            task = get_task(spec.task)
+            folder = task_data_dir(spec)
+            if not folder.is_dir() and (spec.data_dir is not None or task.hf is None):
+                hint = " (run `xstilts prepare`)" if task.data_subdir.startswith(("bible", "udhr")) else ""
+                raise MissingDataError(f"{folder}: data folder for task {task.name!r} not found{hint}")
+        for spec in cfg.target.tasks:
+            if task_data_dir(spec).is_dir():
+                eval_languages(spec)
+
+    # ------------------------------------------------------------------------------------------ run
+    def run(self) -> dict:
+        """Run every seed of the experiment (and its baseline); write tables and the comparison. Returns the paths."""
+        cfg = self.cfg
+        variants = [("stilts" if cfg.intermediate.tasks else "baseline", cfg)]
+        if cfg.intermediate.tasks and cfg.with_baseline:
+            variants.append(("baseline", cfg.baseline()))
+        for _, v in variants:
+            self.preflight(v)
+        exp_dir = self.out / cfg.name
+        results: dict[str, list[dict]] = {}
+        for seed in cfg.seeds:
+            for name, vcfg in variants:
+                console.rule(f"[bold]{cfg.name}: {name}, seed {seed}")
+                res = self.run_one(vcfg, name, seed)
+                results.setdefault(name, []).append(res)
+        written = {}
+        for name, runs in results.items():
+            written[name] = write_results(exp_dir / name, runs, title=f"{cfg.name} — {name}")
+            console.print(written[name]["markdown_text"], markup=False)
+        if "stilts" in results and "baseline" in results:
+            written["comparison"] = write_comparison(exp_dir / "comparison", results["baseline"], results["stilts"],
+                                                     title=f"{cfg.name}: intermediate training vs baseline")
+            console.print(written["comparison"]["markdown_text"], markup=False)
+        return written
+
+    def run_one(self, cfg: ExperimentConfig, variant: str, seed: int) -> dict:
+        """One seed of one variant: intermediate phase (if any), then every target task. Returns its results."""
+        run_dir = self.out / cfg.name / f"{variant}-seed{seed}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
+        phases = []
+        start = self.pretrained_ref(cfg)
+        if cfg.intermediate.tasks:
+            inter_dir = self.intermediate_phase(cfg, start, seed)
+            phases.append({"phase": "intermediate", "dir": str(inter_dir)})
+            inter = EncoderRef(str(inter_dir / "checkpoint" / "encoder"), inter_dir.name)
+        else:
+            inter = start
+        tasks = {}
+        for spec in cfg.target.tasks:
+            task = get_task(spec.task)
+            if task.kind == "retrieval":
+                src = inter if cfg.evaluation.retrieval_from == "intermediate" else start
+                pdir = self.retrieval_phase(cfg, spec, src)
+            else:
+                pdir = self.target_phase(cfg, spec, inter, seed)
+            phases.append({"phase": "target", "task": spec.label, "dir": str(pdir)})
+            tasks[spec.label] = read_json(pdir / "metrics.json")
+        links = run_dir / "phases"
+        links.mkdir(exist_ok=True)
+        for ph in phases:
+            link = links / (ph["phase"] + ("-" + ph["task"] if "task" in ph else ""))
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            os.symlink(os.path.relpath(ph["dir"], links), link)
+        result = {"variant": variant, "seed": seed, "run_dir": str(run_dir), "phases": phases, "tasks": tasks,
+                  "xstilts_version": __version__}
+        atomic_write_json(run_dir / "run.json", result)
+        write_results(run_dir, [result], title=f"{cfg.name} — {variant}, seed {seed}")
+        return result
+
+    # ------------------------------------------------------------------------------------------ phases
+    def _phase_dir(self, kind: str, label: str, key: str) -> Path:
+        return self.phase_root / f"{kind}-{label}-{key}"
+
+    def _features(self, spec: TaskSpec, split: str, lang: str, examples: list, tokenizer, cfg: ExperimentConfig):
+        task = get_task(spec.task)
+        family = get_family(task.kind)
+        key = {"task": task.name, "split": split, "lang": lang, "n": len(examples), "data": _data_fingerprint(spec),
+               "max_examples": spec.max_examples if split == task.train_split else spec.max_eval_examples,
+               "tokenizer": tokenizer_fingerprint(tokenizer), "max_length": cfg.model.max_length,
+               "prefix": cfg.model.text_prefix, "kind": task.kind, "v": PHASE_VERSION}
+
+        def build():
+            with progress_bar(f"tokenize {spec.label} {split} {lang}", len(examples)) as adv:
+                feats: dict = {}
+                for s in range(0, len(examples), 2000):
+                    part = family.featurize(task, examples[s:s + 2000], tokenizer, cfg.model.max_length,
+                                            cfg.model.text_prefix)
+                    for k, v in part.items():
+                        feats.setdefault(k, []).extend(v)
+                    adv(len(examples[s:s + 2000]))
+            return feats
+
+        return tokenize_cached(self.features_cache, key, build)
+
+    def _train_data(self, spec: TaskSpec, tokenizer, cfg: ExperimentConfig) -> TaskData:
+        task = get_task(spec.task)
+        examples = subsample(load_examples(spec, task.train_split, task.train_language), spec.max_examples)
+        feats = self._features(spec, task.train_split, task.train_language, examples, tokenizer, cfg)
+        return TaskData(spec.label, task, get_family(task.kind), feats, examples)
+
+    def _eval_data(self, spec: TaskSpec, split: str, lang: str, tokenizer, cfg: ExperimentConfig) -> TaskData:
+        task = get_task(spec.task)
+        examples = load_examples(spec, split, lang)
+        if spec.max_eval_examples:
+            examples = examples[: spec.max_eval_examples]
+        feats = self._features(spec, split, lang, examples, tokenizer, cfg)
+        return TaskData(spec.label, task, get_family(task.kind), feats, examples)
+
+    def _train(self, cfg, hp, start: EncoderRef, specs: list[TaskSpec], seed: int, sampling: str):
+        tokenizer = load_tokenizer(start.path, cfg.model.revision if start.key.startswith("pretrained") else None)
+        datas = [self._train_data(s, tokenizer, cfg) for s in specs]
+        seed_everything(seed)
+        encoder = load_encoder(start.path, cfg.model.dtype,
+                               cfg.model.revision if start.key.startswith("pretrained") else None)
+        h = hidden_size(encoder)
+        heads = {d.label: d.family.build_head(d.task, h, hp.dropout) for d in datas}
+        model = MultiTaskModel(encoder, heads)
+        acc = _accelerator(cfg)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        from .training import total_steps
+
+        steps = total_steps([d.size for d in datas], hp)
+        console.print(f"  training on {', '.join(f'{d.label} ({d.size:,} examples)' for d in datas)}: {steps} steps "
+                      f"of batch {hp.batch_size} on {acc.device}")
+        with progress_bar("train", steps) as adv:
+            def on_step(step, loss):
+                adv(1, info="" if loss != loss else f"loss {loss:.4f}")
+                if loss == loss and not console.is_terminal:
+                    console.print(f"    step {step}/{steps}  loss {loss:.4f}")
+
+            history = train(model, datas, hp, seed=seed, accelerator=acc, pad_id=pad, sampling=sampling,
+                            progress=on_step)
+        model = acc.unwrap_model(model)
+        return model, tokenizer, acc, pad, history
+
+    def _evaluate(self, model, spec: TaskSpec, split: str, lang: str, tokenizer, cfg, acc, pad, pred_dir: Path,
+                  batch_size: int) -> dict:
+        data = self._eval_data(spec, split, lang, tokenizer, cfg)
+        with progress_bar(f"evaluate {spec.label} {split} {lang}", data.size) as adv:
+            outputs = predict(model, data, batch_size=batch_size, accelerator=acc, pad_id=pad, advance=adv)
+        preds = data.family.decode(data.task, outputs, data.features, data.examples)
+        scores = data.family.score(data.task, preds, data.examples)
+        lines = data.family.prediction_lines(data.task, preds)
+        atomic_write_text(pred_dir / data.task.name / f"{split}-{lang}.tsv", "".join(x + "\n" for x in lines))
+        return {**scores, "n": data.size}
+
+    def intermediate_phase(self, cfg: ExperimentConfig, start: EncoderRef, seed: int) -> Path:
+        """Phase 2: train the encoder on the intermediate task(s); save it (the heads are kept but not passed on)."""
+        ic = cfg.intermediate
+        hp = ic.model_dump(exclude={"tasks"})
+        key = stable_hash({"phase": "intermediate", "v": PHASE_VERSION, "start": start.key,
+                           "model": self.model_identity(cfg), "hp": hp, "seed": seed,
+                           "tasks": [{**s.model_dump(mode="json"), "data": _data_fingerprint(s)} for s in ic.tasks]})
+        label = "+".join(s.label for s in ic.tasks)
+        final = self._phase_dir("intermediate", label, key)
+        if (final / "metrics.json").is_file():
+            console.print(f"  [green]✓[/] intermediate phase {label} already complete: {final}")
+            return final
+        console.print(f"  intermediate phase: {label}")
+        t0 = time.time()
+        with atomic_dir(final) as tmp:
+            model, tokenizer, acc, pad, history = self._train(cfg, ic, start, ic.tasks, seed, ic.sampling)
+            dev = {}
+            for spec in ic.tasks:
+                task = get_task(spec.task)
+                dev[spec.label] = {task.train_language: self._evaluate(
+                    model, spec, task.dev_split, task.train_language, tokenizer, cfg, acc, pad, tmp / "predictions",
+                    ic.eval_batch_size)}
+            ckpt = tmp / "checkpoint"
+            model.encoder.save_pretrained(ckpt / "encoder")
+            tokenizer.save_pretrained(ckpt / "encoder")
+            torch.save({k: v.state_dict() for k, v in model.heads.items()}, ckpt / "heads.pt")
+            atomic_write_text(tmp / "config.yaml", dump_config(cfg))
+            atomic_write_json(tmp / "metrics.json", {"phase": "intermediate", "key": key, "seed": seed,
+                                                     "tasks": [s.label for s in ic.tasks], "dev": dev,
+                                                     "train": history, "seconds": time.time() - t0})
+        console.print(f"  [green]✓[/] intermediate phase done in {time.time() - t0:.0f} s; English dev: "
+                      + ", ".join(f"{k} {get_task(k_spec.task).metric} {v[get_task(k_spec.task).train_language]"
+                                  f"[get_task(k_spec.task).metric]:.2f}"
+                                  for k_spec, (k, v) in zip(ic.tasks, dev.items())))
+        return final
+
+    def target_phase(self, cfg: ExperimentConfig, spec: TaskSpec, start: EncoderRef, seed: int) -> Path:
+        """Phase 3 for a trainable task: fine-tune on English, evaluate zero-shot in every language."""
+        task = get_task(spec.task)
+        tc = cfg.target
+        hp = tc.model_dump(exclude={"tasks"})
+        langs = eval_languages(spec)
+        key = stable_hash({"phase": "target", "v": PHASE_VERSION, "start": start.key, "model": self.model_identity(cfg),
+                           "hp": hp, "seed": seed, "task": {**spec.model_dump(mode="json"), "languages": langs,
+                                                            "data": _data_fingerprint(spec)}})
+        final = self._phase_dir("target", spec.label, key)
+        if (final / "metrics.json").is_file():
+            console.print(f"  [green]✓[/] target phase {spec.label} already complete: {final}")
+            return final
+        console.print(f"  target phase: {spec.label} (fine-tune on {task.train_language}, evaluate {len(langs)} "
+                      f"languages)")
+        t0 = time.time()
+        with atomic_dir(final) as tmp:
+            model, tokenizer, acc, pad, history = self._train(cfg, tc, start, [spec], seed, "proportional")
+            per_lang = {lang: self._evaluate(model, spec, task.test_split, lang, tokenizer, cfg, acc, pad,
+                                             tmp / "predictions", tc.eval_batch_size) for lang in langs}
+            ckpt = tmp / "checkpoint"
+            model.encoder.save_pretrained(ckpt / "encoder")
+            tokenizer.save_pretrained(ckpt / "encoder")
+            torch.save({k: v.state_dict() for k, v in model.heads.items()}, ckpt / "heads.pt")
+            atomic_write_text(tmp / "config.yaml", dump_config(cfg))
+            atomic_write_json(tmp / "metrics.json", _task_metrics(spec, task, per_lang, key, history,
+                                                                  time.time() - t0))
+        return final
+
+    def retrieval_phase(self, cfg: ExperimentConfig, spec: TaskSpec, start: EncoderRef) -> Path:
+        """Phase 3 for a retrieval task: embed both sides with the encoder and score (no training)."""
+        from . import retrieval
+
+        task = get_task(spec.task)
+        ev = cfg.evaluation
+        langs = eval_languages(spec)
+        settings = {"layer": ev.retrieval_layer, "pooling": ev.pooling, "max_length": ev.max_length or cfg.model.max_length,
+                    "k": ev.bucc_k, "prefix": cfg.model.text_prefix}
+        key = stable_hash({"phase": "retrieval", "v": PHASE_VERSION, "start": start.key, "settings": settings,
+                           "task": {**spec.model_dump(mode="json"), "languages": langs, "data": _data_fingerprint(spec)}})
+        final = self._phase_dir("eval", spec.label, key)
+        if (final / "metrics.json").is_file():
+            console.print(f"  [green]✓[/] retrieval evaluation {spec.label} already complete: {final}")
+            return final
+        t0 = time.time()
+        device = pick_device(cfg.device)
+        tokenizer = load_tokenizer(start.path)
+        encoder = load_encoder(start.path, cfg.model.dtype).to(device)
+        layer = retrieval.resolve_layer(ev.retrieval_layer, encoder, cfg.model.name_or_path)
+        console.print(f"  retrieval evaluation: {spec.label}, {len(langs)} languages, layer {layer}, {ev.pooling} "
+                      f"pooling, max length {settings['max_length']}")
+        splits = [task.test_split] if task.extra.get("mode") == "nearest" else [task.dev_split, task.test_split]
+        loaded = {(lang, sp): load_examples(spec, sp, lang) for lang in langs for sp in splits}
+        total = sum(len(d.src) + len(d.tgt) for d in loaded.values())
+
+        def emb(texts, adv):
+            return retrieval.embed(encoder, tokenizer, texts, layer=layer, pooling=ev.pooling,
+                                   max_length=settings["max_length"], batch_size=ev.batch_size,
+                                   prefix=cfg.model.text_prefix, device=device, advance=adv)
+
+        with atomic_dir(final) as tmp:
+            per_lang = {}
+            with progress_bar(f"embed {spec.label}", total) as adv:
+                embs = {k: (d, emb(d.src, adv), emb(d.tgt, adv)) for k, d in loaded.items()}
+            for lang in langs:
+                if task.extra.get("mode") == "nearest":
+                    d, s, t = embs[(lang, task.test_split)]
+                    scores, pred = retrieval.evaluate_tatoeba(s, t)
+                    lines = [str(p) for p in pred]
+                else:
+                    scores, pairs = retrieval.evaluate_bucc(embs[(lang, task.dev_split)], embs[(lang, task.test_split)],
+                                                            k=ev.bucc_k)
+                    lines = [f"{a}\t{b}" for a, b in pairs]
+                    d = embs[(lang, task.test_split)][0]
+                per_lang[lang] = {**scores, "n": len(d.src)}
+                atomic_write_text(tmp / "predictions" / task.name / f"{task.test_split}-{lang}.tsv",
+                                  "".join(x + "\n" for x in lines))
+            atomic_write_text(tmp / "config.yaml", dump_config(cfg))
+            m = _task_metrics(spec, task, per_lang, key, None, time.time() - t0)
+            m["retrieval"] = {**settings, "layer": layer, "encoder": start.key}
+            atomic_write_json(tmp / "metrics.json", m)
+        console.print(f"  [green]✓[/] {spec.label}: mean {task.metric} {m['average']:.2f} over {len(langs)} languages "
+                      f"({time.time() - t0:.0f} s)")
+        return final
+
+
+def _task_metrics(spec: TaskSpec, task, per_lang: dict, key: str, history, seconds: float) -> dict:
+    metric = task.metric
+    vals = [v[metric] for v in per_lang.values()]
+    return {"task": task.name, "label": spec.label, "metric": metric, "key": key, "languages": per_lang,
+            "average": sum(vals) / len(vals), "train": history, "seconds": seconds}
+
+
+def evaluate_only(cfg: ExperimentConfig) -> dict:
+    """``xstilts eval``: score the model as configured (no training) on the config's retrieval target tasks.
+
+    Raises:
+        XstiltsError: a target task needs fine-tuning (run ``xstilts run`` instead).
+    """
+    trainable = [s.label for s in cfg.target.tasks if get_task(s.task).trainable]
+    if trainable:
+        raise XstiltsError(f"target task(s) {', '.join(trainable)} need fine-tuning before they can be evaluated; "
+                           f"use `xstilts run`, or list only retrieval tasks for `xstilts eval`")
+    if not cfg.target.tasks:
+        raise XstiltsError("the config lists no target tasks to evaluate (target.tasks)")
+    data = cfg.model_dump()
+    data["intermediate"]["tasks"] = []
+    data["with_baseline"] = False
+    cfg = ExperimentConfig.model_validate(data)
+    return Pipeline(cfg).run()

@@ -1,0 +1,80 @@
+"""Retrieval evaluation from the encoder's sentence embeddings (Tatoeba, BUCC 2018), with no task training.
+
+Sentence vectors are the ``pooling`` (mean over the attention mask, or the first token) of the hidden states of one
+layer (``retrieval_layer``: 1-based; ``last``; ``auto`` = XTREME's choice, see
+:func:`xstilts.modeling.default_retrieval_layer`), computed in length-sorted batches without gradients.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from . import metrics
+from .data import length_sorted_batches
+from .modeling import default_retrieval_layer, num_layers, pool
+from .tasks.retrieval import ParallelData
+
+
+def resolve_layer(setting: int | str, encoder, name_or_path: str) -> int:
+    n = num_layers(encoder)
+    if setting == "last":
+        return n
+    if setting == "auto":
+        return default_retrieval_layer(name_or_path, n)
+    if not 0 <= int(setting) <= n:
+        raise ValueError(f"retrieval_layer {setting} is outside 0..{n} for this model")
+    return int(setting)
+
+
+@torch.no_grad()
+def embed(encoder, tokenizer, texts: list[str], *, layer: int, pooling: str = "mean", max_length: int = 128,
+          batch_size: int = 64, prefix: str = "", device: torch.device | str = "cpu",
+          advance: Callable[[int], None] | None = None) -> torch.Tensor:
+    """Sentence embeddings ``[len(texts), H]`` (float32, on the CPU) from hidden layer *layer* (0 = embeddings).
+
+    Texts are tokenised with special tokens and truncated to *max_length*; batches run in decreasing length.
+    """
+    encoder.eval()
+    enc = tokenizer([prefix + t for t in texts], truncation=True, max_length=max_length)
+    ids = enc["input_ids"]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    out = torch.empty((len(texts), encoder.config.hidden_size), dtype=torch.float32)
+    last = layer == num_layers(encoder)
+    for batch in length_sorted_batches([len(x) for x in ids], batch_size):
+        width = max(len(ids[i]) for i in batch)
+        input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for r, i in enumerate(batch):
+            input_ids[r, : len(ids[i])] = torch.tensor(ids[i])
+            mask[r, : len(ids[i])] = 1
+        res = encoder(input_ids=input_ids.to(device), attention_mask=mask.to(device), output_hidden_states=not last)
+        hidden = res.last_hidden_state if last else res.hidden_states[layer]
+        out[batch] = pool(hidden, mask.to(device), pooling).cpu()
+        if advance:
+            advance(len(batch))
+    return out
+
+
+def evaluate_tatoeba(src_emb: torch.Tensor, tgt_emb: torch.Tensor) -> tuple[dict[str, float], list[int]]:
+    """``({"accuracy@1": %}, predicted English line per source line)``; see :func:`metrics.tatoeba_accuracy`."""
+    acc, pred = metrics.tatoeba_accuracy(src_emb, tgt_emb)
+    return {"accuracy@1": acc}, pred
+
+
+def bucc_candidates(data: ParallelData, src_emb: torch.Tensor, tgt_emb: torch.Tensor,
+                    k: int = 4) -> dict[tuple[str, str], float]:
+    """Margin-scored candidate pairs keyed by ``(src_id, en_id)`` (see :func:`metrics.mine_candidates`)."""
+    return {(data.src_ids[s], data.tgt_ids[t]): score for s, t, score in metrics.mine_candidates(src_emb, tgt_emb, k)}
+
+
+def evaluate_bucc(dev: tuple[ParallelData, torch.Tensor, torch.Tensor],
+                  test: tuple[ParallelData, torch.Tensor, torch.Tensor], k: int = 4) -> tuple[dict[str, float], list]:
+    """BUCC as XTREME: the F1-optimal threshold on dev, applied to test; returns (P/R/F1 %, extracted pairs)."""
+    dev_cands = bucc_candidates(*dev, k=k)
+    threshold = metrics.bucc_optimize(dev_cands, dev[0].gold)
+    test_cands = bucc_candidates(*test, k=k)
+    scores = metrics.bucc_scores(test_cands, test[0].gold, threshold)
+    pairs = sorted(p for p, s in test_cands.items() if s >= threshold)
+    return scores, pairs

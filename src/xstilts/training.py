@@ -1,0 +1,175 @@
+"""One readable training loop for every task family, single- or multi-task, and batched prediction.
+
+The model is the encoder plus one head per task (:class:`MultiTaskModel`). Each optimizer step takes a batch from
+one task (single-task batches, as jiant); with several tasks the task is drawn per step (``proportional`` to the
+number of training examples, or ``uniform``). AdamW with linear warmup and decay, gradient clipping, dropout
+seeded from the run seed. Devices and mixed precision go through ``accelerate``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .data import length_sorted_batches, pad_batch, shuffled_batches
+from .errors import XstiltsError
+from .tasks import Family, Task
+
+
+@dataclass
+class TaskData:
+    """One task's training or evaluation data inside a phase."""
+
+    label: str
+    task: Task
+    family: Family
+    features: dict
+    examples: list = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.features["input_ids"])
+
+
+class MultiTaskModel(nn.Module):
+    """A shared encoder with one head per task label. ``forward(label, batch)`` returns the hidden states
+    ``[B, L, H]`` of the encoder's last layer, to which the task's family applies its head."""
+
+    def __init__(self, encoder: nn.Module, heads: dict[str, nn.Module]):
+        super().__init__()
+        self.encoder = encoder
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        kwargs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+        if "token_type_ids" in batch:
+            kwargs["token_type_ids"] = batch["token_type_ids"]
+        return self.encoder(**kwargs).last_hidden_state
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed % 2**32)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def total_steps(sizes: list[int], hp) -> int:
+    """Optimizer steps of a phase: ``max_steps`` if set, else ``ceil(epochs * sum(batches per task) / grad_accum)``."""
+    if hp.max_steps:
+        return hp.max_steps
+    batches = sum(math.ceil(n / hp.batch_size) for n in sizes)
+    return max(1, math.ceil(hp.epochs * batches / hp.grad_accum))
+
+
+class _TaskStream:
+    """Endless shuffled batches of one task, epoch after epoch."""
+
+    def __init__(self, data: TaskData, batch_size: int, generator: torch.Generator):
+        self.data, self.batch_size, self.gen = data, batch_size, generator
+        self.epoch, self._it = 0, iter(())
+
+    def next(self) -> list[int]:
+        for _ in range(2):
+            try:
+                return next(self._it)
+            except StopIteration:
+                self.epoch += 1
+                self._it = shuffled_batches(self.data.size, self.batch_size, self.gen)
+        raise XstiltsError(f"task {self.data.label} has no training examples")
+
+
+def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accelerator, pad_id: int,
+          sampling: str = "proportional", progress: Callable[[int, float], None] | None = None) -> dict:
+    """Train *model* on *tasks* for :func:`total_steps` optimizer steps.
+
+    Args:
+        hp: a :class:`~xstilts.config.TrainConfig`.
+        accelerator: an ``accelerate.Accelerator`` (device and mixed precision).
+        progress: called after each optimizer step with ``(step, loss)``.
+    Returns:
+        ``{"steps", "loss_curve": [(step, mean loss)], "task_steps": {label: batches}, "seconds"}``.
+    Raises:
+        XstiltsError: a NaN/inf loss (naming the step).
+    """
+    from transformers import get_linear_schedule_with_warmup
+
+    seed_everything(seed)
+    gen = torch.Generator().manual_seed(seed)
+    steps = total_steps([t.size for t in tasks], hp)
+    optimizer = torch.optim.AdamW(_param_groups(model, hp.weight_decay), lr=hp.lr)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(hp.warmup_ratio * steps), steps)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    device = accelerator.device
+    streams = [_TaskStream(t, hp.batch_size, gen) for t in tasks]
+    weights = [1.0] * len(tasks) if sampling == "uniform" else [float(t.size) for t in tasks]
+    rng = random.Random(seed)
+    curve, window, task_steps = [], [], {t.label: 0 for t in tasks}
+    t0 = time.time()
+    model.train()
+    for step in range(1, steps + 1):
+        for _ in range(hp.grad_accum):
+            k = rng.choices(range(len(tasks)), weights)[0] if len(tasks) > 1 else 0
+            td = tasks[k]
+            batch = {n: v.to(device) for n, v in pad_batch(td.features, streams[k].next(), pad_id).items()}
+            with accelerator.autocast():
+                hidden = model(batch)
+                loss, _ = td.family.loss(accelerator.unwrap_model(model).heads[td.label], hidden, batch)
+            accelerator.backward(loss / hp.grad_accum)
+            task_steps[td.label] += 1
+            window.append(loss.detach())
+        accelerator.clip_grad_norm_(model.parameters(), hp.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        if step % hp.log_every == 0 or step == steps:
+            mean_loss = float(torch.stack(window).float().mean())
+            window.clear()
+            if not math.isfinite(mean_loss):
+                raise XstiltsError(f"loss became {mean_loss} at or before optimizer step {step}; stopping this phase")
+            curve.append((step, mean_loss))
+            if progress:
+                progress(step, mean_loss)
+        elif progress:
+            progress(step, float("nan"))
+    return {"steps": steps, "loss_curve": curve, "task_steps": task_steps, "seconds": time.time() - t0}
+
+
+@torch.no_grad()
+def predict(model: MultiTaskModel, data: TaskData, *, batch_size: int, accelerator, pad_id: int,
+            advance: Callable[[int], None] | None = None) -> list[torch.Tensor]:
+    """Per-example head outputs (CPU tensors, in example order), batched in decreasing length, without gradients."""
+    model.eval()
+    inner = accelerator.unwrap_model(model)
+    head = inner.heads[data.label]
+    outputs: list[torch.Tensor | None] = [None] * data.size
+    lengths = [len(x) for x in data.features["input_ids"]]
+    for idx in length_sorted_batches(lengths, batch_size):
+        batch = {n: v.to(accelerator.device) for n, v in pad_batch(data.features, idx, pad_id).items()}
+        with accelerator.autocast():
+            hidden = inner(batch)
+            out = data.family.logits(head, hidden, batch)
+        for r, i in enumerate(idx):
+            outputs[i] = out[r].float().cpu()
+        if advance:
+            advance(len(idx))
+    return outputs  # type: ignore[return-value]
