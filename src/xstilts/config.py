@@ -27,7 +27,7 @@ def _lookup(name: str):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class ModelConfig(_Strict):
@@ -52,6 +52,8 @@ class TaskSpec(_Strict):
         None, description="evaluation languages (default: all of the task's); 'all' = every language in data_dir")
     max_examples: int | None = Field(None, gt=0, description="subsample the training set to N examples (seeded)")
     max_eval_examples: int | None = Field(None, gt=0, description="evaluate on the first N examples per language")
+    options: dict[str, Any] = Field(default_factory=dict, description="task-family options (e.g. QA doc_stride), "
+                                                                      "validated by the family")
 
     @property
     def label(self) -> str:
@@ -60,6 +62,17 @@ class TaskSpec(_Strict):
     @model_validator(mode="after")
     def _check(self) -> "TaskSpec":
         task = _lookup(self.task)
+        from .tasks import FAMILIES
+
+        model = getattr(FAMILIES.get(task.kind), "options_model", None)
+        if model is None and self.options:
+            raise ValueError(f"task {task.name!r} takes no options (got {', '.join(self.options)})")
+        if model is not None:
+            try:
+                self.options = model.model_validate(self.options).model_dump()
+            except ValidationError as e:
+                problems = "; ".join(f"options.{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+                raise ValueError(problems) from None
         if isinstance(self.languages, list):
             if not self.languages:
                 raise ValueError("languages is empty")

@@ -171,14 +171,14 @@ class Pipeline:
         key = {"task": task.name, "split": split, "lang": lang, "n": len(examples), "data": _data_fingerprint(spec),
                "max_examples": spec.max_examples if split == task.train_split else spec.max_eval_examples,
                "tokenizer": tokenizer_fingerprint(tokenizer), "max_length": cfg.model.max_length,
-               "prefix": cfg.model.text_prefix, "kind": task.kind, "v": PHASE_VERSION}
+               "prefix": cfg.model.text_prefix, "kind": task.kind, "options": spec.options, "v": PHASE_VERSION}
 
         def build():
             with progress_bar(f"tokenize {spec.label} {split} {lang}", len(examples)) as adv:
                 feats: dict = {}
                 for s in range(0, len(examples), 2000):
                     part = family.featurize(task, examples[s:s + 2000], tokenizer, cfg.model.max_length,
-                                            cfg.model.text_prefix)
+                                            cfg.model.text_prefix, spec.options)
                     for k, v in part.items():
                         feats.setdefault(k, []).extend(v)
                     adv(len(examples[s:s + 2000]))
@@ -236,7 +236,7 @@ class Pipeline:
         scores = data.family.score(data.task, preds, data.examples)
         lines = data.family.prediction_lines(data.task, preds)
         atomic_write_text(pred_dir / data.task.name / f"{split}-{lang}.tsv", "".join(x + "\n" for x in lines))
-        return {**scores, "n": data.size}
+        return {**scores, "n": len(data.examples)}
 
     def intermediate_phase(self, cfg: ExperimentConfig, start: EncoderRef, seed: int) -> Path:
         """Phase 2: train the encoder on the intermediate task(s); save it (the heads are kept but not passed on)."""
@@ -268,10 +268,12 @@ class Pipeline:
             atomic_write_json(tmp / "metrics.json", {"phase": "intermediate", "key": key, "seed": seed,
                                                      "tasks": [s.label for s in ic.tasks], "dev": dev,
                                                      "train": history, "seconds": time.time() - t0})
+        shown = []
+        for spec in ic.tasks:
+            task = get_task(spec.task)
+            shown.append(f"{spec.label} {task.metric} {dev[spec.label][task.train_language][task.metric]:.2f}")
         console.print(f"  [green]✓[/] intermediate phase done in {time.time() - t0:.0f} s; English dev: "
-                      + ", ".join(f"{k} {get_task(k_spec.task).metric} {v[get_task(k_spec.task).train_language]"
-                                  f"[get_task(k_spec.task).metric]:.2f}"
-                                  for k_spec, (k, v) in zip(ic.tasks, dev.items())))
+                      + ", ".join(shown))
         return final
 
     def target_phase(self, cfg: ExperimentConfig, spec: TaskSpec, start: EncoderRef, seed: int) -> Path:
@@ -325,32 +327,20 @@ class Pipeline:
         layer = retrieval.resolve_layer(ev.retrieval_layer, encoder, cfg.model.name_or_path)
         console.print(f"  retrieval evaluation: {spec.label}, {len(langs)} languages, layer {layer}, {ev.pooling} "
                       f"pooling, max length {settings['max_length']}")
-        splits = [task.test_split] if task.extra.get("mode") == "nearest" else [task.dev_split, task.test_split]
-        loaded = {(lang, sp): load_examples(spec, sp, lang) for lang in langs for sp in splits}
-        total = sum(len(d.src) + len(d.tgt) for d in loaded.values())
+        family = get_family(task.kind)
 
-        def emb(texts, adv):
-            return retrieval.embed(encoder, tokenizer, texts, layer=layer, pooling=ev.pooling,
-                                   max_length=settings["max_length"], batch_size=ev.batch_size,
-                                   prefix=cfg.model.text_prefix, device=device, advance=adv)
+        def embed(texts):
+            with progress_bar(f"embed {spec.label} ({len(texts):,} distinct texts)", len(texts)) as adv:
+                return retrieval.embed(encoder, tokenizer, texts, layer=layer, pooling=ev.pooling,
+                                       max_length=settings["max_length"], batch_size=ev.batch_size,
+                                       prefix=cfg.model.text_prefix, device=device, advance=adv)
 
         with atomic_dir(final) as tmp:
-            per_lang = {}
-            with progress_bar(f"embed {spec.label}", total) as adv:
-                embs = {k: (d, emb(d.src, adv), emb(d.tgt, adv)) for k, d in loaded.items()}
-            for lang in langs:
-                if task.extra.get("mode") == "nearest":
-                    d, s, t = embs[(lang, task.test_split)]
-                    scores, pred = retrieval.evaluate_tatoeba(s, t)
-                    lines = [str(p) for p in pred]
-                else:
-                    scores, pairs = retrieval.evaluate_bucc(embs[(lang, task.dev_split)], embs[(lang, task.test_split)],
-                                                            k=ev.bucc_k)
-                    lines = [f"{a}\t{b}" for a, b in pairs]
-                    d = embs[(lang, task.test_split)][0]
-                per_lang[lang] = {**scores, "n": len(d.src)}
+            per_lang, lines = family.evaluate(task, langs, lambda sp, lang: load_examples(spec, sp, lang), embed,
+                                              settings)
+            for lang, ls in lines.items():
                 atomic_write_text(tmp / "predictions" / task.name / f"{task.test_split}-{lang}.tsv",
-                                  "".join(x + "\n" for x in lines))
+                                  "".join(x + "\n" for x in ls))
             atomic_write_text(tmp / "config.yaml", dump_config(cfg))
             m = _task_metrics(spec, task, per_lang, key, None, time.time() - t0)
             m["retrieval"] = {**settings, "layer": layer, "encoder": start.key}

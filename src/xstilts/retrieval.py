@@ -11,10 +11,8 @@ from typing import Callable
 
 import torch
 
-from . import metrics
 from .data import length_sorted_batches
 from .modeling import default_retrieval_layer, num_layers, pool
-from .tasks.retrieval import ParallelData
 
 
 def resolve_layer(setting: int | str, encoder, name_or_path: str) -> int:
@@ -55,26 +53,3 @@ def embed(encoder, tokenizer, texts: list[str], *, layer: int, pooling: str = "m
         if advance:
             advance(len(batch))
     return out
-
-
-def evaluate_tatoeba(src_emb: torch.Tensor, tgt_emb: torch.Tensor) -> tuple[dict[str, float], list[int]]:
-    """``({"accuracy@1": %}, predicted English line per source line)``; see :func:`metrics.tatoeba_accuracy`."""
-    acc, pred = metrics.tatoeba_accuracy(src_emb, tgt_emb)
-    return {"accuracy@1": acc}, pred
-
-
-def bucc_candidates(data: ParallelData, src_emb: torch.Tensor, tgt_emb: torch.Tensor,
-                    k: int = 4) -> dict[tuple[str, str], float]:
-    """Margin-scored candidate pairs keyed by ``(src_id, en_id)`` (see :func:`metrics.mine_candidates`)."""
-    return {(data.src_ids[s], data.tgt_ids[t]): score for s, t, score in metrics.mine_candidates(src_emb, tgt_emb, k)}
-
-
-def evaluate_bucc(dev: tuple[ParallelData, torch.Tensor, torch.Tensor],
-                  test: tuple[ParallelData, torch.Tensor, torch.Tensor], k: int = 4) -> tuple[dict[str, float], list]:
-    """BUCC as XTREME: the F1-optimal threshold on dev, applied to test; returns (P/R/F1 %, extracted pairs)."""
-    dev_cands = bucc_candidates(*dev, k=k)
-    threshold = metrics.bucc_optimize(dev_cands, dev[0].gold)
-    test_cands = bucc_candidates(*test, k=k)
-    scores = metrics.bucc_scores(test_cands, test[0].gold, threshold)
-    pairs = sorted(p for p, s in test_cands.items() if s >= threshold)
-    return scores, pairs

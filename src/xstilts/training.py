@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .data import length_sorted_batches, pad_batch, shuffled_batches
+from .data import length_sorted_batches, shuffled_batches
 from .errors import XstiltsError
 from .tasks import Family, Task
 
@@ -130,7 +130,7 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
         for _ in range(hp.grad_accum):
             k = rng.choices(range(len(tasks)), weights)[0] if len(tasks) > 1 else 0
             td = tasks[k]
-            batch = {n: v.to(device) for n, v in pad_batch(td.features, streams[k].next(), pad_id).items()}
+            batch = {n: v.to(device) for n, v in td.family.collate(td.features, streams[k].next(), pad_id).items()}
             with accelerator.autocast():
                 hidden = model(batch)
                 loss, _ = td.family.loss(accelerator.unwrap_model(model).heads[td.label], hidden, batch)
@@ -157,14 +157,14 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
 @torch.no_grad()
 def predict(model: MultiTaskModel, data: TaskData, *, batch_size: int, accelerator, pad_id: int,
             advance: Callable[[int], None] | None = None) -> list[torch.Tensor]:
-    """Per-example head outputs (CPU tensors, in example order), batched in decreasing length, without gradients."""
+    """Per-feature head outputs (CPU tensors, in feature order), batched in decreasing length, without gradients."""
     model.eval()
     inner = accelerator.unwrap_model(model)
     head = inner.heads[data.label]
     outputs: list[torch.Tensor | None] = [None] * data.size
-    lengths = [len(x) for x in data.features["input_ids"]]
+    lengths = [data.family.feature_length(data.features, i) for i in range(data.size)]
     for idx in length_sorted_batches(lengths, batch_size):
-        batch = {n: v.to(accelerator.device) for n, v in pad_batch(data.features, idx, pad_id).items()}
+        batch = {n: v.to(accelerator.device) for n, v in data.family.collate(data.features, idx, pad_id).items()}
         with accelerator.autocast():
             hidden = inner(batch)
             out = data.family.logits(head, hidden, batch)

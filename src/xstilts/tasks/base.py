@@ -175,10 +175,24 @@ class Family:
     """
 
     kind: str = ""
+    #: pydantic model of the per-task ``options`` a config may give this family (``None``: no options).
+    options_model: Any = None
 
-    def featurize(self, task: Task, examples: list, tokenizer, max_length: int, prefix: str) -> dict[str, list]:
-        """Tokenise *examples* into features (a dict of per-example lists, with ``input_ids``)."""
+    def featurize(self, task: Task, examples: list, tokenizer, max_length: int, prefix: str,
+                  options: dict) -> dict[str, list]:
+        """Tokenise *examples* into features: a dict of per-feature lists with ``input_ids``. A family may make
+        several features per example (windows over long inputs); it then records which example each came from."""
         raise NotImplementedError
+
+    def collate(self, features: dict, idx: list[int], pad_id: int) -> dict:
+        """A padded batch (dict of tensors) of the features *idx* (default: right-padding, ``label`` as ``[B]``)."""
+        from ..data import pad_batch
+
+        return pad_batch(features, idx, pad_id)
+
+    def feature_length(self, features: dict, i: int) -> int:
+        """Length of feature *i* in tokens (used to sort evaluation batches)."""
+        return len(features["input_ids"][i])
 
     def build_head(self, task: Task, hidden_size: int, dropout: float):
         """A fresh head module for *task*."""
@@ -193,7 +207,7 @@ class Family:
         return head(hidden, batch["attention_mask"])
 
     def decode(self, task: Task, outputs: list, features: dict, examples: list) -> list:
-        """Predictions, one per example, from the per-example outputs (in example order)."""
+        """Predictions, one per example, from the per-feature outputs (in feature order)."""
         raise NotImplementedError
 
     def score(self, task: Task, predictions: list, examples: list) -> dict[str, float]:

@@ -212,7 +212,7 @@ class PairClassification(Family):
 
     kind = "pair_classification"
 
-    def featurize(self, task, examples, tokenizer, max_length, prefix):
+    def featurize(self, task, examples, tokenizer, max_length, prefix, options):
         enc = tokenizer([prefix + e.text_a for e in examples], [prefix + e.text_b for e in examples],
                         truncation=True, max_length=max_length)
         feats = {"input_ids": enc["input_ids"], "label": [e.label for e in examples]}

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from ..errors import DataFormatError, MissingDataError
 from ..languages import from_lang3, to_lang3
-from . import TARGET, Task, register
-from .base import iter_tsv, read_text_lines, require_file
+from . import TARGET, Task, register, register_family
+from .base import Family, iter_tsv, read_text_lines, require_file
 
 
 @dataclass
@@ -101,6 +101,68 @@ def read_bucc(data_dir: Path, split: str, language: str) -> ParallelData:
         gold.append((a, b))
     return ParallelData(src_ids, src, tgt_ids, tgt, gold)
 
+
+class Retrieval(Family):
+    """Retrieval from sentence embeddings, no training and no head.
+
+    ``evaluate`` loads every language's data, embeds each distinct text once (the English side of Tatoeba-format
+    data repeats across languages), and scores each language by the task's ``mode``: ``nearest`` (Tatoeba
+    accuracy@1, xx->en cosine nearest neighbour) or ``margin`` (BUCC: ratio-margin mining, threshold tuned on dev).
+    Prediction lines follow the XTREME submission layout: Tatoeba, the predicted English line index per source line;
+    BUCC, one ``xx_id<TAB>en_id`` per extracted pair.
+    """
+
+    kind = "retrieval"
+
+    def splits(self, task: Task) -> list[str]:
+        return [task.test_split] if task.extra.get("mode") == "nearest" else [task.dev_split, task.test_split]
+
+    def evaluate(self, task: Task, languages: list[str], load, embed, settings: dict) -> tuple[dict, dict]:
+        """Score every language.
+
+        Args:
+            load: ``load(split, language) -> ParallelData``.
+            embed: ``embed(texts) -> Tensor [len(texts), H]`` (the configured layer, pooling and prefix).
+            settings: ``{"k": neighbourhood for margin scoring, ...}``.
+        Returns:
+            ``({lang: scores (%) and n}, {lang: prediction lines})``.
+        """
+        from .. import metrics
+
+        loaded = {(lang, sp): load(sp, lang) for lang in languages for sp in self.splits(task)}
+        texts = sorted({t for d in loaded.values() for t in (*d.src, *d.tgt)}, key=len)
+        table = embed(texts)
+        row = {t: i for i, t in enumerate(texts)}
+
+        def emb(d: ParallelData):
+            return d, table[[row[t] for t in d.src]], table[[row[t] for t in d.tgt]]
+
+        scores, lines = {}, {}
+        for lang in languages:
+            if task.extra.get("mode") == "nearest":
+                d, s, t = emb(loaded[(lang, task.test_split)])
+                acc, pred = metrics.tatoeba_accuracy(s, t)
+                scores[lang] = {"accuracy@1": acc, "n": len(d.src)}
+                lines[lang] = [str(p) for p in pred]
+            else:
+                dev, test = emb(loaded[(lang, task.dev_split)]), emb(loaded[(lang, task.test_split)])
+                k = settings.get("k", 4)
+                dev_c = bucc_candidates(*dev, k=k)
+                threshold = metrics.bucc_optimize(dev_c, dev[0].gold)
+                test_c = bucc_candidates(*test, k=k)
+                scores[lang] = {**metrics.bucc_scores(test_c, test[0].gold, threshold), "n": len(test[0].src)}
+                lines[lang] = [f"{a}\t{b}" for a, b in sorted(p for p, v in test_c.items() if v >= threshold)]
+        return scores, lines
+
+
+def bucc_candidates(data: ParallelData, src_emb, tgt_emb, k: int = 4) -> dict[tuple[str, str], float]:
+    """Margin-scored candidate pairs keyed by ``(src_id, en_id)`` (see :func:`xstilts.metrics.mine_candidates`)."""
+    from ..metrics import mine_candidates
+
+    return {(data.src_ids[s], data.tgt_ids[t]): score for s, t, score in mine_candidates(src_emb, tgt_emb, k)}
+
+
+register_family(Retrieval())
 
 TATOEBA_XTREME = tuple(
     "af ar bg bn de el es et eu fa fi fr he hi hu id it ja jv ka kk ko ml mr nl pt ru sw ta te th tl tr ur vi zh".split())

@@ -1,7 +1,5 @@
-"""Metrics, each following the official script it cites. Scores are percentages (0-100), as XTREME reports them.
+"""Retrieval metrics from sentence embeddings. Scores are percentages (0-100), as XTREME reports them.
 
-* :func:`accuracy` — XNLI / PAWS-X accuracy, as ``accuracy`` in XTREME's ``evaluate.py``
-  (github.com/google-research/xtreme, ``evaluate.py``: ``sum(p == g) / len(g) * 100``).
 * :func:`tatoeba_accuracy` — Tatoeba accuracy@1 from xx to en with cosine nearest neighbour, as
   ``similarity_search`` + accuracy in XTREME's ``third_party/evaluate_retrieval.py`` / ``utils_retrieve.py``.
 * :func:`mine_candidates`, :func:`bucc_optimize`, :func:`bucc_scores` — BUCC 2018 bitext mining with ratio-margin
@@ -12,23 +10,10 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 import torch
-
-
-def accuracy(predictions: Sequence, gold: Sequence) -> float:
-    """Percentage of positions where ``predictions[i] == gold[i]``.
-
-    Raises:
-        ValueError: the sequences differ in length or are empty.
-    """
-    if len(predictions) != len(gold):
-        raise ValueError(f"{len(predictions)} predictions for {len(gold)} gold labels")
-    if not gold:
-        raise ValueError("accuracy of an empty set")
-    return 100.0 * sum(p == g for p, g in zip(predictions, gold)) / len(gold)
 
 
 def l2_normalize(x: torch.Tensor) -> torch.Tensor:
@@ -149,8 +134,3 @@ def bucc_scores(candidates: dict[tuple[str, str], float], gold: Iterable[tuple[s
         return {"precision": 0.0, "recall": 0.0, "f1": 0.0, "threshold": threshold}
     p, r = ncorrect / len(extracted), ncorrect / len(gold)
     return {"precision": 100 * p, "recall": 100 * r, "f1": 100 * 2 * p * r / (p + r), "threshold": threshold}
-
-
-def mean(values: Iterable[float]) -> float:
-    values = list(values)
-    return float(sum(values) / len(values)) if values else float("nan")
