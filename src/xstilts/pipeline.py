@@ -141,7 +141,7 @@ class Pipeline:
         tasks = {}
         for spec in cfg.target.tasks:
             task = get_task(spec.task)
-            if task.kind == "retrieval":
+            if not task.trainable:
                 src = inter if cfg.evaluation.retrieval_from == "intermediate" else start
                 pdir = self.retrieval_phase(cfg, spec, src)
             else:
@@ -234,8 +234,8 @@ class Pipeline:
             outputs = predict(model, data, batch_size=batch_size, accelerator=acc, pad_id=pad, advance=adv)
         preds = data.family.decode(data.task, outputs, data.features, data.examples)
         scores = data.family.score(data.task, preds, data.examples)
-        lines = data.family.prediction_lines(data.task, preds)
-        atomic_write_text(pred_dir / data.task.name / f"{split}-{lang}.tsv", "".join(x + "\n" for x in lines))
+        fname, content = data.family.prediction_file(data.task, split, lang, preds, data.examples)
+        atomic_write_text(pred_dir / data.task.name / fname, content)
         return {**scores, "n": len(data.examples)}
 
     def intermediate_phase(self, cfg: ExperimentConfig, start: EncoderRef, seed: int) -> Path:
@@ -329,18 +329,18 @@ class Pipeline:
                       f"pooling, max length {settings['max_length']}")
         family = get_family(task.kind)
 
-        def embed(texts):
+        def embed(texts, prefix=None):
             with progress_bar(f"embed {spec.label} ({len(texts):,} distinct texts)", len(texts)) as adv:
                 return retrieval.embed(encoder, tokenizer, texts, layer=layer, pooling=ev.pooling,
                                        max_length=settings["max_length"], batch_size=ev.batch_size,
-                                       prefix=cfg.model.text_prefix, device=device, advance=adv)
+                                       prefix=cfg.model.text_prefix if prefix is None else prefix, device=device,
+                                       advance=adv)
 
         with atomic_dir(final) as tmp:
             per_lang, lines = family.evaluate(task, langs, lambda sp, lang: load_examples(spec, sp, lang), embed,
                                               settings)
-            for lang, ls in lines.items():
-                atomic_write_text(tmp / "predictions" / task.name / f"{task.test_split}-{lang}.tsv",
-                                  "".join(x + "\n" for x in ls))
+            for lang, (fname, content) in lines.items():
+                atomic_write_text(tmp / "predictions" / task.name / fname, content)
             atomic_write_text(tmp / "config.yaml", dump_config(cfg))
             m = _task_metrics(spec, task, per_lang, key, None, time.time() - t0)
             m["retrieval"] = {**settings, "layer": layer, "encoder": start.key}

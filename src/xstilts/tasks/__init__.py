@@ -57,7 +57,11 @@ def all_tasks() -> list[Task]:
 
 # task family modules register their tasks on import
 from . import classification as _classification  # noqa: E402,F401
+from . import multiple_choice as _multiple_choice  # noqa: E402,F401
+from . import qa as _qa  # noqa: E402,F401
 from . import retrieval as _retrieval  # noqa: E402,F401
+from . import retrieval_xtreme_r as _retrieval_xtreme_r  # noqa: E402,F401
+from . import tagging as _tagging  # noqa: E402,F401
 
 __all__ = ["INTERMEDIATE", "TARGET", "Family", "HFSource", "Task", "REGISTRY", "FAMILIES", "register",
            "register_family", "get_task", "get_family", "all_tasks"]

@@ -74,7 +74,10 @@ class Task:
 
     @property
     def trainable(self) -> bool:
-        return self.kind != "retrieval"
+        """Whether the task has a training set and a head (False for retrieval tasks scored from embeddings)."""
+        from . import FAMILIES
+
+        return FAMILIES[self.kind].trainable
 
     def label_id(self, label: str, path: Path, line: int | None) -> int:
         """Class id of *label*; raises :class:`DataFormatError` naming the file and line for an unknown label."""
@@ -175,6 +178,8 @@ class Family:
     """
 
     kind: str = ""
+    #: False for families scored from sentence embeddings without training (they implement ``evaluate``).
+    trainable: bool = True
     #: pydantic model of the per-task ``options`` a config may give this family (``None``: no options).
     options_model: Any = None
 
@@ -216,4 +221,23 @@ class Family:
 
     def prediction_lines(self, task: Task, predictions: list) -> list[str]:
         """Lines of the XTREME submission file (``{task}/test-{lang}.tsv``) for *predictions*."""
+        raise NotImplementedError
+
+    def prediction_file(self, task: Task, split: str, language: str, predictions: list,
+                        examples: list) -> tuple[str, str]:
+        """``(file name, content)`` of the predictions in the XTREME submission layout, written under
+        ``predictions/<task>/``. Default: ``{split}-{lang}.tsv`` with :meth:`prediction_lines`, one per line."""
+        return f"{split}-{language}.tsv", "".join(x + "\n" for x in self.prediction_lines(task, predictions))
+
+    def evaluate(self, task: Task, languages: list[str], load, embed, settings: dict) -> tuple[dict, dict]:
+        """For families with ``trainable = False``: score every language from embeddings.
+
+        Args:
+            load: ``load(split, language) -> data`` (the task's reader).
+            embed: ``embed(texts, prefix=None) -> Tensor [len(texts), H]``, float32, the configured layer and pooling;
+                *prefix* overrides the model's text prefix (e.g. ``"query: "`` for e5 questions).
+            settings: evaluation settings (``k`` for margin scoring, ``layer``, ``pooling``, ``max_length``).
+        Returns:
+            ``({lang: {metric: %, ..., "n": count}}, {lang: (file name, content) of the predictions})``.
+        """
         raise NotImplementedError

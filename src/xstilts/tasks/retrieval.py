@@ -113,6 +113,7 @@ class Retrieval(Family):
     """
 
     kind = "retrieval"
+    trainable = False
 
     def splits(self, task: Task) -> list[str]:
         return [task.test_split] if task.extra.get("mode") == "nearest" else [task.dev_split, task.test_split]
@@ -125,7 +126,7 @@ class Retrieval(Family):
             embed: ``embed(texts) -> Tensor [len(texts), H]`` (the configured layer, pooling and prefix).
             settings: ``{"k": neighbourhood for margin scoring, ...}``.
         Returns:
-            ``({lang: scores (%) and n}, {lang: prediction lines})``.
+            ``({lang: scores (%) and n}, {lang: (file name, content)})``.
         """
         from .. import metrics
 
@@ -143,7 +144,7 @@ class Retrieval(Family):
                 d, s, t = emb(loaded[(lang, task.test_split)])
                 acc, pred = metrics.tatoeba_accuracy(s, t)
                 scores[lang] = {"accuracy@1": acc, "n": len(d.src)}
-                lines[lang] = [str(p) for p in pred]
+                lines[lang] = (f"{task.test_split}-{lang}.tsv", "".join(f"{p}\n" for p in pred))
             else:
                 dev, test = emb(loaded[(lang, task.dev_split)]), emb(loaded[(lang, task.test_split)])
                 k = settings.get("k", 4)
@@ -151,7 +152,8 @@ class Retrieval(Family):
                 threshold = metrics.bucc_optimize(dev_c, dev[0].gold)
                 test_c = bucc_candidates(*test, k=k)
                 scores[lang] = {**metrics.bucc_scores(test_c, test[0].gold, threshold), "n": len(test[0].src)}
-                lines[lang] = [f"{a}\t{b}" for a, b in sorted(p for p, v in test_c.items() if v >= threshold)]
+                lines[lang] = (f"{task.test_split}-{lang}.tsv", "".join(
+                    f"{a}\t{b}\n" for a, b in sorted(p for p, v in test_c.items() if v >= threshold)))
         return scores, lines
 
 
