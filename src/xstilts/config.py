@@ -206,6 +206,8 @@ def _set_dotted(data: dict, dotted: str, value: Any, source: str) -> None:
             if last:
                 node[int(key)] = value
             else:
+                if isinstance(node[int(key)], str):  # a task given by name: `- mnli` -> `- {task: mnli}`
+                    node[int(key)] = {"task": node[int(key)]}
                 node = node[int(key)]
         elif isinstance(node, dict):
             if last:

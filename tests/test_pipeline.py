@@ -1,0 +1,137 @@
+"""End to end on a tiny encoder and small official-format files: phases, files, reuse, atomicity, comparison."""
+
+import json
+
+import pytest
+
+from fixtures import write_pawsx, write_tatoeba
+from xstilts.config import validate_config
+from xstilts.pipeline import Pipeline, evaluate_only
+
+
+@pytest.fixture
+def experiment(tmp_path, tiny_model):
+    pawsx = write_pawsx(tmp_path / "pawsx", langs=("en", "de"), n_train=200, n_test=40)
+    kjv = tmp_path / "kjv"
+    kjv.mkdir()
+    for split in ("train", "dev", "test"):
+        (kjv / f"{split}.tsv").write_text((pawsx / "en" / "train.tsv").read_text())
+    sents = ["alpha beta gamma", "cat dog bird", "red green tree", "river stone house", "pi rho sigma"]
+    tat = write_tatoeba(tmp_path / "tatoeba", {"deu": (sents, sents), "fra": (sents[::-1], sents[::-1])})
+    return {
+        "name": "t", "output_dir": str(tmp_path / "runs"), "seeds": [1],
+        "model": {"name_or_path": str(tiny_model), "max_length": 32},
+        "intermediate": {"tasks": [{"task": "kjv-web-paraphrase", "data_dir": str(kjv), "max_examples": 64,
+                                    "max_eval_examples": 20}],
+                         "epochs": 1, "lr": 1e-3, "batch_size": 16},
+        "target": {"tasks": [{"task": "pawsx", "data_dir": str(pawsx), "languages": ["en", "de"]},
+                             {"task": "tatoeba", "data_dir": str(tat), "languages": "all"}],
+                   "epochs": 1, "lr": 1e-3, "batch_size": 16},
+        "evaluation": {"retrieval_layer": "last"},
+    }
+
+
+def test_three_phases_write_everything_and_rerun_skips(experiment, tmp_path, monkeypatch):
+    import xstilts.pipeline as pl
+
+    loaded_from = []
+    real_load = pl.load_encoder
+    monkeypatch.setattr(pl, "load_encoder", lambda path, *a, **k: loaded_from.append(str(path)) or real_load(path, *a, **k))
+    written = Pipeline(validate_config(experiment)).run()
+    runs = tmp_path / "runs"
+    assert set(written) == {"stilts", "baseline", "comparison"}
+
+    stilts = json.loads((runs / "t" / "stilts-seed1" / "run.json").read_text())
+    assert [p["phase"] for p in stilts["phases"]] == ["intermediate", "target", "target"]
+    inter = runs / "t" / "stilts-seed1" / "phases" / "intermediate"
+    assert (inter / "checkpoint" / "encoder" / "config.json").is_file()
+    assert (inter / "checkpoint" / "heads.pt").is_file()
+    assert (inter / "config.yaml").is_file() and (inter / "metrics.json").is_file()
+    # the encoder (not the head) passes on: the STILTs target phase starts from the intermediate checkpoint
+    assert any(p.endswith("checkpoint/encoder") for p in loaded_from)
+    target = runs / "t" / "stilts-seed1" / "phases" / "target-pawsx"
+    m = json.loads((target / "metrics.json").read_text())
+    assert set(m["languages"]) == {"en", "de"} and m["metric"] == "accuracy"
+    assert m["average"] == pytest.approx((m["languages"]["en"]["accuracy"] + m["languages"]["de"]["accuracy"]) / 2)
+    for lang in ("en", "de"):
+        lines = (target / "predictions" / "pawsx" / f"test-{lang}.tsv").read_text().splitlines()
+        assert len(lines) == 40 and set(lines) <= {"0", "1"}
+    tat = json.loads((runs / "t" / "stilts-seed1" / "phases" / "target-tatoeba" / "metrics.json").read_text())
+    assert set(tat["languages"]) == {"de", "fr"}  # discovered from the folder, 3-letter codes mapped to XTREME's
+    assert tat["languages"]["de"]["accuracy@1"] == 100.0  # identical texts on both sides
+
+    # baseline: same config without the intermediate phase
+    base = json.loads((runs / "t" / "baseline-seed1" / "run.json").read_text())
+    assert [p["phase"] for p in base["phases"]] == ["target", "target"]
+    for name in ("results.md", "results.json", "results.csv"):
+        assert (runs / "t" / "stilts" / name).is_file() and (runs / "t" / "stilts-seed1" / name).is_file()
+    comp = json.loads((runs / "t" / "comparison" / "comparison.json").read_text())
+    c = comp["tasks"]["pawsx"]
+    assert c["mean_delta"] == pytest.approx(c["stilts_average"] - c["baseline_average"])
+    assert c["languages"]["de"]["delta"] == pytest.approx(c["languages"]["de"]["stilts"] - c["languages"]["de"]["baseline"])
+    png = runs / "t" / "comparison" / "delta-pawsx.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| de |" in (runs / "t" / "comparison" / "comparison.md").read_text()
+
+    # a re-run finds every finished phase and trains nothing
+    monkeypatch.setattr(pl, "train", lambda *a, **k: pytest.fail("a finished phase was run again"))
+    monkeypatch.setattr(pl, "load_encoder", lambda *a, **k: pytest.fail("a model was loaded for a finished phase"))
+    Pipeline(validate_config(experiment)).run()
+    # a changed target setting re-runs only the target phases
+    experiment["target"]["lr"] = 5e-4
+    with pytest.raises(pytest.fail.Exception, match="run again|loaded"):
+        Pipeline(validate_config(experiment)).run()
+
+
+def test_failed_phase_leaves_no_result_and_rerun_completes(experiment, tmp_path, monkeypatch):
+    import xstilts.pipeline as pl
+
+    experiment["target"]["tasks"] = experiment["target"]["tasks"][:1]
+    experiment["with_baseline"] = False
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt("killed")
+
+    real_eval = pl.Pipeline._evaluate
+    calls = {"n": 0}
+
+    def eval_then_die(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:  # intermediate dev, target en, then die during target de
+            raise KeyboardInterrupt("killed")
+        return real_eval(self, *a, **k)
+
+    monkeypatch.setattr(pl.Pipeline, "_evaluate", eval_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        Pipeline(validate_config(experiment)).run()
+    phases = tmp_path / "runs" / "phases"
+    finished = sorted(p.name.split("-")[0] for p in phases.iterdir() if not p.name.startswith("."))
+    assert finished == ["intermediate"]  # the target phase left nothing behind
+    assert not [p for p in phases.iterdir() if p.name.startswith(".")]  # no partial folders either
+    monkeypatch.setattr(pl.Pipeline, "_evaluate", real_eval)
+    Pipeline(validate_config(experiment)).run()
+    assert (tmp_path / "runs" / "t" / "stilts-seed1" / "phases" / "target-pawsx" / "metrics.json").is_file()
+
+
+def test_eval_only_scores_raw_encoder(experiment, tmp_path):
+    experiment["target"]["tasks"] = experiment["target"]["tasks"][1:]
+    written = evaluate_only(validate_config(experiment))
+    res = json.loads((tmp_path / "runs" / "t" / "baseline" / "results.json").read_text())
+    assert res["tasks"]["tatoeba"]["average"]["mean"] == 100.0 and "baseline" in written
+
+
+def test_eval_only_refuses_tasks_that_need_training(experiment):
+    from xstilts.errors import XstiltsError
+
+    with pytest.raises(XstiltsError, match="need fine-tuning"):
+        evaluate_only(validate_config(experiment))
+
+
+def test_missing_data_fails_before_loading_a_model(experiment, tmp_path, monkeypatch):
+    import xstilts.pipeline as pl
+    from xstilts.errors import MissingDataError
+
+    monkeypatch.setattr(pl, "load_encoder", lambda *a, **k: pytest.fail("model loaded before the data check"))
+    experiment["target"]["tasks"][0]["data_dir"] = str(tmp_path / "nowhere")
+    with pytest.raises(MissingDataError, match="nowhere"):
+        Pipeline(validate_config(experiment)).run()
