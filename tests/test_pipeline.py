@@ -83,15 +83,11 @@ def test_three_phases_write_everything_and_rerun_skips(experiment, tmp_path, mon
         Pipeline(validate_config(experiment)).run()
 
 
-def test_failed_phase_leaves_no_result_and_rerun_completes(experiment, tmp_path, monkeypatch):
+def test_killed_phase_leaves_no_result_and_rerun_resumes(experiment, tmp_path, monkeypatch):
     import xstilts.pipeline as pl
 
     experiment["target"]["tasks"] = experiment["target"]["tasks"][:1]
     experiment["with_baseline"] = False
-
-    def boom(*a, **k):
-        raise KeyboardInterrupt("killed")
-
     real_eval = pl.Pipeline._evaluate
     calls = {"n": 0}
 
@@ -106,11 +102,80 @@ def test_failed_phase_leaves_no_result_and_rerun_completes(experiment, tmp_path,
         Pipeline(validate_config(experiment)).run()
     phases = tmp_path / "runs" / "phases"
     finished = sorted(p.name.split("-")[0] for p in phases.iterdir() if not p.name.startswith("."))
-    assert finished == ["intermediate"]  # the target phase left nothing behind
-    assert not [p for p in phases.iterdir() if p.name.startswith(".")]  # no partial folders either
+    assert finished == ["intermediate"]  # the target phase left no result
+    partial = [p for p in phases.iterdir() if p.name.startswith(".")]
+    assert len(partial) == 1 and not (partial[0] / "metrics.json").exists()
+    assert list((partial[0] / "train_state").glob("step-*"))  # only its resumable training state
     monkeypatch.setattr(pl.Pipeline, "_evaluate", real_eval)
+    monkeypatch.setattr(pl, "train", _no_retrain(pl.train))
     Pipeline(validate_config(experiment)).run()
-    assert (tmp_path / "runs" / "t" / "stilts-seed1" / "phases" / "target-pawsx" / "metrics.json").is_file()
+    target = tmp_path / "runs" / "t" / "stilts-seed1" / "phases" / "target-pawsx"
+    m = json.loads((target / "metrics.json").read_text())
+    assert m["train"]["resumed_from"].endswith("step-00000013")
+    assert not (target / "train_state").exists() and not [p for p in phases.iterdir() if p.name.startswith(".")]
+
+
+def _no_retrain(real):
+    def wrapped(*a, **k):
+        res = real(*a, **k)
+        assert res["resumed_from"], "training started again from scratch"
+        return res
+    return wrapped
+
+
+def test_interrupted_training_resumes_to_identical_metrics(experiment, tmp_path, monkeypatch):
+    """Stop the target phase's training mid-way (as SIGTERM does), resume: metrics equal the uninterrupted run."""
+    import xstilts.training as tr
+
+    experiment["intermediate"]["tasks"] = []
+    experiment["target"]["tasks"] = experiment["target"]["tasks"][:1]
+    experiment["target"]["epochs"] = 2
+    experiment["target"]["checkpoint_every"] = 5
+    full = dict(experiment, output_dir=str(tmp_path / "full"))
+    Pipeline(validate_config(full)).run()
+    want = json.loads(next((tmp_path / "full" / "phases").glob("target-*/metrics.json")).read_text())
+
+    real_step = tr.torch.optim.AdamW.step
+    count = {"n": 0}
+
+    def step_then_stop(self, *a, **k):
+        count["n"] += 1
+        if count["n"] == 12:
+            tr.STOP["requested"] = True
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(tr.torch.optim.AdamW, "step", step_then_stop)
+    with pytest.raises(tr.Preempted, match="step 12/26"):
+        Pipeline(validate_config(experiment)).run()
+    tr.STOP["requested"] = False
+    monkeypatch.setattr(tr.torch.optim.AdamW, "step", real_step)
+    Pipeline(validate_config(experiment)).run()
+    got = json.loads(next((tmp_path / "runs" / "phases").glob("target-*/metrics.json")).read_text())
+    assert got["train"]["resumed_from"].endswith("step-00000012")
+    assert got["train"]["loss_curve"] == want["train"]["loss_curve"]
+    assert got["languages"] == want["languages"]
+
+
+def test_corrupt_latest_checkpoint_falls_back_to_previous(experiment, tmp_path):
+    import warnings
+
+    import torch
+
+    from xstilts import checkpoint as ck
+
+    folder = tmp_path / "states"
+    for step in (5, 10):
+        ck.save_checkpoint(folder, step, {"model": {"w": torch.full((3,), float(step))}, "state": {"step": step}})
+    latest = folder / "step-00000010" / "model.pt"
+    latest.write_bytes(latest.read_bytes()[:-7])  # truncated
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path, payload = ck.load_latest(folder)
+    assert path.name == "step-00000005" and payload["state"]["step"] == 5
+    assert any("step-00000010" in str(w.message) and "bytes" in str(w.message) for w in caught)
+    for step in (15, 20, 25):
+        ck.save_checkpoint(folder, step, {"state": {"step": step}}, keep=2)
+    assert [p.name for p in ck.list_checkpoints(folder)] == ["step-00000025", "step-00000020"]
 
 
 def test_eval_only_scores_raw_encoder(experiment, tmp_path):

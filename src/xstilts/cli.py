@@ -24,8 +24,26 @@ def _fail(err: BaseException) -> None:
     if _state["debug"]:
         raise err
     msg = " ".join(str(err).split("\n"))
+    from .training import Preempted
+
+    if isinstance(err, Preempted):
+        typer.echo(f"stopped: {msg}", err=True)
+        raise typer.Exit(143)
+    if isinstance(err, KeyboardInterrupt):
+        typer.echo("interrupted: finished phases are kept; run the same command again to go on", err=True)
+        raise typer.Exit(130)
     typer.echo(f"error: {msg}", err=True)
     raise typer.Exit(2)
+
+
+def _install_sigterm() -> None:
+    """SIGTERM (the usual preemption signal): save a training checkpoint and exit cleanly (status 143)."""
+    import signal
+
+    from .training import STOP, request_stop
+
+    STOP["requested"] = False
+    signal.signal(signal.SIGTERM, request_stop)
 
 
 @app.callback()
@@ -51,6 +69,7 @@ def run(config: Path = typer.Argument(..., help="experiment YAML file"), set_: O
     """
     try:
         cfg = _load(config, set_)
+        _install_sigterm()
         from .pipeline import Pipeline
 
         written = Pipeline(cfg).run()
@@ -67,6 +86,7 @@ def eval_(config: Path = typer.Argument(..., help="experiment YAML file"), set_:
     """Evaluate the configured model as it is (no training) on the config's retrieval target tasks."""
     try:
         cfg = _load(config, set_)
+        _install_sigterm()
         from .pipeline import evaluate_only
 
         written = evaluate_only(cfg)

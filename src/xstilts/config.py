@@ -106,7 +106,12 @@ class TrainConfig(_Strict):
     weight_decay: float = Field(0.01, ge=0)
     max_grad_norm: float = Field(1.0, gt=0)
     dropout: float = Field(0.1, ge=0, lt=1, description="dropout of the task head")
+    freeze_embeddings: bool = Field(False, description="keep the input word embeddings fixed (saves the optimizer "
+                                                       "state and gradient of large multilingual vocabularies)")
     eval_batch_size: int = Field(128, gt=0)
+    checkpoint_every: int = Field(0, ge=0, description="save a resumable training checkpoint every N optimizer "
+                                                       "steps (0: only at the end and on SIGTERM)")
+    keep_checkpoints: int = Field(2, ge=1, description="how many training checkpoints to keep")
     log_every: int = Field(10, gt=0)
 
 

@@ -76,10 +76,3 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> Iterator[l
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     for s in range(0, len(order), batch_size):
         yield order[s:s + batch_size]
-
-
-def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[list[int]]:
-    """One epoch of shuffled index batches (the last one may be short)."""
-    perm = torch.randperm(n, generator=generator).tolist()
-    for s in range(0, n, batch_size):
-        yield perm[s:s + batch_size]

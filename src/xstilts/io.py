@@ -69,3 +69,25 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+@contextlib.contextmanager
+def resumable_dir(final: str | Path, keep_on_error: str = "train_state") -> Iterator[Path]:
+    """Like :func:`atomic_dir`, but the work folder has a fixed name (``.<name>.partial``) so that a killed or failed
+    attempt can be resumed: on an exception the work folder is kept if its *keep_on_error* subfolder holds anything
+    (training checkpoints), else removed. On success *keep_on_error* is deleted and the folder renamed to *final*.
+    """
+    final = Path(final)
+    work = final.parent / f".{final.name}.partial"
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        yield work
+    except BaseException:
+        keep = work / keep_on_error
+        if not (keep.is_dir() and any(keep.iterdir())):
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    shutil.rmtree(work / keep_on_error, ignore_errors=True)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(work, final)

@@ -14,6 +14,7 @@ resolved config, ``run.json`` (its phases), links to the phase folders and the r
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from .config import ExperimentConfig, TaskSpec, dump_config
 from .console import console, progress_bar
 from .data import tokenize_cached, tokenizer_fingerprint
 from .errors import MissingDataError, XstiltsError
-from .io import atomic_dir, atomic_write_json, atomic_write_text, read_json, stable_hash
+from .io import atomic_dir, atomic_write_json, atomic_write_text, read_json, resumable_dir, stable_hash
 from .loading import eval_languages, load_examples, subsample, task_data_dir
 from .modeling import hidden_size, load_encoder, load_tokenizer, pick_device, resolve_model_path, set_threads
 from .paths import cache_dir
@@ -35,6 +36,8 @@ from .training import MultiTaskModel, TaskData, predict, seed_everything, train
 
 #: Bumped when a change alters what a phase computes, so that old phase folders are not reused.
 PHASE_VERSION = 1
+#: Settings that do not change what a phase computes, left out of its hash.
+NOT_HASHED = ("checkpoint_every", "keep_checkpoints", "log_every")
 
 
 @dataclass
@@ -200,20 +203,30 @@ class Pipeline:
         feats = self._features(spec, split, lang, examples, tokenizer, cfg)
         return TaskData(spec.label, task, get_family(task.kind), feats, examples)
 
-    def _train(self, cfg, hp, start: EncoderRef, specs: list[TaskSpec], seed: int, sampling: str):
+    def _train(self, cfg, hp, start: EncoderRef, specs: list[TaskSpec], seed: int, sampling: str, state_dir: Path):
         tokenizer = load_tokenizer(start.path, cfg.model.revision if start.key.startswith("pretrained") else None)
         datas = [self._train_data(s, tokenizer, cfg) for s in specs]
         seed_everything(seed)
         encoder = load_encoder(start.path, cfg.model.dtype,
                                cfg.model.revision if start.key.startswith("pretrained") else None)
         h = hidden_size(encoder)
+        if hp.freeze_embeddings:
+            encoder.get_input_embeddings().weight.requires_grad_(False)
         heads = {d.label: d.family.build_head(d.task, h, hp.dropout) for d in datas}
         model = MultiTaskModel(encoder, heads)
         acc = _accelerator(cfg)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        from .checkpoint import list_checkpoints, required_bytes
         from .training import total_steps
 
         steps = total_steps([d.size for d in datas], hp)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        need, free = required_bytes(model, hp.keep_checkpoints), shutil.disk_usage(state_dir).free
+        if free < need:
+            raise XstiltsError(f"{state_dir}: {free / 2**30:.1f} GiB free, but the training checkpoints of this "
+                               f"phase need about {need / 2**30:.1f} GiB; free some space or lower keep_checkpoints")
+        if list_checkpoints(state_dir):
+            console.print(f"  resuming from {list_checkpoints(state_dir)[0]}")
         console.print(f"  training on {', '.join(f'{d.label} ({d.size:,} examples)' for d in datas)}: {steps} steps "
                       f"of batch {hp.batch_size} on {acc.device}")
         with progress_bar("train", steps) as adv:
@@ -223,7 +236,7 @@ class Pipeline:
                     console.print(f"    step {step}/{steps}  loss {loss:.4f}")
 
             history = train(model, datas, hp, seed=seed, accelerator=acc, pad_id=pad, sampling=sampling,
-                            progress=on_step)
+                            progress=on_step, state_dir=state_dir)
         model = acc.unwrap_model(model)
         return model, tokenizer, acc, pad, history
 
@@ -241,7 +254,7 @@ class Pipeline:
     def intermediate_phase(self, cfg: ExperimentConfig, start: EncoderRef, seed: int) -> Path:
         """Phase 2: train the encoder on the intermediate task(s); save it (the heads are kept but not passed on)."""
         ic = cfg.intermediate
-        hp = ic.model_dump(exclude={"tasks"})
+        hp = ic.model_dump(exclude={"tasks", *NOT_HASHED})
         key = stable_hash({"phase": "intermediate", "v": PHASE_VERSION, "start": start.key,
                            "model": self.model_identity(cfg), "hp": hp, "seed": seed,
                            "tasks": [{**s.model_dump(mode="json"), "data": _data_fingerprint(s)} for s in ic.tasks]})
@@ -252,8 +265,9 @@ class Pipeline:
             return final
         console.print(f"  intermediate phase: {label}")
         t0 = time.time()
-        with atomic_dir(final) as tmp:
-            model, tokenizer, acc, pad, history = self._train(cfg, ic, start, ic.tasks, seed, ic.sampling)
+        with resumable_dir(final) as tmp:
+            model, tokenizer, acc, pad, history = self._train(cfg, ic, start, ic.tasks, seed, ic.sampling,
+                                                              tmp / "train_state")
             dev = {}
             for spec in ic.tasks:
                 task = get_task(spec.task)
@@ -280,7 +294,7 @@ class Pipeline:
         """Phase 3 for a trainable task: fine-tune on English, evaluate zero-shot in every language."""
         task = get_task(spec.task)
         tc = cfg.target
-        hp = tc.model_dump(exclude={"tasks"})
+        hp = tc.model_dump(exclude={"tasks", *NOT_HASHED})
         langs = eval_languages(spec)
         key = stable_hash({"phase": "target", "v": PHASE_VERSION, "start": start.key, "model": self.model_identity(cfg),
                            "hp": hp, "seed": seed, "task": {**spec.model_dump(mode="json"), "languages": langs,
@@ -292,8 +306,9 @@ class Pipeline:
         console.print(f"  target phase: {spec.label} (fine-tune on {task.train_language}, evaluate {len(langs)} "
                       f"languages)")
         t0 = time.time()
-        with atomic_dir(final) as tmp:
-            model, tokenizer, acc, pad, history = self._train(cfg, tc, start, [spec], seed, "proportional")
+        with resumable_dir(final) as tmp:
+            model, tokenizer, acc, pad, history = self._train(cfg, tc, start, [spec], seed, "proportional",
+                                                              tmp / "train_state")
             per_lang = {lang: self._evaluate(model, spec, task.test_split, lang, tokenizer, cfg, acc, pad,
                                              tmp / "predictions", tc.eval_batch_size) for lang in langs}
             ckpt = tmp / "checkpoint"
