@@ -32,11 +32,13 @@ def experiment(tmp_path, tiny_model):
 
 
 def test_three_phases_write_everything_and_rerun_skips(experiment, tmp_path, monkeypatch):
+    import xstilts.modeling as modeling
     import xstilts.pipeline as pl
 
     loaded_from = []
-    real_load = pl.load_encoder
-    monkeypatch.setattr(pl, "load_encoder", lambda path, *a, **k: loaded_from.append(str(path)) or real_load(path, *a, **k))
+    real_load = modeling.load_encoder
+    monkeypatch.setattr(modeling, "load_encoder",
+                        lambda path, *a, **k: loaded_from.append(str(path)) or real_load(path, *a, **k))
     written = Pipeline(validate_config(experiment)).run()
     runs = tmp_path / "runs"
     assert set(written) == {"stilts", "baseline", "comparison"}
@@ -75,7 +77,7 @@ def test_three_phases_write_everything_and_rerun_skips(experiment, tmp_path, mon
 
     # a re-run finds every finished phase and trains nothing
     monkeypatch.setattr(pl, "train", lambda *a, **k: pytest.fail("a finished phase was run again"))
-    monkeypatch.setattr(pl, "load_encoder", lambda *a, **k: pytest.fail("a model was loaded for a finished phase"))
+    monkeypatch.setattr(pl, "build_backbone", lambda *a, **k: pytest.fail("a model was loaded for a finished phase"))
     Pipeline(validate_config(experiment)).run()
     # a changed target setting re-runs only the target phases
     experiment["target"]["lr"] = 5e-4
@@ -196,7 +198,7 @@ def test_missing_data_fails_before_loading_a_model(experiment, tmp_path, monkeyp
     import xstilts.pipeline as pl
     from xstilts.errors import MissingDataError
 
-    monkeypatch.setattr(pl, "load_encoder", lambda *a, **k: pytest.fail("model loaded before the data check"))
+    monkeypatch.setattr(pl, "build_backbone", lambda *a, **k: pytest.fail("model loaded before the data check"))
     experiment["target"]["tasks"][0]["data_dir"] = str(tmp_path / "nowhere")
     with pytest.raises(MissingDataError, match="nowhere"):
         Pipeline(validate_config(experiment)).run()

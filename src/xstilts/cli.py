@@ -168,5 +168,41 @@ def compare(baseline: Path = typer.Argument(..., help="baseline run folder (with
     typer.echo(w["markdown_text"])
 
 
+@app.command()
+def score(runs: list[Path] = typer.Argument(..., help="run folders (run.json) or phase folders (metrics.json)"),
+          benchmark: str = typer.Option("xtreme", help="xtreme or xtreme-r"),
+          as_json: bool = typer.Option(False, "--json", help="print JSON instead of markdown")) -> None:
+    """The XTREME or XTREME-R score of finished runs: per task, per category and overall; says what is missing."""
+    from .benchmark import collect_tasks, format_markdown, xtreme_r_score, xtreme_score
+
+    try:
+        if benchmark not in ("xtreme", "xtreme-r"):
+            raise XstiltsError(f"--benchmark {benchmark}: expected xtreme or xtreme-r")
+        tasks = collect_tasks(runs)
+        result = xtreme_score(tasks) if benchmark == "xtreme" else xtreme_r_score(tasks)
+    except (XstiltsError, OSError, ValueError) as e:
+        _fail(e)
+        return
+    typer.echo(json.dumps(result, indent=2, default=str) if as_json else format_markdown(result))
+
+
+@app.command()
+def export(runs: list[Path] = typer.Argument(..., help="run folders or phase folders"),
+           out: Path = typer.Option(..., "--out", help="submission folder to write"),
+           benchmark: str = typer.Option("xtreme", help="xtreme or xtreme-r")) -> None:
+    """Copy test predictions into the layout of XTREME's official evaluate.py (one file per task and language)."""
+    from .benchmark import export_submission
+
+    try:
+        res = export_submission(runs, out, benchmark=benchmark)
+    except (XstiltsError, OSError, ValueError) as e:
+        _fail(e)
+        return
+    typer.echo(f"written: {out}")
+    if isinstance(res, dict):
+        for k, v in res.items():
+            typer.echo(f"  {k}: {v}")
+
+
 def entry() -> None:  # pragma: no cover
     sys.exit(app())

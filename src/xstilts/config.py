@@ -30,8 +30,31 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class LoraConfig(_Strict):
+    """Parameter-efficient training with LoRA (peft): only the adapters (and the task heads) are trained."""
+
+    r: int = Field(8, gt=0)
+    alpha: float = Field(16, gt=0)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] | Literal["auto", "all-linear"] = Field(
+        "auto", description="module names to adapt; auto = the family's attention and MLP projections "
+                            "(see xstilts.modeling.LORA_TARGETS)")
+    handoff: Literal["merge", "stack"] = Field(
+        "merge", description="intermediate -> target: merge the adapters into the weights and train new ones "
+                             "(merge), or keep the intermediate adapters frozen under new ones (stack)")
+
+
+class BiLSTMSettings(_Strict):
+    """The recurrent baseline: a BiLSTM over the pretrained model's input embeddings."""
+
+    layers: int = Field(1, gt=0)
+    hidden_size: int | None = Field(None, gt=1, description="output width (default: the embedding width)")
+    dropout: float = Field(0.1, ge=0, lt=1)
+    freeze_embeddings: bool = True
+
+
 class ModelConfig(_Strict):
-    """The pretrained model (phase 1)."""
+    """The pretrained model (phase 1) and how it is trained."""
 
     name_or_path: str = Field(description="Hugging Face hub id or local folder; a hub id provisioned by "
                                           "`xstilts prepare` is found in the cache without network")
@@ -39,6 +62,22 @@ class ModelConfig(_Strict):
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     max_length: int = Field(128, gt=1, le=8192, description="max tokens per input (pairs: both sentences together)")
     text_prefix: str = Field("", description='prefix added to every input text, e.g. "passage: " for e5 models')
+    family: Literal["auto", "encoder", "decoder", "bilstm"] = Field(
+        "auto", description="auto: encoder or decoder from the checkpoint's config; bilstm: the recurrent baseline "
+                            "over the checkpoint's embeddings")
+    size: str | None = Field(None, description="a label for reports and studies (e.g. base, large, 7B)")
+    lora: LoraConfig | None = Field(None, description="train LoRA adapters instead of all weights")
+    load_in_4bit: bool = Field(False, description="QLoRA: 4-bit base weights (needs bitsandbytes and a CUDA GPU)")
+    gradient_checkpointing: bool = False
+    bilstm: BiLSTMSettings = Field(default_factory=BiLSTMSettings)
+
+    @model_validator(mode="after")
+    def _check_family(self) -> "ModelConfig":
+        if self.load_in_4bit and self.lora is None:
+            raise ValueError("load_in_4bit needs lora (4-bit weights cannot be trained directly)")
+        if self.family == "bilstm" and (self.lora is not None or self.load_in_4bit):
+            raise ValueError("the bilstm family takes no lora / load_in_4bit")
+        return self
 
 
 class TaskSpec(_Strict):
@@ -168,6 +207,8 @@ class EvaluationConfig(_Strict):
     max_length: int | None = Field(None, gt=1, description="max tokens for retrieval inputs (default model.max_length)")
     batch_size: int = Field(64, gt=0)
     bucc_k: int = Field(4, gt=0, description="neighbourhood size of ratio-margin scoring")
+    query_prefix: str | None = Field(None, description="prefix for query texts (LAReQA questions, Mewsli-X mentions), "
+                                                       "e.g. 'query: ' for e5; None = model.text_prefix")
     retrieval_from: Literal["intermediate", "pretrained"] = Field(
         "intermediate", description="encoder used for retrieval tasks: after intermediate training (X-STILTs) or raw")
 

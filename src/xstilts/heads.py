@@ -14,11 +14,14 @@ class ClassificationHead(nn.Module):
     (dropout, dense, tanh, dropout, projection), the head XTREME's ``run_classify.py`` uses through
     ``XLMRobertaForSequenceClassification``.
 
-    Forward: ``hidden [B, L, H]``, ``attention_mask [B, L]`` -> logits ``[B, num_labels]``.
+    Forward: ``hidden [B, L, H]``, ``attention_mask [B, L]`` -> logits ``[B, num_labels]``. The summary token is the
+    first (``summary = "first"``, encoders) or the last non-pad token (``"last"``, decoder LLMs; left or right
+    padding).
     """
 
-    def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1):
+    def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1, summary: str = "first"):
         super().__init__()
+        self.summary = summary
         self.dropout = nn.Dropout(dropout)
         self.dense = nn.Linear(hidden_size, hidden_size)
         self.out_proj = nn.Linear(hidden_size, num_labels)
@@ -27,6 +30,15 @@ class ClassificationHead(nn.Module):
             nn.init.zeros_(lin.bias)
 
     def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        x = self.dropout(hidden[:, 0])
+        x = self.dropout(summary_states(hidden, attention_mask, self.summary))
         x = torch.tanh(self.dense(x))
         return self.out_proj(self.dropout(x))
+
+
+def summary_states(hidden: torch.Tensor, attention_mask: torch.Tensor, summary: str = "first") -> torch.Tensor:
+    """``[B, H]``: the first token's state, or (``"last"``) the last non-pad token's, for right or left padding."""
+    if summary == "first":
+        return hidden[:, 0]
+    length = attention_mask.shape[1]
+    last = length - 1 - attention_mask.flip(1).long().argmax(1)
+    return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]

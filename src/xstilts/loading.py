@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import random
 from pathlib import Path
 
@@ -45,7 +46,8 @@ def _from_hub(task: Task, split: str, language: str) -> list:
     cfg = task.hf.config.format(lang=language) if task.hf.config else None
     hub_split = task.hf.splits[split].format(lang=language)
     ds = datasets.load_dataset(task.hf.path, cfg, split=hub_split)
-    return [task.hf.convert(row, i) for i, row in enumerate(ds)]
+    kw = {"language": language} if "language" in inspect.signature(task.hf.convert).parameters else {}
+    return [task.hf.convert(row, i, **kw) for i, row in enumerate(ds)]
 
 
 def load_examples(spec: TaskSpec, split: str, language: str) -> list:
@@ -64,6 +66,8 @@ def load_examples(spec: TaskSpec, split: str, language: str) -> list:
         if not folder.is_dir():
             hint = " (run `xstilts prepare`)" if task.data_subdir.startswith(("bible", "udhr")) else ""
             raise MissingDataError(f"{folder}: data folder for task {task.name!r} not found{hint}")
+        if task.extra.get("read_options"):
+            return task.read(folder, split, language, options=spec.options)
         return task.read(folder, split, language)
     try:
         return _from_hub(task, split, language)

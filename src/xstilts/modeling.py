@@ -75,18 +75,79 @@ def _offline_hint(name: str, err: Exception) -> XstiltsError:
 
 
 def load_tokenizer(name_or_path: str, revision: str | None = None):
-    """The checkpoint's (fast) tokenizer. Raises :class:`XstiltsError` when it cannot be found."""
+    """The checkpoint's (fast) tokenizer, with a pad token (decoders without one pad with EOS), right padding.
+
+    Raises :class:`XstiltsError` when it cannot be found.
+    """
     from transformers import AutoTokenizer
 
     path = resolve_model_path(name_or_path)
+    chain = _lora_chain(path)
+    if chain:
+        path = chain[0]
     try:
         with _quiet_transformers():
-            return AutoTokenizer.from_pretrained(path, revision=revision)
+            tok = AutoTokenizer.from_pretrained(path, revision=revision)
     except (OSError, ValueError) as e:
         raise _offline_hint(name_or_path, e) from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token or tok.unk_token
+    tok.padding_side = "right"
+    return tok
 
 
-def load_encoder(name_or_path: str, dtype: str = "float32", revision: str | None = None) -> nn.Module:
+#: Model types loaded as decoder LLMs (classification and multiple choice read the last non-pad token).
+DECODER_TYPES = {"llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen2_moe", "gemma", "gemma2", "gemma3_text",
+                 "bloom", "gpt2", "gpt_neox", "gptj", "opt", "falcon", "phi", "phi3", "xglm", "olmo", "olmo2",
+                 "stablelm", "starcoder2", "cohere", "granite"}
+
+#: LoRA target modules per model type: attention and MLP projections (``auto``); other types use ``all-linear``.
+LORA_TARGETS = {
+    "bert": ["query", "key", "value", "dense"],
+    "roberta": ["query", "key", "value", "dense"],
+    "xlm-roberta": ["query", "key", "value", "dense"],
+    "deberta-v2": ["query_proj", "key_proj", "value_proj", "dense"],
+    "llama": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "mistral": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "qwen2": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "qwen3": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "gemma": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "gemma2": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "bloom": ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"],
+    "gpt2": ["c_attn", "c_proj", "c_fc"],
+}
+
+LORA_CHAIN = "xstilts_lora_chain.json"
+
+
+def _lora_chain(path: str) -> list[str] | None:
+    """For a stacked-LoRA checkpoint: ``[base model, adapter 1, adapter 2, ...]``, else None."""
+    f = Path(path) / LORA_CHAIN
+    if not f.is_file():
+        return None
+    import json
+
+    return json.loads(f.read_text())["chain"]
+
+
+def detect_family(name_or_path: str) -> str:
+    """``encoder``, ``decoder`` or ``bilstm`` from a checkpoint's config."""
+    from transformers import AutoConfig
+
+    path = resolve_model_path(name_or_path)
+    chain = _lora_chain(path)
+    with _quiet_transformers():
+        cfg = AutoConfig.from_pretrained(chain[0] if chain else path)
+    if cfg.model_type == "xstilts-bilstm":
+        return "bilstm"
+    archs = getattr(cfg, "architectures", None) or []
+    if cfg.model_type in DECODER_TYPES or any(a.endswith("ForCausalLM") for a in archs):
+        return "decoder"
+    return "encoder"
+
+
+def load_encoder(name_or_path: str, dtype: str = "float32", revision: str | None = None,
+                 load_in_4bit: bool = False) -> nn.Module:
     """The checkpoint's bare encoder (``AutoModel``, no task head, no pooler).
 
     Returns a ``PreTrainedModel`` whose forward takes ``input_ids [B, L]``, ``attention_mask [B, L]`` and returns
@@ -95,16 +156,148 @@ def load_encoder(name_or_path: str, dtype: str = "float32", revision: str | None
     """
     from transformers import AutoConfig, AutoModel
 
+    from . import bilstm  # noqa: F401  (registers the recurrent baseline with the Auto classes)
+
     path = resolve_model_path(name_or_path)
+    chain = _lora_chain(path)
+    if chain:  # stacked LoRA: base model + each adapter merged in order
+        from peft import PeftModel
+
+        model = load_encoder(chain[0], dtype, revision, load_in_4bit)
+        for adapter in chain[1:]:
+            model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+        return model
     try:
         with _quiet_transformers():
             config = AutoConfig.from_pretrained(path, revision=revision)
             kwargs = {}
             if config.model_type in {"bert", "roberta", "xlm-roberta", "camembert", "electra"}:
                 kwargs["add_pooling_layer"] = False
+            if load_in_4bit:
+                kwargs["quantization_config"] = _four_bit_config(dtype)
             return AutoModel.from_pretrained(path, revision=revision, dtype=_DTYPES[dtype], **kwargs)
     except (OSError, ValueError) as e:
         raise _offline_hint(name_or_path, e) from None
+
+
+def _four_bit_config(dtype: str):
+    """bitsandbytes NF4 quantisation (QLoRA); raises :class:`XstiltsError` without bitsandbytes or a CUDA GPU."""
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise XstiltsError("model.load_in_4bit needs the bitsandbytes package (pip install bitsandbytes)") from None
+    if not torch.cuda.is_available():
+        raise XstiltsError("model.load_in_4bit needs a CUDA GPU")
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=_DTYPES[dtype] if dtype != "float32" else torch.bfloat16)
+
+
+def build_backbone(model_cfg, start_path: str, *, pretrained: bool, revision: str | None = None,
+                   seed: int = 0) -> tuple[nn.Module, str]:
+    """The trainable backbone for a phase and its family (``encoder``/``decoder``/``bilstm``).
+
+    Args:
+        model_cfg: :class:`~xstilts.config.ModelConfig`.
+        start_path: the pretrained checkpoint or a previous phase's saved encoder.
+        pretrained: whether *start_path* is the pretrained checkpoint (a BiLSTM is then built over its embeddings).
+    LoRA adapters are added when ``model_cfg.lora`` is set (only they and the heads train); gradient checkpointing
+    is switched on when asked.
+    """
+    family = model_cfg.family if model_cfg.family != "auto" else detect_family(start_path)
+    if family == "bilstm" and pretrained:
+        from .bilstm import bilstm_from_pretrained
+
+        src = load_encoder(start_path, "float32", revision)
+        tok = load_tokenizer(start_path, revision)
+        b = model_cfg.bilstm
+        model = bilstm_from_pretrained(src.get_input_embeddings().weight.detach(), tok.pad_token_id or 0,
+                                       hidden_size=b.hidden_size, num_layers=b.layers, dropout=b.dropout,
+                                       freeze_embeddings=b.freeze_embeddings, source=str(start_path), seed=seed)
+        return model, family
+    model = load_encoder(start_path, model_cfg.dtype, revision if pretrained else None, model_cfg.load_in_4bit)
+    if family == "decoder" and getattr(model.config, "use_cache", False):
+        model.config.use_cache = False
+    if model_cfg.gradient_checkpointing and hasattr(model, "gradient_checkpointing_enable"):
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if model_cfg.lora is not None:
+        model = add_lora(model, model_cfg.lora, seed)
+    return model, family
+
+
+def add_lora(model: nn.Module, lora, seed: int = 0) -> nn.Module:
+    """Wrap *model* with fresh LoRA adapters (peft); the base weights are frozen."""
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import get_peft_model, prepare_model_for_kbit_training
+
+    if getattr(model, "is_loaded_in_4bit", False):
+        model = prepare_model_for_kbit_training(model)
+    targets = lora.target_modules
+    if targets == "auto":
+        targets = LORA_TARGETS.get(model.config.model_type, "all-linear")
+    torch.manual_seed(seed)
+    return get_peft_model(model, PeftLoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                                                target_modules=targets, bias="none"))
+
+
+def save_backbone(model: nn.Module, folder: Path, tokenizer, model_cfg, start_path: str) -> None:
+    """Save a phase's trained backbone so the next phase (and retrieval evaluation) can load it.
+
+    Full models are saved as they are. A LoRA model is merged into its weights (``handoff: merge``), or only its
+    adapter is saved with a chain file naming the base and earlier adapters (``handoff: stack``).
+    """
+    import json
+
+    folder = Path(folder)
+    if hasattr(model, "peft_config"):
+        if model_cfg.lora.handoff == "stack":
+            model.save_pretrained(folder)
+            base_chain = _lora_chain(start_path) or [resolve_model_path(start_path)]
+            (folder / LORA_CHAIN).write_text(json.dumps({"chain": [*base_chain, str(folder.resolve())]}))
+            tokenizer.save_pretrained(folder)
+            return
+        model = model.merge_and_unload()
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """``(all parameters, trainable parameters)``."""
+    total = sum(p.numel() for p in model.parameters())
+    return total, sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def estimate_memory(model: nn.Module, batch_size: int, length: int, gradient_checkpointing: bool = False,
+                    amp: bool = False) -> dict[str, float]:
+    """Training memory estimate in bytes: weights, gradients and AdamW state of the trainable weights (fp32 moments),
+    and activations ``≈ layers · B · L · H · (34 + 5 · heads · L / H)`` bytes at 16-bit (Korthikanti et al. 2022,
+    "Reducing Activation Recomputation in Large Transformer Models", eq. 1), doubled for fp32, or
+    ``2 · layers · B · L · H`` with gradient checkpointing."""
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    grads = sum(p.numel() * p.element_size() for p in trainable)
+    adam = sum(p.numel() * 8 for p in trainable)
+    cfg = getattr(model, "config", None)
+    layers = getattr(cfg, "num_hidden_layers", 1) or 1
+    hidden = getattr(cfg, "hidden_size", 256) or 256
+    heads = getattr(cfg, "num_attention_heads", 1) or 1
+    if gradient_checkpointing:
+        act = 2 * layers * batch_size * length * hidden
+    else:
+        act = layers * batch_size * length * hidden * (34 + 5 * heads * length / hidden) * (1 if amp else 2)
+    total = weights + grads + adam + act
+    return {"weights": weights, "gradients": grads, "optimizer": adam, "activations": act, "total": total}
+
+
+def available_memory(device: torch.device) -> int:
+    """Free bytes on *device* (CUDA: free device memory; CPU: available RAM)."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free)
+    import psutil
+
+    return int(psutil.virtual_memory().available)
 
 
 def num_layers(encoder: nn.Module) -> int:

@@ -28,7 +28,8 @@ from .data import tokenize_cached, tokenizer_fingerprint
 from .errors import MissingDataError, XstiltsError
 from .io import atomic_dir, atomic_write_json, atomic_write_text, read_json, resumable_dir, stable_hash
 from .loading import eval_languages, load_examples, subsample, task_data_dir
-from .modeling import hidden_size, load_encoder, load_tokenizer, pick_device, resolve_model_path, set_threads
+from .modeling import (available_memory, build_backbone, count_parameters, estimate_memory, hidden_size,
+                       load_tokenizer, pick_device, resolve_model_path, save_backbone, set_threads)
 from .paths import cache_dir
 from .report import write_comparison, write_results
 from .tasks import get_family, get_task
@@ -182,6 +183,8 @@ class Pipeline:
                 for s in range(0, len(examples), 2000):
                     part = family.featurize(task, examples[s:s + 2000], tokenizer, cfg.model.max_length,
                                             cfg.model.text_prefix, spec.options)
+                    if "example_index" in part:  # chunk-local -> global example numbers
+                        part["example_index"] = [x + s for x in part["example_index"]]
                     for k, v in part.items():
                         feats.setdefault(k, []).extend(v)
                     adv(len(examples[s:s + 2000]))
@@ -207,14 +210,32 @@ class Pipeline:
         tokenizer = load_tokenizer(start.path, cfg.model.revision if start.key.startswith("pretrained") else None)
         datas = [self._train_data(s, tokenizer, cfg) for s in specs]
         seed_everything(seed)
-        encoder = load_encoder(start.path, cfg.model.dtype,
-                               cfg.model.revision if start.key.startswith("pretrained") else None)
+        pretrained = start.key.startswith("pretrained")
+        encoder, family = build_backbone(cfg.model, start.path, pretrained=pretrained,
+                                         revision=cfg.model.revision if pretrained else None, seed=seed)
         h = hidden_size(encoder)
         if hp.freeze_embeddings:
             encoder.get_input_embeddings().weight.requires_grad_(False)
         heads = {d.label: d.family.build_head(d.task, h, hp.dropout) for d in datas}
+        if family == "decoder":  # sentence-level heads read the last non-pad token of a causal model
+            for head in heads.values():
+                if hasattr(head, "summary"):
+                    head.summary = "last"
         model = MultiTaskModel(encoder, heads)
         acc = _accelerator(cfg)
+        total, trainable = count_parameters(model)
+        mem = estimate_memory(model, hp.batch_size, cfg.model.max_length, cfg.model.gradient_checkpointing,
+                              cfg.mixed_precision != "no")
+        avail = available_memory(acc.device)
+        console.print(f"  {family} {type(encoder).__name__}: {total / 1e6:,.1f}M parameters, {trainable / 1e6:,.2f}M "
+                      f"trainable; memory estimate {mem['total'] / 2**30:.2f} GiB (weights "
+                      f"{mem['weights'] / 2**30:.2f}, gradients {mem['gradients'] / 2**30:.2f}, optimizer "
+                      f"{mem['optimizer'] / 2**30:.2f}, activations at batch {hp.batch_size} x length "
+                      f"{cfg.model.max_length} {mem['activations'] / 2**30:.2f}) of {avail / 2**30:.1f} GiB free")
+        if mem["total"] > avail:
+            raise XstiltsError(f"training needs about {mem['total'] / 2**30:.1f} GiB but {acc.device} has "
+                               f"{avail / 2**30:.1f} GiB free: lower batch_size or max_length, use lora, "
+                               f"gradient_checkpointing or mixed_precision")
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         from .checkpoint import list_checkpoints, required_bytes
         from .training import total_steps
@@ -275,8 +296,7 @@ class Pipeline:
                     model, spec, task.dev_split, task.train_language, tokenizer, cfg, acc, pad, tmp / "predictions",
                     ic.eval_batch_size)}
             ckpt = tmp / "checkpoint"
-            model.encoder.save_pretrained(ckpt / "encoder")
-            tokenizer.save_pretrained(ckpt / "encoder")
+            save_backbone(model.encoder, ckpt / "encoder", tokenizer, cfg.model, start.path)
             torch.save({k: v.state_dict() for k, v in model.heads.items()}, ckpt / "heads.pt")
             atomic_write_text(tmp / "config.yaml", dump_config(cfg))
             atomic_write_json(tmp / "metrics.json", {"phase": "intermediate", "key": key, "seed": seed,
@@ -312,8 +332,7 @@ class Pipeline:
             per_lang = {lang: self._evaluate(model, spec, task.test_split, lang, tokenizer, cfg, acc, pad,
                                              tmp / "predictions", tc.eval_batch_size) for lang in langs}
             ckpt = tmp / "checkpoint"
-            model.encoder.save_pretrained(ckpt / "encoder")
-            tokenizer.save_pretrained(ckpt / "encoder")
+            save_backbone(model.encoder, ckpt / "encoder", tokenizer, cfg.model, start.path)
             torch.save({k: v.state_dict() for k, v in model.heads.items()}, ckpt / "heads.pt")
             atomic_write_text(tmp / "config.yaml", dump_config(cfg))
             atomic_write_json(tmp / "metrics.json", _task_metrics(spec, task, per_lang, key, history,
@@ -328,7 +347,8 @@ class Pipeline:
         ev = cfg.evaluation
         langs = eval_languages(spec)
         settings = {"layer": ev.retrieval_layer, "pooling": ev.pooling, "max_length": ev.max_length or cfg.model.max_length,
-                    "k": ev.bucc_k, "prefix": cfg.model.text_prefix}
+                    "k": ev.bucc_k, "prefix": cfg.model.text_prefix, "query_prefix": ev.query_prefix,
+                    "options": spec.options}
         key = stable_hash({"phase": "retrieval", "v": PHASE_VERSION, "start": start.key, "settings": settings,
                            "task": {**spec.model_dump(mode="json"), "languages": langs, "data": _data_fingerprint(spec)}})
         final = self._phase_dir("eval", spec.label, key)
@@ -338,7 +358,10 @@ class Pipeline:
         t0 = time.time()
         device = pick_device(cfg.device)
         tokenizer = load_tokenizer(start.path)
-        encoder = load_encoder(start.path, cfg.model.dtype).to(device)
+        pretrained = start.key.startswith("pretrained")
+        encoder, _ = build_backbone(cfg.model.model_copy(update={"lora": None, "gradient_checkpointing": False}),
+                                    start.path, pretrained=pretrained, seed=0)
+        encoder = encoder.to(device)
         layer = retrieval.resolve_layer(ev.retrieval_layer, encoder, cfg.model.name_or_path)
         console.print(f"  retrieval evaluation: {spec.label}, {len(langs)} languages, layer {layer}, {ev.pooling} "
                       f"pooling, max length {settings['max_length']}")

@@ -132,9 +132,11 @@ def iter_tsv(path: Path, ncols: int | None = None, *, header: list[str] | None =
         if got[: len(header)] != header:
             raise DataFormatError(path, 1, f"expected a header starting with {'<TAB>'.join(header)}, got {lines[0][:80]!r}")
         start = 1
+    rows = 0
     for i in range(start, len(lines)):
         if not lines[i].strip():
             continue
+        rows += 1
         if quoting == csv.QUOTE_NONE:
             cols = lines[i].split("\t")
         else:
@@ -144,6 +146,8 @@ def iter_tsv(path: Path, ncols: int | None = None, *, header: list[str] | None =
         if min_cols is not None and len(cols) < min_cols:
             raise DataFormatError(path, i + 1, f"expected at least {min_cols} tab-separated columns, got {len(cols)}")
         yield i + 1, cols
+    if rows == 0:
+        raise DataFormatError(path, None, "no data rows" + (" after the header" if header else ""))
 
 
 def iter_jsonl(path: Path, required: tuple[str, ...] = ()) -> Iterator[tuple[int, dict]]:
@@ -155,9 +159,11 @@ def iter_jsonl(path: Path, required: tuple[str, ...] = ()) -> Iterator[tuple[int
     lines = read_text_lines(path)
     if not lines:
         raise DataFormatError(path, None, "empty file; expected one JSON object per line")
+    rows = 0
     for i, line in enumerate(lines, 1):
         if not line.strip():
             continue
+        rows += 1
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
@@ -168,6 +174,8 @@ def iter_jsonl(path: Path, required: tuple[str, ...] = ()) -> Iterator[tuple[int
         if missing:
             raise DataFormatError(path, i, f"missing key(s) {', '.join(missing)}")
         yield i, obj
+    if rows == 0:
+        raise DataFormatError(path, None, "no data lines; expected one JSON object per line")
 
 
 # ----------------------------------------------------------------------------------------------- task families

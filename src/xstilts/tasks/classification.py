@@ -105,6 +105,8 @@ def read_xnli(data_dir: Path, split: str, language: str) -> list[PairExample]:
         mnli_dir = data_dir / "multinli" if (data_dir / "multinli").is_dir() else data_dir
         return read_mnli(mnli_dir, "train", "en")
     path = require_file(data_dir / f"xnli.{split}.tsv", f"the XNLI 1.0 {split} file")
+    if path.stat().st_size == 0:
+        raise DataFormatError(path, None, "empty file; expected the XNLI 1.0 header and rows")
     task = _task("xnli")
     rows = iter_tsv(path, header=["language", "gold_label"], min_cols=8)
     first = read_header(path)

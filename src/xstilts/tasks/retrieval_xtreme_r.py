@@ -1,1 +1,592 @@
-"""(being written)"""
+"""XTREME-R's retrieval tasks (Ruder et al. 2021): LAReQA, Mewsli-X and Tatoeba on XTREME-R's 41 languages.
+
+All three are scored from the encoder's sentence embeddings without task training (family ``retrieval_ranking`` for
+LAReQA and Mewsli-X; Tatoeba reuses the ``retrieval`` family). Questions and mentions are *queries*: they are embedded
+with the query prefix (``settings["query_prefix"]``; ``None`` = the model's text prefix, e.g. ``"query: "`` for e5),
+answer candidates and entity descriptions with the model's prefix. Similarity is cosine (XTREME-R L2-normalises the
+encodings), ranking via :func:`xstilts.metrics.ranking.rank_by_cosine`, metric mAP@20 (:mod:`xstilts.metrics.ranking`).
+XTREME-R's baselines first fine-tune a dual encoder on English pairs (SQuAD v1.1 question/answer-sentence pairs for
+LAReQA, Mewsli-X's English Wikipedia mention/entity pairs) and read the ``[CLS]`` encoding; here the configured encoder
+(pretrained, or after intermediate training: ``evaluation.retrieval_from``) is used as is, with the configured layer
+and pooling, so scores measure the encoder's zero-shot embeddings.
+
+**LAReQA** (Roy et al. 2020), language-agnostic answer retrieval on XQuAD-R. Official layout (XTREME's
+``scripts/download_lareqa_data.sh``): ``lareqa/xquad-r/{lang}.json`` for the 11 languages ar de el en es hi ru th tr vi
+zh, SQuAD v1.1 format plus ``sentence_breaks`` (``[start, end]`` character offsets) per paragraph. As XTREME's
+``third_party/utils_lareqa.py`` (``load_data``/``generate_examples``) and ``evaluate_retrieval.py`` (task ``lareqa``):
+
+* every sentence of every paragraph of every language is a candidate (id ``{lang}_{paragraph number}_{sentence}``);
+* a question's answer sentence is the first sentence break with ``start <= answer_start < end`` (questions whose
+  answer starts in no sentence are skipped, as there); each question must have exactly one answer;
+* the relevant candidates of a question are the answer sentences of the questions with the same ``id`` in *all*
+  languages (XQuAD ids are shared across languages), so each question has ~11 relevant candidates and retrieves them
+  from the pool of all languages' candidates;
+* candidates are encoded as ``(sentence + context).replace("\\n", "")`` -- the sentence followed directly by its
+  paragraph, as XTREME-R's ``sentences_and_contexts`` encodings (option ``candidate_text: sentence`` encodes the
+  sentence alone); questions alone. XTREME-R truncates questions to 96 and candidates to 256 tokens; here both use
+  ``evaluation.max_length``;
+* mAP@20 per question language. XTREME's script prints one mAP over all questions; with XQuAD-R's equal question
+  counts per language this equals the mean of the per-language scores reported here.
+
+The candidate pool is every task language whose file is in the folder (XTREME's script pools every file in
+``xquad-r/``); when some of the 11 are missing the pool is smaller, a warning is printed, and ``pool_languages`` in the
+per-language scores says how many languages were pooled.
+
+**Mewsli-X** (Botha et al. 2020; XTREME-R version ``mewsli-x_20220518_6``), entity linking as retrieval. Official
+layout (XTREME's ``scripts/download_mewslix_data.sh``): ``mewslix/candidate_set_entities.jsonl`` (one entity per line:
+``entity_id``, ``title``, ``description``, ``sentence_spans``, ``description_language``, ``description_url``; ~1M
+entities whose descriptions are in 50 languages, not only English) and ``mewslix/wikinews_mentions-{dev,test}.jsonl``
+(one WikiNews article per line: ``context`` with ``language``, ``text``, ``sentence_spans``; ``mentions`` with
+``example_id``, ``entity_id``, ``mention_span`` ``{start, end, text}``). As XTREME's ``third_party/utils_mewslix.py``
+and ``evaluate_retrieval.py`` (task ``mewslix``): the query is ``preprocess_mention`` (the mention's sentence with the
+mention marked ``{ mention }``, prefixed by ``mention: ``), the candidate text ``preprocess_entity_description``; the
+top 20 entities are retrieved from the whole candidate set; the metric is MRR@20 = mAP@20 (one gold entity) per
+mention language, macro-averaged over the 11 languages ar de en es fa ja pl ro ta tr uk. The released
+``wikinews_mentions_no_text-*`` files lack the article text and cannot be used (restore it with ``get-mewsli-x.sh``).
+
+Prediction files (``predictions/<task>/test-{lang}.json``): ``{question id or example_id: [top-20 candidate ids]}``;
+for Mewsli-X this is the layout XTREME's ``evaluate.py --xtreme_version xtreme-r`` reads for ``mewslix``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import json.decoder
+import json.scanner
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import DataFormatError, MissingDataError
+from . import TARGET, Task, register, register_family
+from .base import Family, require_file
+from .retrieval import TATOEBA_XTREME, read_tatoeba, tatoeba_languages
+
+#: XQuAD-R languages (LAReQA).
+LAREQA_LANGS = tuple("ar de el en es hi ru th tr vi zh".split())
+#: Mewsli-X mention languages (``utils_mewslix.MENTION_LANGUAGES``).
+MEWSLIX_LANGS = tuple("ar de en es fa ja pl ro ta tr uk".split())
+#: XTREME-R's Tatoeba: XTREME's 36 languages plus az, lt, pl, ro, uk (XTREME ``evaluate.py`` XTREME_R_TASK2LANGS).
+TATOEBA_XTREME_R = tuple(sorted(TATOEBA_XTREME + ("az", "lt", "pl", "ro", "uk")))
+#: XTREME-R scores the top 20 retrieved candidates (``utils_mewslix.TOP_K``; ``mean_avg_prec_at_k(..., k=20)``).
+TOP_K = 20
+
+
+# ---------------------------------------------------------------------------------------------- JSON with lines
+class _PosDict(dict):
+    """A JSON object that remembers the character offset where it starts in its file."""
+
+    pos: int = 0
+
+
+def _load_json_with_positions(path: Path) -> tuple[Any, str]:
+    """Parse a JSON file whose objects carry their start offset (``_PosDict.pos``); returns ``(data, text)``.
+
+    Raises:
+        DataFormatError: invalid UTF-8 or JSON, with the line.
+    """
+    raw = require_file(path, "a JSON file").read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DataFormatError(path, raw.count(b"\n", 0, e.start) + 1, "invalid UTF-8") from None
+    decoder = json.JSONDecoder()
+
+    def parse_object(s_and_end, *args):
+        obj, end = json.decoder.JSONObject(s_and_end, *args)
+        d = _PosDict(obj)
+        d.pos = s_and_end[1] - 1
+        return d, end
+
+    decoder.parse_object = parse_object
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)
+    try:
+        return decoder.decode(text), text
+    except json.JSONDecodeError as e:
+        raise DataFormatError(path, e.lineno, f"invalid JSON ({e.msg} at column {e.colno})") from None
+
+
+def _line(text: str, obj: Any) -> int | None:
+    return text.count("\n", 0, obj.pos) + 1 if isinstance(obj, _PosDict) else None
+
+
+def _need(path: Path, text: str, obj: Any, key: str, kind: type | tuple, where: str):
+    """``obj[key]`` checked to be of *kind*, else a DataFormatError at *obj*'s line."""
+    if not isinstance(obj, dict):
+        raise DataFormatError(path, None, f"{where}: expected a JSON object")
+    if key not in obj:
+        raise DataFormatError(path, _line(text, obj), f"{where}: missing key {key!r}")
+    value = obj[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise DataFormatError(path, _line(text, obj), f"{where}: {key!r} must be {names}, got {type(value).__name__}")
+    return value
+
+
+# ------------------------------------------------------------------------------------------------------ LAReQA
+@dataclass
+class LareqaParagraph:
+    """One XQuAD-R paragraph: its text and its sentences (``context[start:end]`` per sentence break)."""
+
+    context: str
+    sentences: list[str]
+
+
+@dataclass
+class LareqaQuestion:
+    """A question, its paragraph (index) and its answer sentence's text. ``id`` is shared across languages."""
+
+    id: str
+    text: str
+    paragraph: int
+    answer: str
+    line: int | None = None
+
+
+@dataclass
+class LareqaData:
+    """One language of XQuAD-R. ``skipped``: questions whose answer starts in no sentence (skipped, as XTREME)."""
+
+    language: str
+    path: Path
+    paragraphs: list[LareqaParagraph]
+    questions: list[LareqaQuestion]
+    skipped: int = 0
+
+
+def _lareqa_file(data_dir: Path, language: str) -> Path:
+    for p in (data_dir / "xquad-r" / f"{language}.json", data_dir / f"{language}.json"):
+        if p.is_file():
+            return p
+    return require_file(data_dir / "xquad-r" / f"{language}.json", f"the XQuAD-R file for {language} (LAReQA)")
+
+
+def read_lareqa(data_dir: Path, split: str, language: str) -> LareqaData:
+    """Read ``xquad-r/{language}.json`` (or ``{language}.json`` in *data_dir*).
+
+    XQuAD-R has one split, read as ``test``.
+
+    Raises:
+        MissingDataError: no file, or a split other than ``test``.
+        DataFormatError: invalid JSON or a missing/ill-typed field, duplicate question id, not exactly one answer,
+            with file and line.
+    """
+    if split != "test":
+        raise MissingDataError(f"{data_dir}: LAReQA (XQuAD-R) has only a test split, not {split!r}")
+    path = _lareqa_file(data_dir, language)
+    data, text = _load_json_with_positions(path)
+    passages = _need(path, text, data, "data", list, "top level")
+    paragraphs, questions, seen, skipped = [], [], set(), 0
+    for a, passage in enumerate(passages):
+        for b, para in enumerate(_need(path, text, passage, "paragraphs", list, f"data[{a}]")):
+            where = f"data[{a}].paragraphs[{b}]"
+            context = _need(path, text, para, "context", str, where)
+            breaks = _need(path, text, para, "sentence_breaks", list, where)
+            spans = []
+            for br in breaks:
+                ok = isinstance(br, list) and len(br) == 2 and all(type(x) is int for x in br)
+                if not ok or not 0 <= br[0] <= br[1]:
+                    raise DataFormatError(path, _line(text, para), f"{where}: sentence_breaks must be [start, end] "
+                                                                   f"offset pairs with 0 <= start <= end, got {br!r}")
+                spans.append((br[0], br[1]))
+            sentences = [context[s:e] for s, e in spans]
+            p_index = len(paragraphs)
+            paragraphs.append(LareqaParagraph(context, sentences))
+            for c, qa in enumerate(_need(path, text, para, "qas", list, where)):
+                qwhere = f"{where}.qas[{c}]"
+                qid = _need(path, text, qa, "id", str, qwhere)
+                question = _need(path, text, qa, "question", str, qwhere)
+                answers = _need(path, text, qa, "answers", list, qwhere)
+                line = _line(text, qa)
+                if len(answers) != 1:
+                    raise DataFormatError(path, line, f"{qwhere}: question {qid!r} has {len(answers)} answers; "
+                                                      f"XQuAD-R has exactly one per question")
+                start = _need(path, text, answers[0], "answer_start", int, f"{qwhere}.answers[0]")
+                if qid in seen:
+                    raise DataFormatError(path, line, f"{qwhere}: duplicate question id {qid!r}")
+                seen.add(qid)
+                answer = next((context[s:e] for s, e in spans if s <= start < e), None)
+                if not answer:  # as XTREME: an answer in no sentence (a sentence-breaking error) is skipped
+                    skipped += 1
+                    continue
+                questions.append(LareqaQuestion(qid, question, p_index, answer, line))
+    return LareqaData(language, path, paragraphs, questions, skipped)
+
+
+def lareqa_languages(data_dir: Path) -> list[str]:
+    """Languages with an XQuAD-R file in *data_dir* (``xquad-r/*.json`` or ``*.json``), sorted."""
+    folder = data_dir / "xquad-r" if (data_dir / "xquad-r").is_dir() else data_dir
+    return sorted(p.stem for p in folder.glob("*.json") if re.fullmatch(r"[a-z]{2,3}", p.stem))
+
+
+# ---------------------------------------------------------------------------------------------------- Mewsli-X
+@dataclass
+class MewslixCandidates:
+    """The entity candidate set: ids and preprocessed descriptions, in file order."""
+
+    path: Path
+    ids: list[str]
+    texts: list[str]
+    index: dict[str, int] = field(repr=False, default_factory=dict)
+
+
+@dataclass
+class MewslixMention:
+    """One mention: its id, gold entity, query text (``preprocess_mention``) and where it is in its file."""
+
+    example_id: str
+    entity_id: str
+    query: str
+    line: int
+
+
+@dataclass
+class MewslixData:
+    """The mentions of one language in one split, and the shared candidate set."""
+
+    language: str
+    path: Path
+    mentions: list[MewslixMention]
+    candidates: MewslixCandidates
+
+
+_MARKER_L, _MARKER_R = "{", "}"
+_ESCAPE = re.compile(rf"{re.escape(_MARKER_L)}(.*?){re.escape(_MARKER_R)}")
+
+
+def _normalize(text: str) -> str:
+    """``utils_mewslix``'s normalisation: newlines to spaces, double spaces to single, stripped."""
+    return " ".join(text.splitlines()).replace("  ", " ").strip()
+
+
+def preprocess_entity_description(description: str, spans: list[tuple[int, int]]) -> str:
+    """The entity's sentences joined by spaces, normalised (``utils_mewslix.preprocess_entity_description``)."""
+    return _normalize(" ".join(description[s:e] for s, e in spans))
+
+
+def preprocess_mention(text: str, sentence_spans: list[tuple[int, int]], start: int, end: int,
+                       mention: str) -> str | None:
+    """The query string of a mention (``utils_mewslix.preprocess_mention``), or ``None`` when the mention lies in no
+    single sentence.
+
+    One sentence of context (the first sentence span that contains the mention), ``{``/``}`` in it escaped to
+    parentheses, the mention marked ``{ mention }`` and also prepended: ``"Smith: The verdict for { Smith } ..."``.
+    """
+    focus = next((i for i, (s, e) in enumerate(sentence_spans) if s <= start < e and s < end <= e), None)
+    if focus is None:
+        return None
+    s, e = sentence_spans[focus]
+    sentence = text[s:e]
+    left, right = sentence[:start - s], sentence[end - s:]
+    left, right = _ESCAPE.sub(r"(\1)", left), _ESCAPE.sub(r"(\1)", right)
+    return _normalize(f"{mention}: {left} {_MARKER_L} {mention} {_MARKER_R} {right}")
+
+
+def _spans(path: Path, line: int, value: Any, length: int, where: str) -> list[tuple[int, int]]:
+    """Validate ``[{start, end}]`` sentence spans against a text of *length* (as ``utils_mewslix.Span``)."""
+    if not isinstance(value, list):
+        raise DataFormatError(path, line, f"{where}: sentence_spans must be a list")
+    out = []
+    for sp in value:
+        if not (isinstance(sp, dict) and isinstance(sp.get("start"), int) and isinstance(sp.get("end"), int)):
+            raise DataFormatError(path, line, f"{where}: a sentence span must be {{\"start\": int, \"end\": int}}, "
+                                              f"got {sp!r}")
+        s, e = sp["start"], sp["end"]
+        if s < 0 or e < 0 or s >= e or s >= length or e > length:
+            hint = " (the text is empty: wikinews_mentions_no_text files lack the article text)" if length == 0 else ""
+            raise DataFormatError(path, line, f"{where}: sentence span ({s}, {e}) is not a non-empty span of the "
+                                              f"{length}-character text{hint}")
+        out.append((s, e))
+    return out
+
+
+def _iter_jsonl_stream(path: Path):
+    """``(line, object)`` of a possibly large JSON-lines file, read line by line."""
+    require_file(path, "a JSON-lines file")
+    with open(path, "rb") as f:
+        for i, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as e:
+                raise DataFormatError(path, i, f"invalid UTF-8 at byte {e.start} of the line") from None
+            except json.JSONDecodeError as e:
+                raise DataFormatError(path, i, f"invalid JSON ({e.msg} at column {e.colno})") from None
+            if not isinstance(obj, dict):
+                raise DataFormatError(path, i, f"expected a JSON object, got {type(obj).__name__}")
+            yield i, obj
+
+
+def _require(path: Path, line: int, obj: dict, keys: tuple[str, ...], where: str) -> None:
+    missing = [k for k in keys if k not in obj]
+    if missing:
+        raise DataFormatError(path, line, f"{where}missing key(s) {', '.join(missing)}")
+
+
+_ENTITY_KEYS = ("entity_id", "title", "description", "sentence_spans", "description_language", "description_url")
+
+
+@functools.lru_cache(maxsize=1)
+def _load_candidates(path: str, size: int, mtime: int) -> MewslixCandidates:
+    p = Path(path)
+    ids, texts, index = [], [], {}
+    for line, obj in _iter_jsonl_stream(p):
+        _require(p, line, obj, _ENTITY_KEYS, "")
+        eid, desc = obj["entity_id"], obj["description"]
+        if not isinstance(eid, str) or not isinstance(desc, str):
+            raise DataFormatError(p, line, "entity_id and description must be strings")
+        if eid in index:
+            raise DataFormatError(p, line, f"duplicate entity_id {eid!r} (the candidate set maps ids to descriptions "
+                                           f"one to one)")
+        spans = _spans(p, line, obj["sentence_spans"], len(desc), f"entity {eid}")
+        index[eid] = len(ids)
+        ids.append(eid)
+        texts.append(preprocess_entity_description(desc, spans))
+    if not ids:
+        raise DataFormatError(p, None, "empty file; expected one entity per line")
+    return MewslixCandidates(p, ids, texts, index)
+
+
+_CONTEXT_KEYS = ("document_title", "document_url", "document_id", "language", "text", "sentence_spans")
+
+
+@functools.lru_cache(maxsize=2)
+def _load_mentions(path: str, size: int, mtime: int) -> dict[str, list[MewslixMention]]:
+    p = Path(path)
+    by_lang: dict[str, list[MewslixMention]] = defaultdict(list)
+    seen: set[str] = set()
+    for line, obj in _iter_jsonl_stream(p):
+        _require(p, line, obj, ("context", "mentions"), "")
+        ctx, mentions = obj["context"], obj["mentions"]
+        if not isinstance(ctx, dict) or not isinstance(mentions, list):
+            raise DataFormatError(p, line, "context must be an object and mentions a list")
+        _require(p, line, ctx, _CONTEXT_KEYS, "context: ")
+        text = ctx["text"]
+        if not isinstance(text, str):
+            raise DataFormatError(p, line, "context.text must be a string")
+        spans = _spans(p, line, ctx["sentence_spans"], len(text), "context")
+        for m in mentions:
+            if not isinstance(m, dict):
+                raise DataFormatError(p, line, "each mention must be a JSON object")
+            _require(p, line, m, ("example_id", "mention_span", "entity_id"), "mention: ")
+            ms, ex = m["mention_span"], str(m["example_id"])
+            if not (isinstance(ms, dict) and isinstance(ms.get("start"), int) and isinstance(ms.get("end"), int)
+                    and isinstance(ms.get("text"), str)):
+                raise DataFormatError(p, line, f"mention {ex}: mention_span must be {{start, end, text}}")
+            start, end = ms["start"], ms["end"]
+            if not 0 <= start < end <= len(text) or text[start:end] != ms["text"]:
+                raise DataFormatError(p, line, f"mention {ex}: span ({start}, {end}) does not match its text "
+                                               f"{ms['text']!r} in the context")
+            if ex in seen:
+                raise DataFormatError(p, line, f"duplicate example_id {ex!r}")
+            seen.add(ex)
+            query = preprocess_mention(text, spans, start, end, ms["text"])
+            if query is None:
+                raise DataFormatError(p, line, f"mention {ex}: the span ({start}, {end}) lies in no single sentence "
+                                               f"of sentence_spans")
+            by_lang[str(ctx["language"])].append(MewslixMention(ex, str(m["entity_id"]), query, line))
+    return dict(by_lang)
+
+
+def _mewslix_file(data_dir: Path, name: str) -> Path:
+    for p in (data_dir / name, data_dir / "mewsli-x" / name):
+        if p.is_file():
+            return p
+    return require_file(data_dir / name, f"the Mewsli-X file {name}")
+
+
+def _cache_key(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return str(path.resolve()), st.st_size, st.st_mtime_ns
+
+
+def read_mewslix(data_dir: Path, split: str, language: str) -> MewslixData:
+    """The WikiNews mentions of *language* in ``wikinews_mentions-{split}.jsonl`` (split ``dev`` or ``test``) and the
+    candidate set ``candidate_set_entities.jsonl`` (both parsed once per file and cached).
+
+    Raises:
+        MissingDataError: a file is missing, or the split is not dev/test (Mewsli-X's English Wikipedia training
+            pairs are for fine-tuning, which this zero-shot evaluation does not do).
+        DataFormatError: malformed JSON lines, missing keys, spans that do not match the text, duplicate ids.
+    """
+    if split not in ("dev", "test"):
+        raise MissingDataError(f"{data_dir}: Mewsli-X evaluation splits are dev and test, not {split!r}")
+    mentions_path = _mewslix_file(data_dir, f"wikinews_mentions-{split}.jsonl")
+    cands_path = _mewslix_file(data_dir, "candidate_set_entities.jsonl")
+    mentions = _load_mentions(*_cache_key(mentions_path)).get(language, [])
+    return MewslixData(language, mentions_path, list(mentions), _load_candidates(*_cache_key(cands_path)))
+
+
+# ------------------------------------------------------------------------------------------------------ family
+class RankingOptions(BaseModel):
+    """Per-task options of the ``retrieval_ranking`` family (config ``target.tasks[i].options``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    candidate_text: Literal["sentence+context", "sentence"] = Field(
+        "sentence+context", description="LAReQA candidate encoding: the answer sentence followed by its paragraph, as "
+                                        "XTREME-R, or the sentence alone (ignored by Mewsli-X)")
+
+
+def _embed_in_order(embed, texts: list[str], prefix: str | None, chunk: int = 65536):
+    """Embeddings ``[len(texts), H]`` in the order of *texts*; each distinct text is embedded once, in chunks of
+    *chunk* texts sorted by length."""
+    import torch
+
+    rows: dict[str, list[int]] = {}
+    for i, t in enumerate(texts):
+        rows.setdefault(t, []).append(i)
+    distinct = sorted(rows, key=len)
+    out = None
+    for s in range(0, len(distinct), chunk):
+        part = distinct[s:s + chunk]
+        emb = embed(part, prefix=prefix)
+        if out is None:
+            out = torch.empty((len(texts), emb.shape[1]), dtype=torch.float32)
+        dst, src = [], []
+        for j, t in enumerate(part):
+            dst.extend(rows[t])
+            src.extend([j] * len(rows[t]))
+        out[torch.tensor(dst)] = emb[torch.tensor(src)].float()
+    if out is None:
+        raise ValueError("nothing to embed")
+    return out
+
+
+class RankingRetrieval(Family):
+    """Language-agnostic retrieval scored by mAP@20 from sentence embeddings (LAReQA, Mewsli-X); no training."""
+
+    kind = "retrieval_ranking"
+    trainable = False
+    options_model = RankingOptions
+
+    def evaluate(self, task: Task, languages: list[str], load, embed, settings: dict) -> tuple[dict, dict]:
+        """Score every language of *task* (see the module docstring for each task's protocol).
+
+        Args:
+            load: ``load(split, language)`` (the task's reader).
+            embed: ``embed(texts, prefix=None) -> Tensor [n, H]``.
+            settings: ``query_prefix`` (``None``: the model's prefix) and ``options`` (:class:`RankingOptions`).
+        Returns:
+            ``({lang: {"map@20": %, "n": queries, ...}}, {lang: (file name, JSON predictions)})``.
+        """
+        options = RankingOptions.model_validate(settings.get("options") or {})
+        query_prefix = settings.get("query_prefix")
+        if task.extra.get("mode") == "lareqa":
+            return self._lareqa(task, languages, load, embed, query_prefix, options)
+        if task.extra.get("mode") == "mewslix":
+            return self._mewslix(task, languages, load, embed, query_prefix)
+        raise ValueError(f"task {task.name!r}: unknown retrieval_ranking mode {task.extra.get('mode')!r}")
+
+    def _lareqa(self, task: Task, languages, load, embed, query_prefix, options: RankingOptions):
+        from ..console import console
+        from ..metrics.ranking import mean_avg_prec_at_k, rank_by_cosine
+
+        split = task.test_split
+        data = {lang: load(split, lang) for lang in languages}
+        absent = []
+        for lang in task.languages:
+            if lang not in data:
+                try:
+                    data[lang] = load(split, lang)
+                except MissingDataError:
+                    absent.append(lang)
+        if absent:
+            console.print(f"  [yellow]![/] {task.name}: no file for {', '.join(absent)}; the candidate pool has "
+                          f"{len(data)} of the {len(task.languages)} XQuAD-R languages, so mAP@20 is not comparable "
+                          f"to XTREME-R's")
+        cand_ids, cand_texts = [], []
+        relevant: dict[str, set[int]] = defaultdict(set)
+        for lang in sorted(data):
+            d = data[lang]
+            base = []
+            for p_no, para in enumerate(d.paragraphs, 1):
+                base.append(len(cand_ids))
+                for s_no, sent in enumerate(para.sentences):
+                    cand_ids.append(f"{lang}_{p_no}_{s_no}")
+                    text = sent + para.context if options.candidate_text == "sentence+context" else sent
+                    cand_texts.append(text.replace("\n", ""))
+            for q in d.questions:
+                para = d.paragraphs[q.paragraph]
+                relevant[q.id].update(base[q.paragraph] + i for i, s in enumerate(para.sentences) if s == q.answer)
+        if not cand_ids:
+            raise MissingDataError(f"{task.name}: the XQuAD-R files have no paragraphs")
+        questions = [(lang, q) for lang in languages for q in data[lang].questions]
+        for lang in languages:
+            if not data[lang].questions:
+                raise DataFormatError(data[lang].path, None, "no questions with an answer sentence")
+        c_emb = _embed_in_order(embed, cand_texts, None)
+        q_emb = _embed_in_order(embed, [q.text for _, q in questions], query_prefix)
+        _, idx = rank_by_cosine(q_emb, c_emb, TOP_K)
+        scores, files = {}, {}
+        for lang in languages:
+            rows = [r for r, (ql, _) in enumerate(questions) if ql == lang]
+            qs = [questions[r][1] for r in rows]
+            rankings = [idx[r].tolist() for r in rows]
+            scores[lang] = {f"map@{TOP_K}": mean_avg_prec_at_k([relevant[q.id] for q in qs], rankings, TOP_K),
+                            "n": len(qs), "skipped": data[lang].skipped, "candidates": len(cand_ids),
+                            "pool_languages": len(data)}
+            preds = {q.id: [cand_ids[i] for i in r] for q, r in zip(qs, rankings)}
+            files[lang] = (f"{split}-{lang}.json", json.dumps(preds, ensure_ascii=False) + "\n")
+        return scores, files
+
+    def _mewslix(self, task: Task, languages, load, embed, query_prefix):
+        from ..metrics.ranking import mewslix_map_at_k, rank_by_cosine
+
+        split = task.test_split
+        data = {lang: load(split, lang) for lang in languages}
+        cands = next(iter(data.values())).candidates
+        for lang, d in data.items():
+            if not d.mentions:
+                raise DataFormatError(d.path, None, f"no mentions in language {lang!r}")
+            for m in d.mentions:
+                if m.entity_id not in cands.index:
+                    raise DataFormatError(d.path, m.line, f"mention {m.example_id}: gold entity {m.entity_id!r} is "
+                                                          f"not in {cands.path.name}")
+        queries = [m for lang in languages for m in data[lang].mentions]
+        c_emb = _embed_in_order(embed, cands.texts, None)
+        q_emb = _embed_in_order(embed, [m.query for m in queries], query_prefix)
+        _, idx = rank_by_cosine(q_emb, c_emb, TOP_K)
+        del c_emb
+        scores, files, r = {}, {}, 0
+        for lang in languages:
+            ms = data[lang].mentions
+            preds = {m.example_id: [cands.ids[i] for i in idx[r + j].tolist()] for j, m in enumerate(ms)}
+            r += len(ms)
+            gold = {m.example_id: [m.entity_id] for m in ms}
+            scores[lang] = {f"map@{TOP_K}": mewslix_map_at_k(gold, preds, TOP_K), "n": len(ms),
+                            "candidates": len(cands.ids)}
+            files[lang] = (f"{split}-{lang}.json", json.dumps(preds, ensure_ascii=False) + "\n")
+        _load_candidates.cache_clear()
+        return scores, files
+
+
+register_family(RankingRetrieval())
+
+register(Task(
+    name="lareqa", kind="retrieval_ranking", roles=(TARGET,), languages=LAREQA_LANGS, metric=f"map@{TOP_K}",
+    read=read_lareqa, data_subdir="lareqa", dev_split="test", test_split="test",
+    extra={"mode": "lareqa", "discover_languages": lareqa_languages},
+    description="LAReQA on XQuAD-R: questions retrieve answer sentences from all 11 languages' pool, mAP@20",
+    source="Roy et al. 2020 (LAReQA); XTREME-R (Ruder et al. 2021)",
+))
+register(Task(
+    name="mewslix", kind="retrieval_ranking", roles=(TARGET,), languages=MEWSLIX_LANGS, metric=f"map@{TOP_K}",
+    read=read_mewslix, data_subdir="mewslix", dev_split="dev", test_split="test",
+    extra={"mode": "mewslix"},
+    description="Mewsli-X: WikiNews mentions retrieve their entity among ~1M descriptions, mAP@20 (= MRR@20)",
+    source="Botha et al. 2020 (Mewsli-9); XTREME-R (Ruder et al. 2021), release mewsli-x_20220518_6",
+), aliases=("mewsli-x",))
+register(Task(
+    name="tatoeba-xtreme-r", kind="retrieval", roles=(TARGET,), languages=TATOEBA_XTREME_R, metric="accuracy@1",
+    read=read_tatoeba, data_subdir="tatoeba", test_split="test",
+    extra={"discover_languages": tatoeba_languages, "mode": "nearest"},
+    description="Tatoeba sentence retrieval xx->en on XTREME-R's 41 languages (XTREME's 36 + az lt pl ro uk)",
+    source="Artetxe & Schwenk 2019; XTREME-R (Ruder et al. 2021)",
+))

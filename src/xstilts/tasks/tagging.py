@@ -1,1 +1,675 @@
-"""(being written)"""
+"""Token tagging: UD-POS and PAN-X (target), CCG supertagging (intermediate).
+
+Every example is a sentence of pre-split words with one tag per word (:class:`TaggedExample`). Readers follow the
+released file layouts:
+
+* **UD-POS** (Universal Dependencies v2.5, as XTREME uses it), in a folder with either
+
+  - XTREME's preprocessed files ``{split}-{lang}.tsv`` (``utils_preprocess.py udpos_preprocess``): one
+    ``word<TAB>UPOS`` line per word, a blank line between sentences. XTREME removes the tags from its *test*
+    files; such a file is skipped in favour of CoNLL-U files when present, and is an error otherwise;
+  - CoNLL-U files: ``{split}-{lang}.conllu``, or the UD release layout ``UD_*/{lang}_*-ud-{split}.conllu`` (all
+    treebanks of the language together, as XTREME groups them). Columns ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL
+    DEPS MISC; comment lines, multiword-token ranges (``1-2``) and empty nodes (``1.1``) are skipped, so the words
+    are UD's syntactic words. As in XTREME's ``udpos_preprocess``, sentences whose forms are all (or all but one)
+    ``_`` (treebanks distributed without text) are dropped, and spaces and U+200C are removed inside a word.
+    Note: XTREME converted CoNLL-U with ``ud-conversion-tools --replace_subtokens_with_fused_forms`` (a fused
+    form tagged with its head sub-token's UPOS), so its preprocessed files have fewer words where a language has
+    contractions (``du`` = ``de le``); reading CoNLL-U here keeps the syntactic words instead.
+
+* **PAN-X** (WikiANN, Pan et al. 2017, as XTREME uses it): XTREME's preprocessed ``{split}-{lang}.tsv``
+  (``utils_preprocess.py panx_preprocess``: ``token<TAB>tag``, blank line between sentences, test files without
+  tags), or the raw files ``{lang}-{split}`` / ``{lang}/{split}`` from ``AmazonPhotos.zip`` with
+  ``lang:token<TAB>tag`` lines (the ``lang:`` prefix is stripped, as ``panx_preprocess`` does). Tags are IOB2 over
+  PER, ORG, LOC.
+
+* **CCG supertagging** (CCGbank, Hockenmaier & Steedman 2007), English only, in either format per line:
+
+  - jiant's ``ccg/ccg.{train,dev,test}``: ``w1 w2 ... wn<TAB>t1 t2 ... tn`` (jiant ``tasks/lib/ccg.py``), with an
+    optional ``tags_to_id.json`` giving the label ids;
+  - C&C-style ``.stagged`` lines ``word|POS|supertag word|POS|supertag ...`` (``{split}.stagged``,
+    ``ccg.{split}.stagged`` or ``wsj02-21.stagged`` / ``wsj00.stagged`` / ``wsj23.stagged``); ``#`` header lines
+    are skipped.
+
+  The label set is ``tags_to_id.json`` when the folder has one, else every supertag of the training file ordered by
+  decreasing frequency (ties alphabetical), so the same training file always gives the same ids; a reserved label
+  :data:`UNKNOWN_TAG` comes last. Dev/test supertags unseen in training map to it in the features and, since it is
+  never predicted, count as errors.
+
+Windowing: a sentence longer than the model's max length is split into windows of whole words, never truncated;
+every word is predicted exactly once (see :class:`Tagging`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import DataFormatError, MissingDataError, XstiltsError
+from ..languages import XTREME_LANGUAGES
+from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
+from .base import Family, read_text_lines
+
+#: ignored position in the token labels (special tokens, prefix words, non-first sub-words)
+IGNORE = -100
+#: reserved CCG label for supertags absent from the training set
+UNKNOWN_TAG = "<unk>"
+
+UPOS_LABELS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT",
+               "SCONJ", "SYM", "VERB", "X")
+#: PAN-X tags in the order of the Hugging Face ``google/xtreme`` ``PAN-X.*`` ``ner_tags`` class label
+PANX_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
+
+#: XTREME's UD-POS languages (``evaluate.py`` ``TASK2LANGS['udpos']``, ``scripts/download_data.sh``)
+UDPOS_LANGS = tuple("af ar bg de el en es et eu fa fi fr he hi hu id it ja kk ko mr nl pt ru ta te th tl tr ur vi yo "
+                    "zh".split())
+#: XTREME's PAN-X languages (``evaluate.py`` ``TASK2LANGS['panx']``): all 40 XTREME languages
+PANX_LANGS = tuple(XTREME_LANGUAGES)
+
+#: language names of the Hugging Face ``google/xtreme`` ``udpos.<Name>`` configs
+UDPOS_HF_NAMES = {
+    "af": "Afrikaans", "ar": "Arabic", "bg": "Bulgarian", "de": "German", "el": "Greek", "en": "English",
+    "es": "Spanish", "et": "Estonian", "eu": "Basque", "fa": "Persian", "fi": "Finnish", "fr": "French",
+    "he": "Hebrew", "hi": "Hindi", "hu": "Hungarian", "id": "Indonesian", "it": "Italian", "ja": "Japanese",
+    "kk": "Kazakh", "ko": "Korean", "mr": "Marathi", "nl": "Dutch", "pt": "Portuguese", "ru": "Russian",
+    "ta": "Tamil", "te": "Telugu", "th": "Thai", "tl": "Tagalog", "tr": "Turkish", "ur": "Urdu", "vi": "Vietnamese",
+    "yo": "Yoruba", "zh": "Chinese",
+}
+
+
+@dataclass(frozen=True)
+class TaggedExample:
+    """One sentence: its words and one gold tag (a label string) per word."""
+
+    guid: str
+    words: tuple[str, ...]
+    tags: tuple[str, ...]
+
+
+def _task(name: str) -> Task:
+    from . import get_task
+
+    return get_task(name)
+
+
+# ------------------------------------------------------------------------------------------ two-column files
+def _first_data_line(lines: list[str]) -> tuple[int, str] | None:
+    for i, line in enumerate(lines, 1):
+        if line.strip() and not line.startswith("-DOCSTART-"):
+            return i, line
+    return None
+
+
+def _has_tag_column(path: Path) -> bool:
+    first = _first_data_line(read_text_lines(path))
+    return first is None or "\t" in first[1]
+
+
+def read_token_tag_file(path: Path, labels: tuple[str, ...], guid_prefix: str, *, lang_prefix: str | None = None,
+                        require_prefix: bool = False) -> list[TaggedExample]:
+    """Sentences of a ``token<TAB>tag`` file (blank line between sentences; ``-DOCSTART-`` lines skipped).
+
+    Args:
+        lang_prefix: a language code; a leading ``"{lang}:"`` is stripped from tokens (PAN-X raw files).
+        require_prefix: every token must carry that prefix (raw PAN-X ``lang:token`` lines).
+    Raises:
+        DataFormatError: an empty file, a line without exactly two columns, an unknown tag or a missing prefix,
+            naming the file and line.
+    """
+    lines = read_text_lines(path)
+    if _first_data_line(lines) is None:
+        raise DataFormatError(path, None, "empty file; expected token<TAB>tag lines, a blank line between sentences")
+    out: list[TaggedExample] = []
+    words: list[str] = []
+    tags: list[str] = []
+    allowed = set(labels)
+    pre = f"{lang_prefix}:" if lang_prefix else None
+
+    def flush() -> None:
+        if words:
+            out.append(TaggedExample(f"{guid_prefix}-{len(out)}", tuple(words), tuple(tags)))
+            words.clear()
+            tags.clear()
+
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            flush()
+            continue
+        if line.startswith("-DOCSTART-"):
+            continue
+        cols = line.split("\t")
+        if len(cols) != 2:
+            hint = (" (XTREME's preprocessing removes the tags of test files: use a labelled copy of the data)"
+                    if len(cols) == 1 else "")
+            raise DataFormatError(path, i, f"expected 2 tab-separated columns (token, tag), got {len(cols)}{hint}")
+        token, tag = cols[0].strip(), cols[1].strip()
+        if pre is not None:
+            if token.startswith(pre):
+                token = token[len(pre):]
+            elif require_prefix:
+                raise DataFormatError(path, i, f"expected a token of the form {pre}token, got {cols[0]!r}")
+        if tag not in allowed:
+            raise DataFormatError(path, i, f"unknown tag {tag!r}; expected one of {', '.join(labels)}")
+        words.append(token)
+        tags.append(tag)
+    flush()
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- CoNLL-U
+_ID_WORD = re.compile(r"[1-9][0-9]*")
+_ID_RANGE = re.compile(r"[1-9][0-9]*-[1-9][0-9]*")
+_ID_EMPTY = re.compile(r"[0-9]+\.[1-9][0-9]*")
+
+
+def read_conllu(path: Path, labels: tuple[str, ...] = UPOS_LABELS, guid_prefix: str = "") -> list[TaggedExample]:
+    """Sentences of a CoNLL-U file as (FORM, UPOS) per syntactic word.
+
+    Comment lines (``#``), multiword-token ranges (``1-2``) and empty nodes (``1.1``) are skipped. Following XTREME's
+    ``udpos_preprocess``, a sentence whose forms are all, or all but one, ``_`` is dropped, and spaces and U+200C
+    (zero-width non-joiner) are removed inside forms.
+
+    Raises:
+        DataFormatError: an empty file, a line without 10 columns, an ID that is not an integer, range or decimal,
+            word IDs out of sequence, or an unknown UPOS tag, naming the file and line.
+    """
+    lines = read_text_lines(path)
+    if not any(line.strip() and not line.startswith("#") for line in lines):
+        raise DataFormatError(path, None, "empty file; expected CoNLL-U sentences")
+    allowed = set(labels)
+    out: list[TaggedExample] = []
+    forms: list[str] = []
+    tags: list[str] = []
+
+    def flush() -> None:
+        if forms:
+            n_empty = sum(f == "_" for f in forms)
+            if n_empty == 0 or n_empty < len(forms) - 1:
+                words = tuple("".join(f.replace("\u200c", "").split(" ")) for f in forms)
+                out.append(TaggedExample(f"{guid_prefix}{len(out)}", words, tuple(tags)))
+        forms.clear()
+        tags.clear()
+
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            flush()
+            continue
+        if line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        if len(cols) != 10:
+            raise DataFormatError(path, i, f"expected 10 tab-separated CoNLL-U columns (ID FORM LEMMA UPOS XPOS "
+                                           f"FEATS HEAD DEPREL DEPS MISC), got {len(cols)}")
+        wid = cols[0]
+        if _ID_RANGE.fullmatch(wid) or _ID_EMPTY.fullmatch(wid):
+            continue
+        if not _ID_WORD.fullmatch(wid):
+            raise DataFormatError(path, i, f"bad ID {wid!r}; expected a word index (1, 2, ...), a multiword range "
+                                           f"(1-2) or an empty node (1.1)")
+        if int(wid) != len(forms) + 1:
+            raise DataFormatError(path, i, f"word ID {wid} out of sequence; expected {len(forms) + 1}")
+        if cols[3] not in allowed:
+            raise DataFormatError(path, i, f"unknown UPOS tag {cols[3]!r}; expected one of {', '.join(labels)}")
+        forms.append(cols[1])
+        tags.append(cols[3])
+    flush()
+    return out
+
+
+# --------------------------------------------------------------------------------------------------- readers
+def _udpos_conllu_files(data_dir: Path, split: str, language: str) -> list[Path]:
+    flat = data_dir / f"{split}-{language}.conllu"
+    if flat.is_file():
+        return [flat]
+    return sorted(p for p in data_dir.rglob(f"{language}_*-ud-{split}.conllu") if p.is_file())
+
+
+def read_udpos(data_dir: Path, split: str, language: str) -> list[TaggedExample]:
+    """UD-POS sentences of one split and language: XTREME's ``{split}-{lang}.tsv`` if it has tags, else CoNLL-U."""
+    tsv = data_dir / f"{split}-{language}.tsv"
+    conllu = _udpos_conllu_files(data_dir, split, language)
+    if tsv.is_file() and (_has_tag_column(tsv) or not conllu):
+        return read_token_tag_file(tsv, UPOS_LABELS, f"{language}-{split}")
+    if not conllu:
+        raise MissingDataError(f"{tsv}: file not found (expected XTREME's UD-POS {split}-{language}.tsv, or CoNLL-U "
+                               f"files {split}-{language}.conllu or UD_*/{language}_*-ud-{split}.conllu in {data_dir})")
+    out: list[TaggedExample] = []
+    for path in conllu:
+        out.extend(read_conllu(path, UPOS_LABELS, f"{language}-{split}-{path.stem}-"))
+    return out
+
+
+def read_panx(data_dir: Path, split: str, language: str) -> list[TaggedExample]:
+    """PAN-X sentences: XTREME's ``{split}-{lang}.tsv`` if it has tags, else the raw ``{lang}-{split}`` file."""
+    tsv = data_dir / f"{split}-{language}.tsv"
+    raw = [p for p in (data_dir / f"{language}-{split}", data_dir / language / split) if p.is_file()]
+    if tsv.is_file() and (_has_tag_column(tsv) or not raw):
+        return read_token_tag_file(tsv, PANX_LABELS, f"{language}-{split}", lang_prefix=language)
+    if not raw:
+        raise MissingDataError(f"{tsv}: file not found (expected XTREME's PAN-X {split}-{language}.tsv, or the raw "
+                               f"WikiANN file {language}-{split} with lang:token<TAB>tag lines, in {data_dir})")
+    return read_token_tag_file(raw[0], PANX_LABELS, f"{language}-{split}", lang_prefix=language, require_prefix=True)
+
+
+def _langs_in(names: list[str], pattern: str) -> list[str]:
+    found = {m.group(1) for n in names if (m := re.fullmatch(pattern, n))}
+    return sorted(x for x in found if re.fullmatch(r"[a-z]{2,3}", x))
+
+
+def panx_languages(data_dir: Path) -> list[str]:
+    """Languages with a PAN-X test file in *data_dir* (``test-{lang}.tsv``, ``{lang}-test`` or ``{lang}/test``)."""
+    names = [p.name for p in data_dir.iterdir()] if data_dir.is_dir() else []
+    langs = set(_langs_in(names, r"test-(.+)\.tsv")) | set(_langs_in(names, r"(.+)-test"))
+    langs |= {p.parent.name for p in data_dir.glob("*/test") if re.fullmatch(r"[a-z]{2,3}", p.parent.name)}
+    return sorted(langs)
+
+
+def udpos_languages(data_dir: Path) -> list[str]:
+    """Languages with UD-POS test data in *data_dir*: ``test-{lang}.tsv``/``.conllu`` or ``{lang}_*-ud-test.conllu``."""
+    if not data_dir.is_dir():
+        return []
+    names = [p.name for p in data_dir.iterdir()]
+    langs = set(_langs_in(names, r"test-(.+)\.(?:tsv|conllu)"))
+    langs |= set(_langs_in([p.name for p in data_dir.rglob("*-ud-test.conllu")], r"([^_]+)_.*"))
+    return sorted(langs)
+
+
+# ---------------------------------------------------------------------------------------------------- CCG
+_CCG_FILES = {"train": ("ccg.train", "train.stagged", "ccg.train.stagged", "wsj02-21.stagged"),
+              "dev": ("ccg.dev", "dev.stagged", "ccg.dev.stagged", "wsj00.stagged"),
+              "test": ("ccg.test", "test.stagged", "ccg.test.stagged", "wsj23.stagged")}
+#: label inventories already built, by (training file, size, mtime)
+_CCG_INVENTORIES: dict[tuple, tuple[str, ...]] = {}
+#: the label list of each dynamically labelled task (CCG), set by its reader; used by the head and featurisation
+ACTIVE_LABELS: dict[str, tuple[str, ...]] = {}
+
+
+def _ccg_file(data_dir: Path, split: str) -> Path:
+    for name in _CCG_FILES[split]:
+        if (data_dir / name).is_file():
+            return data_dir / name
+    raise MissingDataError(f"{data_dir / _CCG_FILES[split][0]}: file not found (expected the CCG {split} file: "
+                           f"{' or '.join(_CCG_FILES[split])})")
+
+
+def read_ccg_file(path: Path) -> list[tuple[int, TaggedExample]]:
+    """``(line, example)`` for every sentence of a CCG file, one sentence per line, in jiant's ``words<TAB>tags``
+    or the ``word|POS|supertag`` (``.stagged``) format.
+
+    Raises:
+        DataFormatError: an empty file, more than two tab-separated columns, word and tag counts that differ, or a
+            token that is not ``word|POS|supertag``, naming the file and line.
+    """
+    lines = read_text_lines(path)
+    out: list[tuple[int, TaggedExample]] = []
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        if "\t" in line:
+            cols = line.split("\t")
+            if len(cols) != 2:
+                raise DataFormatError(path, i, f"expected 2 tab-separated columns (words, supertags), got {len(cols)}")
+            words, tags = cols[0].split(), cols[1].split()
+            if len(words) != len(tags):
+                raise DataFormatError(path, i, f"{len(words)} words but {len(tags)} supertags")
+        else:
+            items = line.split()
+            if line.startswith("#") and "|" not in items[0]:
+                continue  # C&C header comment
+            words, tags = [], []
+            for tok in items:
+                parts = tok.rsplit("|", 2)
+                if len(parts) != 3 or not all(parts):
+                    raise DataFormatError(path, i, f"expected word|POS|supertag tokens, got {tok!r}")
+                words.append(parts[0])
+                tags.append(parts[2])
+        if words:
+            out.append((i, TaggedExample(f"ccg-{path.name}-{len(out)}", tuple(words), tuple(tags))))
+    if not out:
+        raise DataFormatError(path, None, "empty file; expected one sentence per line (words<TAB>supertags or "
+                                          "word|POS|supertag tokens)")
+    return out
+
+
+def ccg_labels(data_dir: Path) -> tuple[str, ...]:
+    """The CCG label list: ``tags_to_id.json`` if present, else the training file's supertags by decreasing frequency
+    (ties alphabetical); :data:`UNKNOWN_TAG` is appended as the last label."""
+    tags_json = data_dir / "tags_to_id.json"
+    if tags_json.is_file():
+        try:
+            mapping = json.loads(tags_json.read_text(encoding="utf-8"))
+            ids = {str(k): int(v) for k, v in mapping.items()}
+        except (ValueError, AttributeError) as e:
+            raise DataFormatError(tags_json, None, f"expected a JSON object mapping supertags to ids ({e})") from None
+        if sorted(ids.values()) != list(range(len(ids))):
+            raise DataFormatError(tags_json, None, f"ids must be 0..{len(ids) - 1}, each used once")
+        labels = tuple(sorted(ids, key=ids.__getitem__))
+    else:
+        path = _ccg_file(data_dir, "train")
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+        if key not in _CCG_INVENTORIES:
+            counts = Counter(t for _, ex in read_ccg_file(path) for t in ex.tags)
+            _CCG_INVENTORIES[key] = tuple(sorted(counts, key=lambda t: (-counts[t], t)))
+        labels = _CCG_INVENTORIES[key]
+    if UNKNOWN_TAG in labels:
+        raise DataFormatError(tags_json if tags_json.is_file() else _ccg_file(data_dir, "train"), None,
+                              f"the supertag {UNKNOWN_TAG!r} is reserved for tags unseen in training")
+    return labels + (UNKNOWN_TAG,)
+
+
+def read_ccg(data_dir: Path, split: str, language: str) -> list[TaggedExample]:
+    """CCG sentences of *split*; also fixes the task's label list from the training data (:func:`ccg_labels`).
+
+    Training supertags missing from a ``tags_to_id.json`` are an error; dev/test supertags unseen in training are
+    kept as gold strings (they map to :data:`UNKNOWN_TAG` in the features and count as errors)."""
+    labels = ccg_labels(data_dir)
+    ACTIVE_LABELS["ccg"] = labels
+    path = _ccg_file(data_dir, split)
+    rows = read_ccg_file(path)
+    if split == "train":
+        known = set(labels[:-1])
+        for line, ex in rows:
+            bad = [t for t in ex.tags if t not in known]
+            if bad:
+                raise DataFormatError(path, line, f"supertag {bad[0]!r} is not in tags_to_id.json")
+    return [ex for _, ex in rows]
+
+
+# ----------------------------------------------------------------------------------- Hugging Face conversions
+def _hf_tagged(labels: tuple[str, ...], tag_keys: tuple[str, ...]):
+    def conv(row: dict, i: int) -> TaggedExample:
+        words = row.get("tokens", row.get("words"))
+        key = next((k for k in tag_keys if k in row), None)
+        if words is None or key is None:
+            raise XstiltsError(f"hub row {i}: expected 'tokens' and one of {', '.join(tag_keys)}")
+        tags = tuple(labels[t] if isinstance(t, int) else str(t) for t in row[key])
+        return TaggedExample(str(row.get("id", i)), tuple(words), tags)
+
+    return conv
+
+
+class _ConfigByLanguage(str):
+    """A hub config template whose ``format(lang=code)`` substitutes a name looked up from the code (the
+    ``google/xtreme`` UD-POS configs are named ``udpos.English``...), for :attr:`HFSource.config`."""
+
+    def __new__(cls, template: str, names: dict[str, str]):
+        obj = super().__new__(cls, template)
+        obj.names = names
+        return obj
+
+    def format(self, *args, **kwargs) -> str:
+        lang = kwargs.get("lang")
+        return str.format(str(self), lang=self.names.get(lang, lang))
+
+
+_HF_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
+
+
+# ------------------------------------------------------------------------------------------------- registry
+register(Task(
+    name="udpos", kind="tagging", roles=(TARGET,), languages=UDPOS_LANGS, metric="f1", labels=UPOS_LABELS,
+    read=read_udpos, data_subdir="udpos",
+    hf=HFSource("google/xtreme", _ConfigByLanguage("udpos.{lang}", UDPOS_HF_NAMES), _HF_SPLITS,
+                _hf_tagged(UPOS_LABELS, ("pos_tags", "pos_tag"))),
+    description="Universal Dependencies v2.5 part-of-speech tagging, 17 UPOS tags, 33 languages; trained on English",
+    source="Nivre et al. 2020 (UD v2.5); XTREME (Hu et al. 2020), F1 as its evaluate.py",
+    extra={"scorer": "pos", "discover_languages": udpos_languages},
+), aliases=("ud-pos",))
+register(Task(
+    name="panx", kind="tagging", roles=(TARGET,), languages=PANX_LANGS, metric="f1", labels=PANX_LABELS,
+    read=read_panx, data_subdir="panx",
+    hf=HFSource("google/xtreme", "PAN-X.{lang}", _HF_SPLITS, _hf_tagged(PANX_LABELS, ("ner_tags", "ner"))),
+    description="WikiANN named-entity recognition (PER, ORG, LOC; IOB2), 40 languages; trained on English",
+    source="Pan et al. 2017; Rahimi et al. 2019 splits; XTREME (Hu et al. 2020), seqeval F1",
+    extra={"scorer": "ner", "discover_languages": panx_languages},
+), aliases=("pan-x", "wikiann"))
+register(Task(
+    name="ccg", kind="tagging", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy", read=read_ccg,
+    data_subdir="ccg",
+    description="CCG supertagging on CCGbank (jiant's ccg.{train,dev,test} or word|POS|supertag files); labels from "
+                "the training file",
+    source="Hockenmaier & Steedman 2007 (CCGbank); jiant (Pruksachatkun et al. 2020)",
+    extra={"scorer": "accuracy"},
+))
+
+
+# --------------------------------------------------------------------------------------------------- family
+class TaggingOptions(BaseModel):
+    """Options of tagging tasks in a config (``options:`` of the task)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label_all_subwords: bool = Field(False, description="train on every sub-word of a word (with the word's tag) "
+                                                        "instead of only the first; prediction always uses the first")
+
+
+class Tagging(Family):
+    """Token tagging with a per-token linear head (:class:`~xstilts.heads_tagging.TokenClassificationHead`).
+
+    Featurisation (as XTREME's ``third_party/utils_tag.py``): words are tokenised with ``is_split_into_words=True``;
+    a word's tag id goes on its first sub-word, other sub-words, special tokens and the model's text prefix (added
+    as leading word(s) without a tag) get -100, ignored by the loss. A word that tokenises to nothing is replaced by
+    the unknown token, as XTREME does. Unlike XTREME, which truncates at ``max_seq_length``, a sentence that does not
+    fit is split into consecutive windows of whole words, each with the special tokens and the prefix; a single word
+    longer than a window keeps its first sub-words (the one that is labelled included). Features record
+    ``example_index`` (within the call), ``word_start``/``word_end`` (the window's words) and ``word_positions``
+    (token index of each word's first sub-word); :meth:`decode` stitches the windows so that every word of every
+    sentence gets exactly one predicted tag.
+
+    Metrics: PAN-X seqeval F1, UD-POS XTREME's seqeval "F1" plus token accuracy, CCG token accuracy (see
+    :mod:`xstilts.metrics.tagging`). Prediction files follow XTREME's ``run_tag.py``: one tag per line, a blank line
+    between sentences.
+    """
+
+    kind = "tagging"
+    options_model = TaggingOptions
+
+    # ---------------------------------------------------------------------------------------------- labels
+    def labels(self, task: Task) -> tuple[str, ...]:
+        """The task's label list (index = class id): fixed for UD-POS/PAN-X, read from the training data for CCG."""
+        if task.labels:
+            return task.labels
+        if task.name in ACTIVE_LABELS:
+            return ACTIVE_LABELS[task.name]
+        raise XstiltsError(f"the labels of task {task.name!r} come from its training data; read it before building "
+                           f"features or the head")
+
+    # ---------------------------------------------------------------------------------------------- features
+    @staticmethod
+    def _subword_counts(tokenizer, sentences: list[list[str]]) -> list[list[int]]:
+        if not sentences:
+            return []
+        enc = tokenizer(sentences, is_split_into_words=True, add_special_tokens=False, verbose=False)
+        out = []
+        for k, words in enumerate(sentences):
+            counts = [0] * len(words)
+            for w in enc.word_ids(k):
+                if w is not None:
+                    counts[w] += 1
+            out.append(counts)
+        return out
+
+    def featurize(self, task, examples, tokenizer, max_length, prefix, options):
+        opts = TaggingOptions.model_validate(options or {})
+        if not getattr(tokenizer, "is_fast", False):
+            raise XstiltsError("tagging tasks need a fast (Rust) tokenizer, which maps tokens to words")
+        labels = self.labels(task)
+        index = {lab: i for i, lab in enumerate(labels)}
+        unknown = index.get(UNKNOWN_TAG)
+        prefix_words = prefix.split()
+        n_prefix_tokens = sum(self._subword_counts(tokenizer, [prefix_words])[0]) if prefix_words else 0
+        budget = max_length - tokenizer.num_special_tokens_to_add(pair=False) - n_prefix_tokens
+        if budget < 1:
+            raise XstiltsError(f"max_length {max_length} leaves no room for words after the special tokens and the "
+                               f"text prefix {prefix!r} ({n_prefix_tokens} tokens)")
+
+        sentences, tag_ids = [], []
+        for ex in examples:
+            if not ex.words:
+                raise XstiltsError(f"example {ex.guid} of {task.name} has no words")
+            if len(ex.words) != len(ex.tags):
+                raise XstiltsError(f"example {ex.guid} of {task.name}: {len(ex.words)} words but {len(ex.tags)} tags")
+            ids = []
+            for t in ex.tags:
+                c = index.get(t, unknown)
+                if c is None:
+                    raise XstiltsError(f"example {ex.guid} of {task.name}: unknown tag {t!r}")
+                ids.append(c)
+            sentences.append(list(ex.words))
+            tag_ids.append(ids)
+        counts = self._subword_counts(tokenizer, sentences)
+        unk_count = None
+        for words, cnt in zip(sentences, counts):
+            for w, c in enumerate(cnt):
+                if c == 0:  # e.g. a lone zero-width character: XTREME's utils_tag.py uses the unknown token
+                    if tokenizer.unk_token is None:
+                        raise XstiltsError(f"word {words[w]!r} gives no tokens and the tokenizer has no unknown token")
+                    if unk_count is None:
+                        unk_count = sum(self._subword_counts(tokenizer, [[tokenizer.unk_token]])[0])
+                    words[w], cnt[w] = tokenizer.unk_token, unk_count
+
+        windows: list[tuple[int, int, int]] = []
+        for e, cnt in enumerate(counts):
+            start, used = 0, 0
+            for w, c in enumerate(cnt):
+                if w > start and used + c > budget:
+                    windows.append((e, start, w))
+                    start, used = w, 0
+                used += c
+            windows.append((e, start, len(cnt)))
+
+        feats: dict[str, list] = {"input_ids": [], "labels": [], "example_index": [], "word_start": [],
+                                  "word_end": [], "word_positions": []}
+        n_pre = len(prefix_words)
+        for s in range(0, len(windows), 1000):
+            part = windows[s:s + 1000]
+            enc = tokenizer([prefix_words + sentences[e][a:b] for e, a, b in part], is_split_into_words=True,
+                            truncation=True, max_length=max_length, verbose=False)
+            for k, (e, a, b) in enumerate(part):
+                ids = list(enc["input_ids"][k])
+                lab = [IGNORE] * len(ids)
+                positions: list[int] = []
+                current = -1
+                for j, w in enumerate(enc.word_ids(k)):
+                    if w is None or w < n_pre:
+                        continue
+                    w -= n_pre
+                    if w != current:
+                        if w != len(positions):
+                            raise XstiltsError(f"example {examples[e].guid}: tokens of word {a + w} out of order")
+                        positions.append(j)
+                        lab[j] = tag_ids[e][a + w]
+                        current = w
+                    elif opts.label_all_subwords:
+                        lab[j] = tag_ids[e][a + w]
+                if len(positions) != b - a:
+                    raise XstiltsError(f"example {examples[e].guid}: {b - a - len(positions)} word(s) of a window "
+                                       f"lost in tokenisation")
+                feats["input_ids"].append(ids)
+                feats["labels"].append(lab)
+                feats["example_index"].append(e)
+                feats["word_start"].append(a)
+                feats["word_end"].append(b)
+                feats["word_positions"].append(positions)
+        return feats
+
+    def collate(self, features, idx, pad_id):
+        import torch
+
+        seqs = [features["input_ids"][i] for i in idx]
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(idx), width), dtype=torch.long)
+        labels = torch.full((len(idx), width), IGNORE, dtype=torch.long)
+        for r, i in enumerate(idx):
+            n = len(seqs[r])
+            ids[r, :n] = torch.tensor(seqs[r], dtype=torch.long)
+            mask[r, :n] = 1
+            labels[r, :n] = torch.tensor(features["labels"][i], dtype=torch.long)
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+    # ---------------------------------------------------------------------------------------------- model
+    def build_head(self, task, hidden_size, dropout):
+        from ..heads_tagging import TokenClassificationHead
+
+        return TokenClassificationHead(hidden_size, len(self.labels(task)), dropout)
+
+    def loss(self, head, hidden, batch):
+        import torch.nn.functional as F
+
+        logits = head(hidden, batch["attention_mask"])
+        labels = batch["labels"]
+        if not bool((labels != IGNORE).any()):
+            return logits.float().sum() * 0.0, logits
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE)
+        return loss, logits
+
+    def logits(self, head, hidden, batch):
+        return head(hidden, batch["attention_mask"])
+
+    # ---------------------------------------------------------------------------------------------- decoding
+    def decode(self, task, outputs, features, examples):
+        """One tag per word of every example, from per-feature logits ``[L, C]``.
+
+        A feature whose ``word_start`` is 0 opens the next example (features come in example order), which keeps
+        decoding right when featurisation ran in several calls. The reserved :data:`UNKNOWN_TAG` is never predicted.
+        Raises :class:`XstiltsError` if a word would get no prediction or two.
+        """
+        import torch
+
+        labels = self.labels(task)
+        blocked = labels.index(UNKNOWN_TAG) if UNKNOWN_TAG in labels else None
+        preds: list[list[str | None]] = [[None] * len(ex.words) for ex in examples]
+        e = -1
+        for i, out in enumerate(outputs):
+            a, b = features["word_start"][i], features["word_end"][i]
+            if a == 0:
+                e += 1
+            if e < 0 or e >= len(examples) or b > len(preds[e]):
+                raise XstiltsError(f"{task.name}: features do not match the {len(examples)} examples")
+            pos = features["word_positions"][i]
+            if not pos:
+                continue
+            scores = out[torch.tensor(pos, dtype=torch.long)].float()
+            if blocked is not None:
+                scores[:, blocked] = float("-inf")
+            for k, c in enumerate(scores.argmax(-1).tolist()):
+                if preds[e][a + k] is not None:
+                    raise XstiltsError(f"{task.name}: word {a + k} of example {examples[e].guid} predicted twice")
+                preds[e][a + k] = labels[c]
+        if e != len(examples) - 1:
+            raise XstiltsError(f"{task.name}: {e + 1} examples in the features, {len(examples)} given")
+        for ex, p in zip(examples, preds):
+            if any(x is None for x in p):
+                raise XstiltsError(f"{task.name}: a word of example {ex.guid} got no prediction")
+        return preds
+
+    def score(self, task, predictions, examples):
+        from ..metrics.tagging import ner_f1, token_accuracy, xtreme_pos_f1
+
+        gold = [list(ex.tags) for ex in examples]
+        scorer = task.extra.get("scorer", "accuracy")
+        if scorer == "ner":
+            return ner_f1(gold, predictions)
+        if scorer == "pos":
+            return {**xtreme_pos_f1(gold, predictions), "accuracy": token_accuracy(gold, predictions)}
+        return {"accuracy": token_accuracy(gold, predictions)}
+
+    def prediction_lines(self, task, predictions):
+        """XTREME's tagging submission layout (``run_tag.py save_predictions``): one tag per line, a blank line
+        between sentences, none after the last."""
+        lines: list[str] = []
+        for k, tags in enumerate(predictions):
+            if k:
+                lines.append("")
+            lines.extend(tags)
+        return lines
+
+
+register_family(Tagging())
