@@ -206,7 +206,7 @@ def test_siqa_reader_both_layouts(tmp_path):
     with pytest.raises(DataFormatError, match=r"dev-labels\.lst:2: label 4 is not a choice number from 1 to 3"):
         read("siqa", d, "dev")
     write(d / "socialiqa-train-dev" / "dev-labels.lst", "3\n")
-    with pytest.raises(DataFormatError, match=r"dev-labels\.lst:2: 1 labels for 2 examples"):
+    with pytest.raises(DataFormatError, match=r"dev\.jsonl:2: 1 labels for 2 examples"):
         read("siqa", d, "dev")
     v14 = tmp_path / "v14"
     write(v14 / "socialIQa_v1.4_trn.jsonl", jsonl([{**row, "correct": "B"}, {**row, "correct": "D"}]))

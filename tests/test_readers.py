@@ -411,7 +411,7 @@ def test_tatoeba_languages_discovery(tmp_path):
 def test_tatoeba_different_lengths(tmp_path):
     write_tatoeba(tmp_path, "deu", ["a", "b", "c"], ["A", "B"])
     assert_raises_at(DataFormatError, lambda: read("tatoeba", tmp_path, "test", "de"),
-                     "tatoeba.deu-eng.eng:3:", "tatoeba.deu-eng.deu", "3", "2")
+                     "tatoeba.deu-eng.deu:3:", "tatoeba.deu-eng.eng", "3", "2")
     write_tatoeba(tmp_path, "deu", ["a"], ["A", "B", "C"])
     assert_raises_at(DataFormatError, lambda: read("tatoeba", tmp_path, "test", "de"), "tatoeba.deu-eng.eng:2:")
 

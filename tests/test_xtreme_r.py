@@ -193,7 +193,7 @@ def test_lareqa_scoring_with_known_embeddings(tmp_path):
     root = write_lareqa(tmp_path)
     task, family = get_task("lareqa"), get_family("retrieval_ranking")
     embed = FakeEmbed(_lareqa_vectors)
-    scores, files = family.evaluate(task, ["en", "de"], lambda sp, lang: task.read(root, sp, lang), embed,
+    scores, files, _ = family.evaluate(task, ["en", "de"], lambda sp, lang: task.read(root, sp, lang), embed,
                                     {"query_prefix": "query: "})
     # pool order de, en -> candidates de_1_0, de_1_1, en_1_0, en_1_1; q1 is relevant to {0, 2}, q2 to {1, 3}
     # en: both questions rank their two answers first (AP 1); de q1: [3, 0, 1, 2] -> (1/2 + 2/4)/2; de q2: [1, 2, 0, 3]
@@ -215,7 +215,7 @@ def test_lareqa_scoring_with_known_embeddings(tmp_path):
                     {"options": {"candidate_text": "sentence"}})
     assert "alpha beta." in embed2.calls[0][0] and embed2.calls[1][1] is None
     # evaluating one language still pools every language present in the folder
-    s3, _ = family.evaluate(task, ["en"], lambda sp, lang: task.read(root, sp, lang), FakeEmbed(_lareqa_vectors), {})
+    s3, _, _ = family.evaluate(task, ["en"], lambda sp, lang: task.read(root, sp, lang), FakeEmbed(_lareqa_vectors), {})
     assert set(s3) == {"en"} and s3["en"]["candidates"] == 4 and s3["en"]["map@20"] == pytest.approx(100.0)
 
 
@@ -302,7 +302,7 @@ def test_mewslix_scoring_with_known_embeddings(tmp_path):
            "tree: Ein { tree } .": [1, 0.5, 0.2]}     # Q1, Q2, then Q3 (rank 3)
     task, family = get_task("mewslix"), get_family("retrieval_ranking")
     embed = FakeEmbed(lambda t: vec[t])
-    scores, files = family.evaluate(task, ["en", "de"], lambda sp, lang: task.read(root, sp, lang), embed,
+    scores, files, _ = family.evaluate(task, ["en", "de"], lambda sp, lang: task.read(root, sp, lang), embed,
                                     {"query_prefix": "query: "})
     assert scores["en"]["map@20"] == pytest.approx(100.0)
     assert scores["de"]["map@20"] == pytest.approx(100 * (1 / 2 + 1 / 3) / 2)

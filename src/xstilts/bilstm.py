@@ -31,7 +31,7 @@ class BiLSTMConfig(PretrainedConfig):
 
 
 class BiLSTMEncoder(PreTrainedModel):
-    """Embeddings -> dropout -> ``num_hidden_layers`` stacked BiLSTM layers.
+    """Embeddings -> LayerNorm -> dropout -> ``num_hidden_layers`` stacked BiLSTM layers.
 
     Forward: ``input_ids [B, L]``, ``attention_mask [B, L]`` (right or left padding) -> ``last_hidden_state
     [B, L, hidden_size]``; ``hidden_states`` = (embeddings projected to ``hidden_size``, output of each layer).
@@ -46,6 +46,8 @@ class BiLSTMEncoder(PreTrainedModel):
         super().__init__(config)
         self.embeddings = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=config.pad_token_id)
         self.embeddings.weight.requires_grad_(not config.freeze_embeddings)
+        # pretrained embedding tables are small in scale (std ~0.02-0.05); a LayerNorm gives the LSTM unit-scale inputs
+        self.embed_norm = nn.LayerNorm(config.embedding_dim)
         self.dropout = nn.Dropout(config.dropout)
         self.layers = nn.ModuleList(
             nn.LSTM(config.embedding_dim if i == 0 else config.hidden_size, config.hidden_size // 2,
@@ -73,7 +75,7 @@ class BiLSTMEncoder(PreTrainedModel):
         lengths = mask.sum(1).clamp_min(1)
         # move real tokens to the front (handles left padding), run packed, move back
         order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)
-        x = self.dropout(self.embeddings(torch.gather(input_ids, 1, order)))
+        x = self.dropout(self.embed_norm(self.embeddings(torch.gather(input_ids, 1, order))))
         states = [self.input_proj(x)]
         for lstm in self.layers:
             packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)

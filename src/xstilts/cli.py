@@ -204,5 +204,13 @@ def export(runs: list[Path] = typer.Argument(..., help="run folders or phase fol
             typer.echo(f"  {k}: {v}")
 
 
+from .study.cli import study_app, results_command  # noqa: E402
+app.add_typer(study_app, name="study")
+app.command("results")(results_command)
+
+from .study.report import report_command  # noqa: E402
+app.command("report")(report_command)
+
+
 def entry() -> None:  # pragma: no cover
     sys.exit(app())

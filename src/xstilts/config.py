@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -24,6 +24,12 @@ def _lookup(name: str):
         return get_task(name)
     except ConfigError as e:
         raise ValueError(str(e)) from None
+
+
+def _show(values: list[str]) -> str:
+    """User-given strings for a one-line message: as they are when printable, else quoted (no raw line breaks)."""
+    text = ", ".join(v if v.isprintable() else repr(v) for v in values)
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 class _Strict(BaseModel):
@@ -91,6 +97,8 @@ class TaskSpec(_Strict):
         None, description="evaluation languages (default: all of the task's); 'all' = every language in data_dir")
     max_examples: int | None = Field(None, gt=0, description="subsample the training set to N examples (seeded)")
     max_eval_examples: int | None = Field(None, gt=0, description="evaluate on the first N examples per language")
+    train_language: str | None = Field(None, pattern=r"^[a-z]{2,3}$", description="train on the task's data in "
+                                       "this language (translate-train files) instead of its English training set")
     options: dict[str, Any] = Field(default_factory=dict, description="task-family options (e.g. QA doc_stride), "
                                                                       "validated by the family")
 
@@ -117,11 +125,11 @@ class TaskSpec(_Strict):
                 raise ValueError("languages is empty")
             unknown = [lang for lang in self.languages if lang not in task.languages]
             if unknown and "discover_languages" not in task.extra:
-                raise ValueError(f"task {task.name!r} has no language(s) {', '.join(unknown)}; "
+                raise ValueError(f"task {task.name!r} has no language(s) {_show(unknown)}; "
                                  f"it has {', '.join(task.languages)}")
             bad = [lang for lang in unknown if not re.fullmatch(r"[a-z]{2,3}", lang)]
             if bad:
-                raise ValueError(f"{', '.join(bad)}: not an ISO 639 code")
+                raise ValueError(f"{_show(bad)}: not an ISO 639 code")
         return self
 
 
@@ -152,24 +160,71 @@ class TrainConfig(_Strict):
                                                        "steps (0: only at the end and on SIGTERM)")
     keep_checkpoints: int = Field(2, ge=1, description="how many training checkpoints to keep")
     log_every: int = Field(10, gt=0)
+    # speed (see xstilts.training and benchmarks/README.md); none changes what is computed beyond float rounding,
+    # except batching: length_grouped, which changes which examples share a batch
+    batching: Literal["random", "length_grouped"] = Field(
+        "random", description="random batches, or length_grouped: batches of examples of similar length (seeded, "
+                              "resumable; less padding)")
+    length_buckets: list[int] | None = Field(
+        None, description="pad each training batch up to the next of these lengths so that shapes repeat (for "
+                          "compile); None = pad to the longest example of the batch")
+    compile: bool = Field(False, description="torch.compile the encoder once for training (use with length_buckets)")
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
+        "default", description="torch.compile mode (reduce-overhead: CUDA graphs)")
+    fused_adamw: bool | Literal["auto"] = Field("auto", description="fused AdamW kernel (auto: on CUDA)")
+    prefetch: bool = Field(True, description="collate the next batch in a background thread (pinned memory on "
+                                             "CUDA); off for families whose collate draws random numbers")
+
+    @field_validator("length_buckets")
+    @classmethod
+    def _buckets(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and (not v or any(b <= 0 for b in v) or sorted(set(v)) != v):
+            raise ValueError("length_buckets must be increasing positive lengths, e.g. [32, 64, 128]")
+        return v
 
 
 class IntermediateConfig(TrainConfig):
     """Phase 2: STILTs intermediate training on English tasks. An empty list is the no-intermediate baseline."""
 
     tasks: list[TaskSpec] = Field(default_factory=list)
-    sampling: Literal["proportional", "uniform"] = "proportional"
+    sampling: Literal["proportional", "uniform", "temperature", "explicit"] = Field(
+        "proportional", description="multi-task sampler (see xstilts.sampling)")
+    sampling_temperature: float = Field(2.0, gt=0, description="T of the temperature sampler")
+    sampling_cap: int | None = Field(None, gt=0, description="per-task example cap of the proportional and "
+                                                              "temperature samplers")
+    sampling_probabilities: dict[str, float] | None = Field(None, description="explicit sampler: probability per "
+                                                                               "task label")
+    mixed_batches: bool = Field(False, description="draw the task per example (batches mix tasks) instead of per "
+                                                   "batch (single-task batches, as jiant)")
 
     _coerce = field_validator("tasks", mode="before")(classmethod(lambda cls, v: _coerce_specs(v)))
 
     @field_validator("tasks")
     @classmethod
     def _roles(cls, v: list[TaskSpec]) -> list[TaskSpec]:
+        labels = [s.label for s in v]
+        dup = {x for x in labels if labels.count(x) > 1}
+        if dup:
+            raise ValueError(f"intermediate task label(s) {', '.join(sorted(dup))} used twice; give each a distinct "
+                             f"`name`")
         for spec in v:
             task = _lookup(spec.task)
-            if INTERMEDIATE not in task.roles:
-                raise ValueError(f"{task.name!r} is not an intermediate task (roles: {', '.join(task.roles)})")
+            if INTERMEDIATE not in task.roles and spec.train_language is None:
+                raise ValueError(f"{task.name!r} is not an intermediate task (roles: {', '.join(task.roles)}); a "
+                                 f"target task's training data in another language can be one with train_language")
         return v
+
+    @model_validator(mode="after")
+    def _sampler(self) -> "IntermediateConfig":
+        if self.sampling == "explicit":
+            from .sampling import task_probabilities
+
+            labels = [s.label for s in self.tasks]
+            try:
+                task_probabilities(labels, [1] * len(labels), "explicit", probabilities=self.sampling_probabilities)
+            except ValueError as e:
+                raise ValueError(str(e)) from None
+        return self
 
 
 class TargetConfig(TrainConfig):
@@ -200,7 +255,7 @@ class TargetConfig(TrainConfig):
 class EvaluationConfig(_Strict):
     """Zero-shot evaluation settings, including how sentence embeddings are taken for retrieval tasks."""
 
-    retrieval_layer: int | Literal["auto", "last"] = Field(
+    retrieval_layer: Annotated[int, Field(ge=0)] | Literal["auto", "last"] = Field(
         "auto", description="1-based transformer layer whose hidden states are pooled (0 = embeddings); 'auto' = "
                             "XTREME's choice for the model (see xstilts.modeling.default_retrieval_layer)")
     pooling: Literal["mean", "cls"] = "mean"
@@ -273,7 +328,7 @@ def parse_override(item: str) -> tuple[str, Any]:
     key, raw = item.split("=", 1)
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError, ValueError):  # not YAML: the raw string
         value = raw
     return key.strip(), value
 
@@ -309,14 +364,30 @@ def _format_validation(err: ValidationError, source: str, tree: Any) -> str:
             msg = "required key is missing"
         line = _yaml_line(tree, loc) if tree is not None else None
         where = f"{source}:{line}" if line else source
-        msgs.append(f"{where}: {path}: {msg}")
+        msgs.append(f"{where}: {path}: {' '.join(msg.split())}")
     return "; ".join(msgs)
+
+
+def _nul_strings(node: Any, loc: tuple = ()) -> list[tuple]:
+    """Key paths of strings holding a NUL character (accepted by pydantic; every file operation rejects them)."""
+    if isinstance(node, str):
+        return [loc] if "\0" in node else []
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in _nul_strings(v, loc + (k,))]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in _nul_strings(v, loc + (i,))]
+    return []
 
 
 def validate_config(data: dict, source: str = "<config>", tree: Any = None) -> ExperimentConfig:
     """Validate a config mapping; raises :class:`ConfigError` with every problem's key path (and YAML line)."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of keys at the top level, got {type(data).__name__}")
+    nul = _nul_strings(data)
+    if nul:
+        line = _yaml_line(tree, nul[0]) if tree is not None else None
+        where = f"{source}:{line}" if line else source
+        raise ConfigError(f"{where}: {'.'.join(map(str, nul[0]))}: a NUL character is not allowed")
     try:
         return ExperimentConfig.model_validate(data)
     except ValidationError as e:
@@ -334,14 +405,24 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
-    text = path.read_text(encoding="utf-8")
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise ConfigError(f"{path}:{line}: invalid UTF-8; expected a UTF-8 YAML file") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot be read ({e.strerror or type(e).__name__})") from None
     try:
         tree = yaml.compose(text)
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: invalid YAML ({getattr(e, 'problem', e)})") from None
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())  # PyYAML's texts span lines
+        raise ConfigError(f"{where}: invalid YAML ({problem})") from None
+    except (RecursionError, ValueError) as e:  # nesting deeper than the recursion limit, an int of 4300+ digits
+        raise ConfigError(f"{path}: invalid YAML ({' '.join(str(e).split())[:200]})") from None
     data = data or {}
     for item in overrides or []:
         key, value = parse_override(item)

@@ -71,8 +71,82 @@ def pad_batch(features: Features, idx: Sequence[int], pad_id: int,
     return out
 
 
-def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
-    """Index batches in decreasing length (for fast evaluation; the caller restores the order)."""
+def length_sorted_batches(lengths: Sequence[int], batch_size: int,
+                          max_tokens: int | None = None) -> Iterator[list[int]]:
+    """Index batches in decreasing length (for fast evaluation; the caller restores the order).
+
+    Each batch holds at most *batch_size* items and, with *max_tokens*, at most ``max_tokens`` padded tokens (its
+    longest item times its size; one item at least), so that batches of short items are larger.
+    """
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    for s in range(0, len(order), batch_size):
-        yield order[s:s + batch_size]
+    if not max_tokens:
+        for s in range(0, len(order), batch_size):
+            yield order[s:s + batch_size]
+        return
+    s = 0
+    while s < len(order):
+        width = max(1, lengths[order[s]])
+        n = max(1, min(batch_size, max_tokens // width))
+        yield order[s:s + n]
+        s += n
+
+
+def length_grouped_order(lengths: Sequence[int], batch_size: int, generator: torch.Generator,
+                         group: int = 50) -> list[int]:
+    """One epoch's example order for length-grouped batching, drawn from *generator*.
+
+    As Hugging Face's ``LengthGroupedSampler``: a random permutation is cut into mega-batches of ``group *
+    batch_size`` examples, each sorted by decreasing length and cut into batches, so that a batch holds examples
+    of similar length (little padding); the batches are then shuffled. A short batch (the epoch's remainder) is put
+    last, so that consecutive slices of *batch_size* of the returned order are exactly the batches.
+    """
+    n = len(lengths)
+    perm = torch.randperm(n, generator=generator).tolist()
+    mega = max(batch_size, group * batch_size)
+    batches: list[list[int]] = []
+    for s in range(0, n, mega):
+        chunk = sorted(perm[s:s + mega], key=lambda i: -lengths[i])  # stable: ties keep the random order
+        batches.extend(chunk[b:b + batch_size] for b in range(0, len(chunk), batch_size))
+    full = [b for b in batches if len(b) == batch_size]
+    short = [b for b in batches if len(b) != batch_size]
+    order = torch.randperm(len(full), generator=generator).tolist()
+    return [i for k in order for i in full[k]] + [i for b in short for i in b]
+
+
+#: Fill values of the per-token tensors that families' ``collate`` returns, for padding a batch to a bucket length.
+SEQUENCE_PAD_VALUES = {"attention_mask": 0, "token_type_ids": 0, "labels": -100, "special": 1}
+
+
+def bucket_length(length: int, buckets: Sequence[int] | None) -> int:
+    """The smallest bucket >= *length* (*length* itself above the largest bucket or without buckets)."""
+    for b in buckets or ():
+        if b >= length:
+            return b
+    return length
+
+
+def pad_to_bucket(batch: dict[str, torch.Tensor], buckets: Sequence[int] | None,
+                  pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad the token dimension of a collated batch to the next of *buckets*, so that shapes repeat (for
+    ``torch.compile`` / CUDA graphs). The added positions are masked (``attention_mask`` 0, ``labels`` -100), so
+    outputs at real positions do not change.
+
+    Pads ``input_ids`` (with *pad_id*) and the tensors of :data:`SEQUENCE_PAD_VALUES`. A batch with another tensor
+    whose last dimension equals the token length (a family-specific per-token field) is returned unchanged.
+    """
+    ids = batch.get("input_ids")
+    if not buckets or ids is None or ids.ndim != 2:
+        return batch
+    width = ids.shape[1]
+    target = bucket_length(width, buckets)
+    if target == width:
+        return batch
+    for name, t in batch.items():
+        if name != "input_ids" and name not in SEQUENCE_PAD_VALUES and t.ndim >= 2 and t.shape[-1] == width:
+            return batch  # an unknown per-token tensor: its padding value is not known, keep dynamic padding
+    out = dict(batch)
+    for name, t in batch.items():
+        if name == "input_ids" or (name in SEQUENCE_PAD_VALUES and t.ndim >= 2 and t.shape[-1] == width):
+            fill = pad_id if name == "input_ids" else SEQUENCE_PAD_VALUES[name]
+            out[name] = torch.nn.functional.pad(t, (0, target - width), value=fill)
+    return out

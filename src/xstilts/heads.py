@@ -15,8 +15,9 @@ class ClassificationHead(nn.Module):
     ``XLMRobertaForSequenceClassification``.
 
     Forward: ``hidden [B, L, H]``, ``attention_mask [B, L]`` -> logits ``[B, num_labels]``. The summary token is the
-    first (``summary = "first"``, encoders) or the last non-pad token (``"last"``, decoder LLMs; left or right
-    padding).
+    first (``summary = "first"``, encoders), the last non-pad token (``"last"``, decoder LLMs; left or right
+    padding), or the mean of the token states (``"mean"``, the BiLSTM baseline, whose first state has read the
+    sentence in one direction only).
     """
 
     def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1, summary: str = "first"):
@@ -36,9 +37,13 @@ class ClassificationHead(nn.Module):
 
 
 def summary_states(hidden: torch.Tensor, attention_mask: torch.Tensor, summary: str = "first") -> torch.Tensor:
-    """``[B, H]``: the first token's state, or (``"last"``) the last non-pad token's, for right or left padding."""
+    """``[B, H]``: the first token's state, (``"last"``) the last non-pad token's for right or left padding, or
+    (``"mean"``) the mean over the attention mask."""
     if summary == "first":
         return hidden[:, 0]
+    if summary == "mean":
+        m = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
     length = attention_mask.shape[1]
     last = length - 1 - attention_mask.flip(1).long().argmax(1)
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]

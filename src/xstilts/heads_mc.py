@@ -36,9 +36,10 @@ class MultipleChoiceHead(nn.Module):
     def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         if self.summary == "first" or attention_mask is None:
             x = hidden[:, 0]
-        else:  # the last token whose mask is 1 (right padding: before the pads; left padding: the last position)
-            last = attention_mask.shape[1] - 1 - attention_mask.flip(1).long().argmax(1)
-            x = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+        else:  # last non-pad token (decoders) or mean (BiLSTM); see xstilts.heads.summary_states
+            from .heads import summary_states
+
+            x = summary_states(hidden, attention_mask, self.summary)
         if self.dense is not None:
             x = torch.tanh(self.dense(x))
         return self.scorer(self.dropout(x)).squeeze(-1)

@@ -127,7 +127,8 @@ def _lora_chain(path: str) -> list[str] | None:
         return None
     import json
 
-    return json.loads(f.read_text())["chain"]
+    # "." is the folder itself (it is written under a temporary name and renamed when its phase completes)
+    return [str(Path(path).resolve()) if p == "." else p for p in json.loads(f.read_text())["chain"]]
 
 
 def detect_family(name_or_path: str) -> str:
@@ -254,7 +255,7 @@ def save_backbone(model: nn.Module, folder: Path, tokenizer, model_cfg, start_pa
         if model_cfg.lora.handoff == "stack":
             model.save_pretrained(folder)
             base_chain = _lora_chain(start_path) or [resolve_model_path(start_path)]
-            (folder / LORA_CHAIN).write_text(json.dumps({"chain": [*base_chain, str(folder.resolve())]}))
+            (folder / LORA_CHAIN).write_text(json.dumps({"chain": [*base_chain, "."]}))
             tokenizer.save_pretrained(folder)
             return
         model = model.merge_and_unload()

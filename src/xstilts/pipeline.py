@@ -13,6 +13,7 @@ resolved config, ``run.json`` (its phases), links to the phase folders and the r
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -194,8 +195,9 @@ class Pipeline:
 
     def _train_data(self, spec: TaskSpec, tokenizer, cfg: ExperimentConfig) -> TaskData:
         task = get_task(spec.task)
-        examples = subsample(load_examples(spec, task.train_split, task.train_language), spec.max_examples)
-        feats = self._features(spec, task.train_split, task.train_language, examples, tokenizer, cfg)
+        lang = spec.train_language or task.train_language
+        examples = subsample(load_examples(spec, task.train_split, lang), spec.max_examples)
+        feats = self._features(spec, task.train_split, lang, examples, tokenizer, cfg)
         return TaskData(spec.label, task, get_family(task.kind), feats, examples)
 
     def _eval_data(self, spec: TaskSpec, split: str, lang: str, tokenizer, cfg: ExperimentConfig) -> TaskData:
@@ -203,6 +205,9 @@ class Pipeline:
         examples = load_examples(spec, split, lang)
         if spec.max_eval_examples:
             examples = examples[: spec.max_eval_examples]
+        if not examples:
+            raise MissingDataError(f"{task_data_dir(spec)}: no {split} examples of task {task.name!r} for language "
+                                   f"{lang!r}")
         feats = self._features(spec, split, lang, examples, tokenizer, cfg)
         return TaskData(spec.label, task, get_family(task.kind), feats, examples)
 
@@ -217,10 +222,14 @@ class Pipeline:
         if hp.freeze_embeddings:
             encoder.get_input_embeddings().weight.requires_grad_(False)
         heads = {d.label: d.family.build_head(d.task, h, hp.dropout) for d in datas}
-        if family == "decoder":  # sentence-level heads read the last non-pad token of a causal model
+        for d in datas:  # heads that share encoder weights (the masked-LM output layer)
+            if hasattr(d.family, "bind"):
+                d.family.bind(heads[d.label], encoder)
+        summary = {"decoder": "last", "bilstm": "mean"}.get(family)
+        if summary:  # sentence-level heads: last non-pad token of a causal model, mean of BiLSTM states
             for head in heads.values():
                 if hasattr(head, "summary"):
-                    head.summary = "last"
+                    head.summary = summary
         model = MultiTaskModel(encoder, heads)
         acc = _accelerator(cfg)
         total, trainable = count_parameters(model)
@@ -256,8 +265,17 @@ class Pipeline:
                 if loss == loss and not console.is_terminal:
                     console.print(f"    step {step}/{steps}  loss {loss:.4f}")
 
-            history = train(model, datas, hp, seed=seed, accelerator=acc, pad_id=pad, sampling=sampling,
-                            progress=on_step, state_dir=state_dir)
+            probs = None
+            if len(datas) > 1:
+                from .sampling import task_probabilities
+
+                probs = task_probabilities([d.label for d in datas], [d.size for d in datas], sampling,
+                                           temperature=getattr(hp, "sampling_temperature", 1.0),
+                                           cap=getattr(hp, "sampling_cap", None),
+                                           probabilities=getattr(hp, "sampling_probabilities", None))
+                console.print("  task sampling: " + ", ".join(f"{d.label} {p:.3f}" for d, p in zip(datas, probs)))
+            history = train(model, datas, hp, seed=seed, accelerator=acc, pad_id=pad, probabilities=probs,
+                            mixed_batches=getattr(hp, "mixed_batches", False), progress=on_step, state_dir=state_dir)
         model = acc.unwrap_model(model)
         return model, tokenizer, acc, pad, history
 
@@ -270,6 +288,10 @@ class Pipeline:
         scores = data.family.score(data.task, preds, data.examples)
         fname, content = data.family.prediction_file(data.task, split, lang, preds, data.examples)
         atomic_write_text(pred_dir / data.task.name / fname, content)
+        stats = data.family.example_stats(data.task, preds, data.examples)
+        if stats is not None:  # for paired bootstrap over examples in reports
+            atomic_write_text(pred_dir.parent / "per_example" / data.task.name / f"{split}-{lang}.jsonl",
+                              "".join(json.dumps(x) + "\n" for x in stats))
         return {**scores, "n": len(data.examples)}
 
     def intermediate_phase(self, cfg: ExperimentConfig, start: EncoderRef, seed: int) -> Path:
@@ -292,9 +314,9 @@ class Pipeline:
             dev = {}
             for spec in ic.tasks:
                 task = get_task(spec.task)
-                dev[spec.label] = {task.train_language: self._evaluate(
-                    model, spec, task.dev_split, task.train_language, tokenizer, cfg, acc, pad, tmp / "predictions",
-                    ic.eval_batch_size)}
+                lang = spec.train_language or task.train_language
+                dev[spec.label] = {lang: self._evaluate(model, spec, task.dev_split, lang, tokenizer, cfg, acc, pad,
+                                                        tmp / "predictions", ic.eval_batch_size)}
             ckpt = tmp / "checkpoint"
             save_backbone(model.encoder, ckpt / "encoder", tokenizer, cfg.model, start.path)
             torch.save({k: v.state_dict() for k, v in model.heads.items()}, ckpt / "heads.pt")
@@ -305,7 +327,8 @@ class Pipeline:
         shown = []
         for spec in ic.tasks:
             task = get_task(spec.task)
-            shown.append(f"{spec.label} {task.metric} {dev[spec.label][task.train_language][task.metric]:.2f}")
+            lang = spec.train_language or task.train_language
+            shown.append(f"{spec.label} {task.metric} {dev[spec.label][lang][task.metric]:.2f}")
         console.print(f"  [green]✓[/] intermediate phase done in {time.time() - t0:.0f} s; English dev: "
                       + ", ".join(shown))
         return final
@@ -375,8 +398,11 @@ class Pipeline:
                                        advance=adv)
 
         with atomic_dir(final) as tmp:
-            per_lang, lines = family.evaluate(task, langs, lambda sp, lang: load_examples(spec, sp, lang), embed,
-                                              settings)
+            res = family.evaluate(task, langs, lambda sp, lang: load_examples(spec, sp, lang), embed, settings)
+            per_lang, lines = res[0], res[1]
+            for lang, stats in (res[2] if len(res) > 2 else {}).items():  # optional per-example statistics
+                atomic_write_text(tmp / "per_example" / task.name / f"{task.test_split}-{lang}.jsonl",
+                                  "".join(json.dumps(x) + "\n" for x in stats))
             for lang, (fname, content) in lines.items():
                 atomic_write_text(tmp / "predictions" / task.name / fname, content)
             atomic_write_text(tmp / "config.yaml", dump_config(cfg))

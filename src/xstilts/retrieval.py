@@ -22,7 +22,9 @@ def resolve_layer(setting: int | str, encoder, name_or_path: str) -> int:
     if setting == "auto":
         return default_retrieval_layer(name_or_path, n)
     if not 0 <= int(setting) <= n:
-        raise ValueError(f"retrieval_layer {setting} is outside 0..{n} for this model")
+        from .errors import ConfigError
+
+        raise ConfigError(f"evaluation.retrieval_layer: {setting} is outside 0..{n} for the model {name_or_path}")
     return int(setting)
 
 

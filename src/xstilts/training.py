@@ -8,17 +8,19 @@ seeded from the run seed. Devices and mixed precision go through ``accelerate``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from torch import nn
 
-from .data import length_sorted_batches
+from .data import length_grouped_order, length_sorted_batches, pad_to_bucket
 from .errors import XstiltsError
 from .tasks import Family, Task
 
@@ -46,10 +48,12 @@ class MultiTaskModel(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.heads = nn.ModuleDict(heads)
+        # segment ids only for models that have segment embeddings (BERT); XLM-R, DeBERTa-v3 and decoders have none
+        self.use_token_types = (getattr(getattr(encoder, "config", None), "type_vocab_size", 0) or 0) > 1
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         kwargs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
-        if "token_type_ids" in batch:
+        if "token_type_ids" in batch and self.use_token_types:
             kwargs["token_type_ids"] = batch["token_type_ids"]
         return self.encoder(**kwargs).last_hidden_state
 
@@ -83,28 +87,175 @@ def total_steps(sizes: list[int], hp) -> int:
 
 
 class _TaskStream:
-    """Endless shuffled batches of one task, epoch after epoch; its position can be saved and restored."""
+    """Endless shuffled examples of one task, epoch after epoch; its position can be saved and restored.
 
-    def __init__(self, data: TaskData, batch_size: int, generator: torch.Generator):
-        self.data, self.batch_size, self.gen = data, batch_size, generator
+    ``batching="length_grouped"`` orders each epoch with :func:`~xstilts.data.length_grouped_order` (batches of
+    examples of similar length, in random order); the saved state is the same (epoch, order, position).
+    """
+
+    def __init__(self, data: TaskData, batch_size: int, generator: torch.Generator, batching: str = "random"):
+        self.data, self.batch_size, self.gen, self.batching = data, batch_size, generator, batching
         self.epoch, self.perm, self.pos = 0, [], 0
+        self._lengths: list[int] | None = None
+
+    def _new_epoch(self) -> None:
+        if self.data.size == 0:
+            raise XstiltsError(f"task {self.data.label} has no training examples")
+        self.epoch += 1
+        if self.batching == "length_grouped":
+            if self._lengths is None:
+                fam, feats = self.data.family, self.data.features
+                self._lengths = [fam.feature_length(feats, i) for i in range(self.data.size)]
+            self.perm = length_grouped_order(self._lengths, self.batch_size, self.gen)
+        else:
+            self.perm = torch.randperm(self.data.size, generator=self.gen).tolist()
+        self.pos = 0
 
     def next(self) -> list[int]:
+        """The next batch of the epoch (the last batch of an epoch may be short)."""
         if self.pos >= len(self.perm):
-            if self.data.size == 0:
-                raise XstiltsError(f"task {self.data.label} has no training examples")
-            self.epoch += 1
-            self.perm = torch.randperm(self.data.size, generator=self.gen).tolist()
-            self.pos = 0
+            self._new_epoch()
         idx = self.perm[self.pos:self.pos + self.batch_size]
         self.pos += self.batch_size
         return idx
 
+    def take(self, n: int) -> list[int]:
+        """The next *n* examples, continuing into the next epoch if needed (for mixed batches)."""
+        out: list[int] = []
+        while len(out) < n:
+            if self.pos >= len(self.perm):
+                self._new_epoch()
+            chunk = self.perm[self.pos:self.pos + n - len(out)]
+            self.pos += len(chunk)
+            out.extend(chunk)
+        return out
+
     def state(self) -> dict:
+        # the epoch order is replaced, never modified, so a saved state may share it
         return {"epoch": self.epoch, "perm": self.perm, "pos": self.pos}
 
     def restore(self, st: dict) -> None:
         self.epoch, self.perm, self.pos = st["epoch"], list(st["perm"]), st["pos"]
+
+
+#: One optimizer step's batches: ``grad_accum`` micro-batches, each a list of parts ``(task number, example
+#: indices of the global batch, share of the micro-batch)`` (one part, share 1, unless batches mix tasks).
+Plan = list[list[tuple[int, list[int], float]]]
+
+
+class _Sampler:
+    """Draws the plan of each optimizer step from the run's private RNGs (a ``random.Random`` choosing tasks and a
+    ``torch.Generator`` shuffling examples), identically in every process of a data-parallel run."""
+
+    def __init__(self, tasks: list[TaskData], hp, rng: random.Random, gen: torch.Generator,
+                 weights: list[float], mixed: bool):
+        batching = getattr(hp, "batching", "random")
+        self.streams = [_TaskStream(t, hp.batch_size, gen, batching) for t in tasks]
+        self.rng, self.gen, self.weights = rng, gen, weights
+        self.mixed = mixed and len(tasks) > 1
+        self.batch_size, self.grad_accum, self.k = hp.batch_size, hp.grad_accum, len(tasks)
+
+    def draw(self) -> Plan:
+        plan: Plan = []
+        for _ in range(self.grad_accum):
+            if self.mixed:
+                draws = self.rng.choices(range(self.k), self.weights, k=self.batch_size)
+                counts = [(k, draws.count(k)) for k in range(self.k) if draws.count(k)]
+                plan.append([(k, self.streams[k].take(c), c / self.batch_size) for k, c in counts])
+            else:
+                k = self.rng.choices(range(self.k), self.weights)[0] if self.k > 1 else 0
+                plan.append([(k, self.streams[k].next(), 1.0)])
+        return plan
+
+    def state(self) -> dict:
+        return {"streams": [s.state() for s in self.streams], "sampler": self.rng.getstate(),
+                "generator": self.gen.get_state()}
+
+
+def _shard(idx: list[int], rank: int, world: int) -> list[int]:
+    """Process *rank*'s contiguous slice of a global batch (sizes differ by at most one)."""
+    n = len(idx)
+    return idx[rank * n // world:(rank + 1) * n // world]
+
+
+def _collate_uses_rng(family: Family) -> bool:
+    """Whether *family*'s collate draws from torch's global RNG (masked LM): such batches are collated on the
+    main thread at the point where the loop needs them, so that the draws interleave with dropout as always."""
+    return bool(getattr(family, "collate_uses_rng", getattr(family, "kind", "") == "mlm"))
+
+
+@dataclass
+class _Part:
+    """A process's share of one part of a micro-batch, collated on the CPU."""
+
+    task: int
+    batch: dict
+    examples: int  # real examples of this process (0: a stand-in row, weight 0, so that every process computes)
+    tokens: int  # their non-pad tokens
+    weight: float  # loss multiplier: share of the micro-batch x this process's fraction x processes (DDP mean)
+    share: float  # loss multiplier for the logged loss (share x this process's fraction)
+
+
+class _Loader:
+    """Turns step plans into collated CPU batches (this process's slice of each global batch), padded to a length
+    bucket and pinned, collating the next step in a background thread while the current one computes."""
+
+    def __init__(self, tasks: list[TaskData], pad_id: int, buckets, device: torch.device, rank: int, world: int,
+                 prefetch: bool):
+        self.tasks, self.pad_id, self.buckets, self.rank, self.world = tasks, pad_id, buckets, rank, world
+        self.pin = device.type == "cuda"
+        self.random = [_collate_uses_rng(t.family) for t in tasks]
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="xstilts-prefetch") if prefetch else None
+
+    def _part(self, k: int, idx: list[int], share: float) -> _Part:
+        td = self.tasks[k]
+        local = _shard(idx, self.rank, self.world) if self.world > 1 else idx
+        real = len(local) > 0
+        if not real:
+            local = idx[:1]
+        cpu = td.family.collate(td.features, local, self.pad_id)
+        tokens = int(cpu["attention_mask"].sum()) if real else 0
+        cpu = pad_to_bucket(cpu, self.buckets, self.pad_id)
+        if self.pin:
+            cpu = {n: v.pin_memory() for n, v in cpu.items()}
+        if self.world == 1:
+            return _Part(k, cpu, len(local), tokens, share, share)
+        frac = len(local) / len(idx) if real else 0.0
+        return _Part(k, cpu, len(local) if real else 0, tokens, share * frac * self.world, share * frac)
+
+    def _eager(self, plan: Plan) -> dict:
+        return {(m, j): self._part(k, idx, share) for m, parts in enumerate(plan)
+                for j, (k, idx, share) in enumerate(parts) if not self.random[k]}
+
+    def submit(self, plan: Plan):
+        """Start collating *plan*; returns a handle for :meth:`parts`."""
+        if self.pool is None:
+            return plan, None
+        return plan, self.pool.submit(self._eager, plan)
+
+    def parts(self, handle) -> Iterator[list[Callable[[], _Part]]]:
+        """Per micro-batch, a list of thunks giving its parts (random-collate parts are collated when called)."""
+        plan, fut = handle
+        done = fut.result() if fut is not None else {}
+        for m, parts in enumerate(plan):
+            yield [(lambda key=(m, j), p=p: done[key] if key in done else self._part(*p)) for j, p in enumerate(parts)]
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _LossModule(nn.Module):
+    """The encoder, a task's head and its loss in one ``forward``, so that DDP sees the heads' parameters used."""
+
+    def __init__(self, model: "MultiTaskModel"):
+        super().__init__()
+        self.model = model
+
+    def forward(self, label: str, family: Family, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        hidden = self.model(batch)
+        loss, _ = family.loss(self.model.heads[label], hidden, batch)
+        return loss
 
 
 class Preempted(XstiltsError):
@@ -123,12 +274,13 @@ def request_stop(signum=None, frame=None) -> None:
         raise Preempted("stopped on request (SIGTERM); finished phases are kept, run the same command to go on")
 
 
-def _rng_states(rng: random.Random, gen: torch.Generator) -> dict:
+def _rng_states(rng: random.Random, gen: torch.Generator, sampler: dict | None = None) -> dict:
     import numpy as np
 
     return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            "sampler": rng.getstate(), "generator": gen.get_state()}
+            "sampler": sampler["sampler"] if sampler else rng.getstate(),
+            "generator": sampler["generator"] if sampler else gen.get_state()}
 
 
 def _restore_rng(st: dict, rng: random.Random, gen: torch.Generator) -> None:
@@ -143,9 +295,64 @@ def _restore_rng(st: dict, rng: random.Random, gen: torch.Generator) -> None:
     gen.set_state(st["generator"])
 
 
+def _make_optimizer(model: nn.Module, hp, device: torch.device) -> torch.optim.AdamW:
+    """AdamW over the trainable parameters; the fused kernel on CUDA (``fused_adamw: auto``) or when asked."""
+    fused = getattr(hp, "fused_adamw", "auto")
+    if fused == "auto":
+        fused = device.type == "cuda" and all(p.is_floating_point() for p in model.parameters() if p.requires_grad)
+    kwargs = {"fused": True} if fused else {}
+    return torch.optim.AdamW(_param_groups(model, hp.weight_decay), lr=hp.lr, **kwargs)
+
+
+def _compile_encoder(encoder: nn.Module, hp) -> bool:
+    """``torch.compile`` the encoder in place (its state dict keeps its keys); static shapes with length buckets."""
+    if not getattr(hp, "compile", False):
+        return False
+    import torch._dynamo.config as dynamo_config
+
+    buckets = getattr(hp, "length_buckets", None)
+    if buckets:  # one graph per bucket (and per batch size: an epoch's last batch, a process's slice)
+        name = "recompile_limit" if hasattr(dynamo_config, "recompile_limit") else "cache_size_limit"
+        setattr(dynamo_config, name, max(getattr(dynamo_config, name), 4 * len(buckets) + 8))
+    mode = getattr(hp, "compile_mode", "default")
+    encoder.compile(mode=None if mode == "default" else mode, dynamic=False if buckets else None)
+    return True
+
+
+class _Dist:
+    """Collectives of a data-parallel run (no-ops in a single process)."""
+
+    def __init__(self, accelerator):
+        self.acc = accelerator
+        self.world, self.rank = accelerator.num_processes, accelerator.process_index
+
+    def sum_(self, t: torch.Tensor) -> torch.Tensor:
+        if self.world > 1:
+            torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.SUM)
+        return t
+
+    def any(self, flag: bool) -> bool:
+        if self.world == 1:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0], device=self.acc.device)
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+        return bool(t.item())
+
+    def gather(self, obj) -> list:
+        if self.world == 1:
+            return [obj]
+        out: list = [None] * self.world
+        torch.distributed.all_gather_object(out, obj)
+        return out
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            self.acc.wait_for_everyone()
+
+
 def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accelerator, pad_id: int,
-          sampling: str = "proportional", progress: Callable[[int, float], None] | None = None,
-          state_dir: Path | None = None) -> dict:
+          probabilities: list[float] | None = None, mixed_batches: bool = False,
+          progress: Callable[[int, float], None] | None = None, state_dir: Path | None = None) -> dict:
     """Train *model* on *tasks* for :func:`total_steps` optimizer steps, resuming from *state_dir* if it holds a
     checkpoint.
 
@@ -154,12 +361,30 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
     the last ``hp.keep_checkpoints`` are kept. A resumed run gives the same result as an uninterrupted one on the
     same device (CPU: bit-identical).
 
+    Speed (``hp``, see :class:`~xstilts.config.TrainConfig`): ``prefetch`` collates the next step's batches in a
+    background thread (pinned memory and non-blocking copies on CUDA); ``length_buckets`` pads batches to fixed
+    lengths (masked, so the loss is unchanged up to float rounding); ``compile`` compiles the encoder for the
+    duration of training; ``fused_adamw``; ``batching: length_grouped``. Losses stay on the device and are read
+    every ``log_every`` steps only.
+
+    Data parallel: run under ``accelerate launch`` or ``torchrun`` (one process per device; gloo on CPU). Every
+    process draws the same plan; each global batch of ``batch_size`` examples is cut into contiguous slices, one
+    per process, and the loss of each slice is weighted by its share of the batch, so that DDP's gradient mean is
+    the gradient of the global batch's mean loss: the run equals the single-process run (up to float rounding; with
+    dropout the masks differ). Only the main process writes checkpoints and calls *progress*; every process
+    resumes from them (per-process RNG states are kept). A stop request (SIGTERM) is agreed among the processes at
+    the next logging or checkpoint step.
+
     Args:
         hp: a :class:`~xstilts.config.TrainConfig`.
-        accelerator: an ``accelerate.Accelerator`` (device and mixed precision).
+        accelerator: an ``accelerate.Accelerator`` (device, mixed precision, processes).
+        probabilities: task sampling probabilities (default: proportional to size; see :mod:`xstilts.sampling`).
+        mixed_batches: draw the task per example, so one batch mixes tasks (each task's examples go through its
+            own head, losses weighted by their share of the batch); default: one task per batch.
         progress: called after each optimizer step with ``(step, loss)`` (loss NaN between logging steps).
     Returns:
-        ``{"steps", "loss_curve": [(step, mean loss)], "task_steps": {label: batches}, "seconds", "resumed_from"}``.
+        ``{"steps", "loss_curve": [(step, mean loss)], "task_steps": {label: batches}, "task_examples": {label: n},
+        "task_tokens": {label: non-pad tokens}, "seconds", "resumed_from"}`` — what was spent per task.
     Raises:
         XstiltsError: a NaN/inf loss (naming the step; the last good checkpoint stays).
         Preempted: :data:`STOP` was set; a checkpoint was saved first.
@@ -168,104 +393,248 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
 
     from . import checkpoint as ck
 
+    dist = _Dist(accelerator)
+    device = accelerator.device
+    inner = accelerator.unwrap_model(model)
     seed_everything(seed)
     gen = torch.Generator().manual_seed(seed)
     steps = total_steps([t.size for t in tasks], hp)
-    optimizer = torch.optim.AdamW(_param_groups(model, hp.weight_decay), lr=hp.lr)
+    inner.to(device)
+    optimizer = _make_optimizer(inner, hp, device)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(hp.warmup_ratio * steps), steps)
-    streams = [_TaskStream(t, hp.batch_size, gen) for t in tasks]
-    weights = [1.0] * len(tasks) if sampling == "uniform" else [float(t.size) for t in tasks]
+    weights = probabilities or [float(t.size) for t in tasks]
     rng = random.Random(seed)
+    sampler = _Sampler(tasks, hp, rng, gen, weights, mixed_batches)
     curve, window, task_steps = [], [], {t.label: 0 for t in tasks}
+    task_examples, task_tokens = {t.label: 0 for t in tasks}, {t.label: 0 for t in tasks}
     start, resumed_from, seconds_before = 0, None, 0.0
     if state_dir is not None:
         found = ck.load_latest(state_dir)
         if found:
             path, payload = found
-            model.load_state_dict(payload["model"])
+            inner.load_state_dict(payload["model"])
             optimizer.load_state_dict(payload["optim"]["optimizer"])
             scheduler.load_state_dict(payload["optim"]["scheduler"])
             st = payload["state"]
             start, curve, task_steps = st["step"], [tuple(x) for x in st["curve"]], dict(st["task_steps"])
-            window = [torch.tensor(x) for x in st["window"]]
-            for s, s_st in zip(streams, st["streams"]):
+            task_examples, task_tokens = dict(st["task_examples"]), dict(st["task_tokens"])
+            rng_state, saved_window = _rank_state(st, dist.rank, dist.world)
+            window = [torch.tensor(x, device=device) for x in saved_window]
+            for s, s_st in zip(sampler.streams, st["streams"]):
                 s.restore(s_st)
-            _restore_rng(st["rng"], rng, gen)
+            _restore_rng(rng_state, rng, gen)
             seconds_before, resumed_from = st.get("seconds", 0.0), str(path)
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    device = accelerator.device
+    optimizer = accelerator.prepare(optimizer)
+    runner: nn.Module = _LossModule(inner)
+    if dist.world > 1:
+        runner = nn.parallel.DistributedDataParallel(
+            runner, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False,
+            find_unused_parameters=True)
+    compiled = _compile_encoder(inner.encoder, hp)
+    loader = _Loader(tasks, pad_id, getattr(hp, "length_buckets", None), device, dist.rank, dist.world,
+                     getattr(hp, "prefetch", True))
+    pending = {"examples": [0] * len(tasks), "tokens": [0] * len(tasks)}  # this process's, not yet summed
+    main = accelerator.is_main_process
     t0 = time.time()
 
-    def save(step: int) -> None:
+    def flush_counts() -> None:
+        """Add every process's example and token counts to the totals (a collective when data-parallel)."""
+        counts = torch.tensor(pending["examples"] + pending["tokens"], dtype=torch.float64)
+        if dist.world > 1:
+            counts = dist.sum_(counts.to(device)).cpu()
+        for k, t in enumerate(tasks):
+            task_examples[t.label] += int(counts[k])
+            task_tokens[t.label] += int(counts[len(tasks) + k])
+        pending["examples"], pending["tokens"] = [0] * len(tasks), [0] * len(tasks)
+
+    def save(step: int, sampler_state: dict) -> None:
         if state_dir is None:
             return
-        inner = accelerator.unwrap_model(model)
-        ck.save_checkpoint(state_dir, step, {
-            "model": inner.state_dict(),
-            "optim": {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
-            "state": {"step": step, "curve": curve, "task_steps": task_steps,
-                      "window": [float(x) for x in window], "streams": [s.state() for s in streams],
-                      "rng": _rng_states(rng, gen), "seconds": seconds_before + time.time() - t0},
-        }, keep=hp.keep_checkpoints)
+        flush_counts()
+        mine = {"rng": _rng_states(rng, gen, sampler_state), "window": [float(x) for x in window]}
+        ranks = dist.gather(mine)
+        if main:
+            state = {"step": step, "curve": curve, "task_steps": task_steps, "task_examples": task_examples,
+                     "task_tokens": task_tokens, "window": mine["window"], "streams": sampler_state["streams"],
+                     "rng": mine["rng"], "seconds": seconds_before + time.time() - t0}
+            if dist.world > 1:
+                state["ranks"] = ranks
+            ck.save_checkpoint(state_dir, step, {
+                "model": inner.state_dict(),
+                "optim": {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+                "state": state}, keep=hp.keep_checkpoints)
+        dist.barrier()
 
-    model.train()
+    inner.train()
     STOP["in_training"] = True
     try:
+        # the plan of step s+1 is drawn (and collated in the background) before step s computes; the sampler
+        # state saved with step s is the one from before that draw
+        snapshot = sampler.state()
+        upcoming = loader.submit(sampler.draw()) if start < steps else None
         for step in range(start + 1, steps + 1):
-            for _ in range(hp.grad_accum):
-                k = rng.choices(range(len(tasks)), weights)[0] if len(tasks) > 1 else 0
-                td = tasks[k]
-                cpu_batch = td.family.collate(td.features, streams[k].next(), pad_id)
-                batch = {n: v.to(device) for n, v in cpu_batch.items()}
-                with accelerator.autocast():
-                    hidden = model(batch)
-                    loss, _ = td.family.loss(accelerator.unwrap_model(model).heads[td.label], hidden, batch)
-                accelerator.backward(loss / hp.grad_accum)
-                task_steps[td.label] += 1
-                window.append(loss.detach())
-            accelerator.clip_grad_norm_(model.parameters(), hp.max_grad_norm)
+            current = upcoming
+            snapshot = sampler.state()
+            upcoming = loader.submit(sampler.draw()) if step < steps else None
+            micro = list(loader.parts(current))
+            for m, thunks in enumerate(micro):
+                total_loss = 0.0
+                for j, get in enumerate(thunks):
+                    part = get()
+                    td = tasks[part.task]
+                    batch = {n: v.to(device, non_blocking=True) for n, v in part.batch.items()}
+                    last = m == len(micro) - 1 and j == len(thunks) - 1
+                    sync = runner.no_sync() if dist.world > 1 and not last else contextlib.nullcontext()
+                    with sync:
+                        with accelerator.autocast():
+                            loss = runner(td.label, td.family, batch)
+                        accelerator.backward(loss * part.weight / hp.grad_accum)
+                    total_loss = total_loss + loss.detach() * part.share
+                    task_steps[td.label] += 1
+                    pending["examples"][part.task] += part.examples
+                    pending["tokens"][part.task] += part.tokens
+                window.append(total_loss)
+            accelerator.clip_grad_norm_(inner.parameters(), hp.max_grad_norm)
             optimizer.step()
-            scheduler.step()
+            if not getattr(optimizer, "step_was_skipped", False):
+                scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            if step % hp.log_every == 0 or step == steps:
-                mean_loss = float(torch.stack(window).float().mean())
+            log_step = step % hp.log_every == 0 or step == steps
+            ckpt_step = step == steps or bool(hp.checkpoint_every and step % hp.checkpoint_every == 0)
+            if log_step:
+                mean_loss = float(dist.sum_(torch.stack(window).float().mean()))
                 window.clear()
                 if not math.isfinite(mean_loss):
                     raise XstiltsError(f"loss became {mean_loss} at or before optimizer step {step}; stopping this "
                                        f"phase" + (" (the last good checkpoint is kept)" if state_dir else ""))
                 curve.append((step, mean_loss))
-                if progress:
+                if progress and main:
                     progress(step, mean_loss)
-            elif progress:
+            elif progress and main:
                 progress(step, float("nan"))
-            if step == steps or (hp.checkpoint_every and step % hp.checkpoint_every == 0):
-                save(step)
-            if STOP["requested"] and step < steps:
-                save(step)
+            if ckpt_step:
+                save(step, snapshot)
+            # data-parallel processes agree on stopping at logging / checkpoint steps (no per-step collective)
+            stop = STOP["requested"] if dist.world == 1 else (dist.any(STOP["requested"])
+                                                                if log_step or ckpt_step else False)
+            if stop and step < steps:
+                save(step, snapshot)
                 raise Preempted(f"stopped on request at optimizer step {step}/{steps}; checkpoint saved in "
                                 f"{state_dir}; run the same command again to resume")
+        flush_counts()
     finally:
         STOP["in_training"] = False
-    return {"steps": steps, "loss_curve": curve, "task_steps": task_steps,
-            "seconds": seconds_before + time.time() - t0, "resumed_from": resumed_from}
+        loader.close()
+        if compiled:
+            inner.encoder._compiled_call_impl = None  # evaluation runs other shapes: back to eager
+    return {"steps": steps, "loss_curve": curve, "task_steps": task_steps, "task_examples": task_examples,
+            "task_tokens": task_tokens, "seconds": seconds_before + time.time() - t0, "resumed_from": resumed_from}
+
+
+def _rank_state(st: dict, rank: int, world: int) -> tuple[dict, list[float]]:
+    """This process's RNG states and loss window from a checkpoint state. Saved by as many processes: its own.
+    Saved by another number of processes: the main process's RNG states, and the summed window on process 0
+    (zeros elsewhere), so that the logged loss (a sum over processes) is unchanged."""
+    ranks = st.get("ranks") or [{"rng": st["rng"], "window": st["window"]}]
+    if len(ranks) == world:
+        return ranks[rank]["rng"], ranks[rank]["window"]
+    summed = [sum(w) for w in zip(*(r["window"] for r in ranks))]
+    return ranks[0]["rng"], summed if rank == 0 else [0.0] * len(summed)
+
+
+def _merge_features(datas: list[TaskData]) -> tuple[dict, list[int]]:
+    """One feature dict over several :class:`TaskData` of a task (lists concatenated) and each one's offset."""
+    keys = [k for k in datas[0].features if all(k in d.features for d in datas)]
+    merged: dict = {k: [] for k in keys}
+    offsets = []
+    for d in datas:
+        offsets.append(len(merged[keys[0]]) if keys else 0)
+        for k in keys:
+            merged[k].extend(d.features[k])
+    return merged, offsets
 
 
 @torch.no_grad()
-def predict(model: MultiTaskModel, data: TaskData, *, batch_size: int, accelerator, pad_id: int,
-            advance: Callable[[int], None] | None = None) -> list[torch.Tensor]:
-    """Per-feature head outputs (CPU tensors, in feature order), batched in decreasing length, without gradients."""
+def eval_all_languages(model: MultiTaskModel, datas: list[TaskData], *, batch_size: int, accelerator, pad_id: int,
+                       advance: Callable[[int], None] | None = None, max_tokens: int | None = None,
+                       prefetch: bool = True) -> list[list[torch.Tensor]]:
+    """Per-feature head outputs of every :class:`TaskData` in *datas* (the languages of one task, same head), in
+    one pass: all features sorted by length into batches of at most *batch_size* (and *max_tokens* padded tokens),
+    under autocast, without gradients; batches collated in a background thread; outputs copied to the CPU without
+    waiting (pinned memory on CUDA) and split back per language, in feature order.
+
+    Data-parallel (``accelerate launch``): each process runs every n-th batch and the outputs are gathered, so every
+    process gets all of them.
+    """
+    if not datas:
+        return []
+    labels = {d.label for d in datas}
+    if len(labels) != 1:
+        raise XstiltsError(f"eval_all_languages: one task (head) at a time, got {sorted(labels)}")
+    family = datas[0].family
     model.eval()
     inner = accelerator.unwrap_model(model)
-    head = inner.heads[data.label]
-    outputs: list[torch.Tensor | None] = [None] * data.size
-    lengths = [data.family.feature_length(data.features, i) for i in range(data.size)]
-    for idx in length_sorted_batches(lengths, batch_size):
-        batch = {n: v.to(accelerator.device) for n, v in data.family.collate(data.features, idx, pad_id).items()}
-        with accelerator.autocast():
-            hidden = inner(batch)
-            out = data.family.logits(head, hidden, batch)
+    head = inner.heads[datas[0].label]
+    device = accelerator.device
+    features, offsets = (datas[0].features, [0]) if len(datas) == 1 else _merge_features(datas)
+    total = sum(d.size for d in datas)
+    lengths = [family.feature_length(features, i) for i in range(total)]
+    batches = list(length_sorted_batches(lengths, batch_size, max_tokens))
+    world, rank = accelerator.num_processes, accelerator.process_index
+    mine = batches[rank::world] if world > 1 else batches
+    pin = device.type == "cuda"
+
+    def collate(idx):
+        cpu = family.collate(features, idx, pad_id)
+        return {n: v.pin_memory() for n, v in cpu.items()} if pin else cpu
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="xstilts-eval") if prefetch and not _collate_uses_rng(family) \
+        else None
+    results: list[tuple[list[int], torch.Tensor]] = []
+    try:
+        nxt = (pool.submit(collate, mine[0]) if pool else None) if mine else None
+        for b, idx in enumerate(mine):
+            cpu = nxt.result() if pool else collate(idx)
+            if pool and b + 1 < len(mine):
+                nxt = pool.submit(collate, mine[b + 1])
+            batch = {n: v.to(device, non_blocking=True) for n, v in cpu.items()}
+            with accelerator.autocast():
+                hidden = inner(batch)
+                out = family.logits(head, hidden, batch)
+            out = out.float()
+            if pin:  # no wait: the copy is ordered after the batch on the stream; synchronised once below
+                host = torch.empty(out.shape, dtype=out.dtype, pin_memory=True)
+                host.copy_(out, non_blocking=True)
+                out = host
+            else:
+                out = out.cpu()
+            results.append((idx, out))
+            if advance:
+                advance(len(idx) * world)
+    finally:
+        if pool:
+            pool.shutdown(wait=True, cancel_futures=True)
+    if pin:
+        torch.cuda.synchronize(device)
+    if world > 1:
+        results = [r for part in _gather_objects(results, world) for r in part]
+    outputs: list[torch.Tensor | None] = [None] * total
+    for idx, out in results:
         for r, i in enumerate(idx):
-            outputs[i] = out[r].float().cpu()
-        if advance:
-            advance(len(idx))
-    return outputs  # type: ignore[return-value]
+            outputs[i] = out[r]
+    ends = offsets[1:] + [total]
+    return [outputs[a:e] for a, e in zip(offsets, ends)]  # type: ignore[misc]
+
+
+def _gather_objects(obj, world: int) -> list:
+    out: list = [None] * world
+    torch.distributed.all_gather_object(out, obj)
+    return out
+
+
+def predict(model: MultiTaskModel, data: TaskData, *, batch_size: int, accelerator, pad_id: int,
+            advance: Callable[[int], None] | None = None, max_tokens: int | None = None) -> list[torch.Tensor]:
+    """Per-feature head outputs (CPU tensors, in feature order), batched in decreasing length, without gradients
+    (:func:`eval_all_languages` for one data set)."""
+    return eval_all_languages(model, [data], batch_size=batch_size, accelerator=accelerator, pad_id=pad_id,
+                              advance=advance, max_tokens=max_tokens)[0]

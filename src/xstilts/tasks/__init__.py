@@ -58,6 +58,7 @@ def all_tasks() -> list[Task]:
 # task family modules register their tasks on import
 from . import classification as _classification  # noqa: E402,F401
 from . import multiple_choice as _multiple_choice  # noqa: E402,F401
+from . import mlm as _mlm  # noqa: E402,F401
 from . import qa as _qa  # noqa: E402,F401
 from . import retrieval as _retrieval  # noqa: E402,F401
 from . import retrieval_xtreme_r as _retrieval_xtreme_r  # noqa: E402,F401

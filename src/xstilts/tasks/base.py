@@ -81,10 +81,12 @@ class Task:
 
     def label_id(self, label: str, path: Path, line: int | None) -> int:
         """Class id of *label*; raises :class:`DataFormatError` naming the file and line for an unknown label."""
-        try:
-            return self.labels.index(label)
-        except ValueError:
-            raise DataFormatError(path, line, f"unknown label {label!r}; expected one of {', '.join(self.labels)}") from None
+        if isinstance(label, str):
+            try:
+                return self.labels.index(label)
+            except ValueError:
+                pass
+        raise DataFormatError(path, line, f"unknown label {short(label)}; expected one of {', '.join(self.labels)}")
 
 
 # ----------------------------------------------------------------------------------------------- file readers
@@ -95,19 +97,102 @@ def require_file(path: Path, what: str) -> Path:
     return path
 
 
+def short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to about *limit* characters, for one-line error messages about arbitrary file content."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def type_name(value: Any) -> str:
+    """The JSON name of a parsed JSON value's type (``string``, ``number``, ``object``...), for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+
+
+def decode_text(path: Path, raw: bytes) -> str:
+    """*raw* as UTF-8 text without a leading byte-order mark; invalid UTF-8 and NUL bytes (a sign of a corrupted or
+    binary file) raise :class:`DataFormatError` with the line."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataFormatError(path, 1, "UTF-16 text (a UTF-16 byte-order mark); expected UTF-8")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line_start = raw.rfind(b"\n", 0, e.start) + 1
+        raise DataFormatError(path, raw.count(b"\n", 0, e.start) + 1,
+                              f"invalid UTF-8 at byte {e.start - line_start} of the line") from None
+    nul = text.find("\0")
+    if nul >= 0:
+        raise DataFormatError(path, text.count("\n", 0, nul) + 1,
+                              f"NUL byte at character {nul - text.rfind(chr(10), 0, nul) - 1} of the line "
+                              f"(a corrupted or binary file?)")
+    return text
+
+
+def read_bytes(path: Path, what: str) -> bytes:
+    """The bytes of the file *path*; a missing or unreadable file is a :class:`MissingDataError` saying *what* was
+    expected there."""
+    require_file(path, what)
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise MissingDataError(f"{path}: cannot be read ({e.strerror or type(e).__name__}; expected {what})") from None
+
+
+def read_text(path: Path, what: str = "a UTF-8 text file") -> str:
+    """The content of a UTF-8 text file (see :func:`decode_text`); a missing file is a :class:`MissingDataError`."""
+    return decode_text(path, read_bytes(path, what))
+
+
 def read_text_lines(path: Path) -> list[str]:
-    """Lines of a UTF-8 text file without their line ends; invalid UTF-8 is reported with its line number."""
-    raw = require_file(path, "a UTF-8 text file").read_bytes()
-    lines = raw.split(b"\n")
-    if lines and lines[-1] == b"":
+    """Lines of a UTF-8 text file without their line ends (LF or CRLF) and without a leading byte-order mark; invalid
+    UTF-8 and NUL bytes are reported with their line number."""
+    lines = read_text(path).split("\n")
+    if lines and lines[-1] == "":
         lines.pop()
-    out = []
-    for i, b in enumerate(lines, 1):
-        try:
-            out.append(b.decode("utf-8").rstrip("\r"))
-        except UnicodeDecodeError as e:
-            raise DataFormatError(path, i, f"invalid UTF-8 at byte {e.start} of the line") from None
-    return out
+    return [line.rstrip("\r") for line in lines]
+
+
+def parse_json(path: Path, text: str, *, line: int | None = None, **kw) -> Any:
+    """``json.loads(text)``; any parse failure (syntax, nesting too deep, an integer too long) is a
+    :class:`DataFormatError` naming the line (*line*, for one line of a JSON-lines file) and column."""
+    try:
+        return json.loads(text, **kw)
+    except json.JSONDecodeError as e:
+        raise json_error(path, text, e, line) from None
+    except (ValueError, RecursionError) as e:
+        raise DataFormatError(path, line, f"invalid JSON ({short(str(e), 120)})") from None
+
+
+def need_str(obj: dict, key: str, path: Path, line: int | None, where: str = "") -> str:
+    """``obj[key]`` if it is a string, else a :class:`DataFormatError` (missing key, or a value of another type)."""
+    if key not in obj:
+        raise DataFormatError(path, line, f"{where}missing key {key!r}")
+    value = obj[key]
+    if not isinstance(value, str):
+        raise DataFormatError(path, line, f"{where}{key!r} must be a string, got {type_name(value)}")
+    return value
+
+
+def json_error(path: Path, text: str, e: json.JSONDecodeError, line: int | None = None) -> DataFormatError:
+    """The :class:`DataFormatError` for a JSON syntax error *e* in *text*: at *line* (a JSON-lines file) or the error's
+    line; an error past the last non-blank character (a truncated file) is reported on the last line that has text."""
+    if not text.strip():
+        return DataFormatError(path, line, "empty; expected JSON" if line else "empty file; expected JSON")
+    if not text[e.pos:].strip():
+        end = len(text.rstrip())
+        where = line if line is not None else text.count("\n", 0, end) + 1
+        return DataFormatError(path, where, f"invalid JSON (unexpected end of {'line' if line else 'file'}: "
+                                            f"{e.msg}; truncated?)")
+    if line is not None:
+        return DataFormatError(path, line, f"invalid JSON ({e.msg} at column {e.colno})")
+    return DataFormatError(path, e.lineno, f"invalid JSON ({e.msg} at column {e.colno})")
 
 
 def iter_tsv(path: Path, ncols: int | None = None, *, header: list[str] | None = None, min_cols: int | None = None,
@@ -130,7 +215,8 @@ def iter_tsv(path: Path, ncols: int | None = None, *, header: list[str] | None =
     if header is not None:
         got = lines[0].split("\t")
         if got[: len(header)] != header:
-            raise DataFormatError(path, 1, f"expected a header starting with {'<TAB>'.join(header)}, got {lines[0][:80]!r}")
+            raise DataFormatError(path, 1, f"expected a header starting with {'<TAB>'.join(header)}, got "
+                                           f"{short(lines[0], 80)}")
         start = 1
     rows = 0
     for i in range(start, len(lines)):
@@ -164,12 +250,9 @@ def iter_jsonl(path: Path, required: tuple[str, ...] = ()) -> Iterator[tuple[int
         if not line.strip():
             continue
         rows += 1
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataFormatError(path, i, f"invalid JSON ({e.msg} at column {e.colno})") from None
+        obj = parse_json(path, line, line=i)
         if not isinstance(obj, dict):
-            raise DataFormatError(path, i, f"expected a JSON object, got {type(obj).__name__}")
+            raise DataFormatError(path, i, f"expected a JSON object, got {type_name(obj)}")
         missing = [k for k in required if k not in obj]
         if missing:
             raise DataFormatError(path, i, f"missing key(s) {', '.join(missing)}")
@@ -236,6 +319,16 @@ class Family:
         """``(file name, content)`` of the predictions in the XTREME submission layout, written under
         ``predictions/<task>/``. Default: ``{split}-{lang}.tsv`` with :meth:`prediction_lines`, one per line."""
         return f"{split}-{language}.tsv", "".join(x + "\n" for x in self.prediction_lines(task, predictions))
+
+    def example_stats(self, task: Task, predictions: list, examples: list) -> list[dict] | None:
+        """Per-example statistics from which :meth:`metric_from_stats` recomputes the task's headline metric on any
+        subset of examples (for paired bootstrap confidence intervals), e.g. ``{"correct": 1}`` for accuracy,
+        ``{"tp": 2, "fp": 0, "fn": 1}`` per sentence for span F1. ``None``: not supported."""
+        return None
+
+    def metric_from_stats(self, task: Task, stats: list[dict]) -> float:
+        """The headline metric (%) of the examples whose statistics are *stats* (see :meth:`example_stats`)."""
+        raise NotImplementedError
 
     def evaluate(self, task: Task, languages: list[str], load, embed, settings: dict) -> tuple[dict, dict]:
         """For families with ``trainable = False``: score every language from embeddings.

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..errors import DataFormatError, MissingDataError
 from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import Family, iter_jsonl, iter_tsv, require_file
+from .base import Family, iter_jsonl, iter_tsv, need_str, read_text_lines, require_file, short
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 BINARY_LABELS = ("0", "1")
@@ -50,8 +50,10 @@ def read_mnli(data_dir: Path, split: str, language: str) -> list[PairExample]:
     for line, obj in iter_jsonl(path, ("gold_label", "sentence1", "sentence2")):
         if obj["gold_label"] == "-":
             continue
-        out.append(PairExample(str(obj.get("pairID", line)), obj["sentence1"], obj["sentence2"],
-                               task.label_id(obj["gold_label"], path, line)))
+        out.append(PairExample(str(obj.get("pairID", line)), need_str(obj, "sentence1", path, line),
+                               need_str(obj, "sentence2", path, line), task.label_id(obj["gold_label"], path, line)))
+    if not out:
+        raise DataFormatError(path, None, "no labelled pairs (every gold_label is '-')")
     return out
 
 
@@ -63,11 +65,11 @@ def _read_anli_round(data_dir: Path, rnd: str, split: str) -> list[PairExample]:
     path = require_file(base / f"{split}.jsonl", f"the ANLI v1.0 {rnd} {split} file")
     out = []
     for line, obj in iter_jsonl(path, ("context", "hypothesis", "label")):
-        lab = _ANLI_LABELS.get(obj["label"])
+        lab = _ANLI_LABELS.get(obj["label"]) if isinstance(obj["label"], str) else None
         if lab is None:
-            raise DataFormatError(path, line, f"unknown label {obj['label']!r}; expected one of e, n, c")
-        out.append(PairExample(str(obj.get("uid", f"{rnd}-{line}")), obj["context"], obj["hypothesis"],
-                               NLI_LABELS.index(lab)))
+            raise DataFormatError(path, line, f"unknown label {short(obj['label'])}; expected one of e, n, c")
+        out.append(PairExample(str(obj.get("uid", f"{rnd}-{line}")), need_str(obj, "context", path, line),
+                               need_str(obj, "hypothesis", path, line), NLI_LABELS.index(lab)))
     return out
 
 
@@ -129,8 +131,8 @@ def read_xnli(data_dir: Path, split: str, language: str) -> list[PairExample]:
 
 
 def read_header(path: Path) -> list[str]:
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return f.readline().rstrip("\r\n").split("\t")
+    lines = read_text_lines(path)
+    return lines[0].split("\t") if lines else []
 
 
 def read_kjv_web(data_dir: Path, split: str, language: str) -> list[PairExample]:
@@ -243,6 +245,13 @@ class PairClassification(Family):
 
     def prediction_lines(self, task, predictions):
         return [task.labels[p] for p in predictions]
+
+    def example_stats(self, task, predictions, examples):
+        return [{"correct": int(p == e.label)} for p, e in zip(predictions, examples)]
+
+    def metric_from_stats(self, task, stats):
+        n = sum(s.get("_examples", 1) for s in stats)  # aggregated stats carry their example count
+        return 100.0 * sum(s["correct"] for s in stats) / n
 
 
 register_family(PairClassification())

@@ -38,6 +38,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Literal
@@ -46,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ConfigError, DataFormatError, MissingDataError, XstiltsError
 from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import Family, iter_jsonl, read_text_lines, require_file
+from .base import Family, decode_text, iter_jsonl, need_str, read_bytes, read_text_lines, require_file, short, type_name
 
 
 @dataclass(frozen=True)
@@ -85,55 +86,55 @@ def iter_csv(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[
         DataFormatError: bad UTF-8, an empty file, a header without one of *required*, broken quoting or a row with
             a different number of fields than the header, naming the file and line.
     """
-    raw = require_file(path, "a CSV file").read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise DataFormatError(path, raw[: e.start].count(b"\n") + 1, "invalid UTF-8") from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    text = decode_text(path, read_bytes(path, "a CSV file"))
+    # lines end at LF only (as every reader counts them); a CR before it is part of the CSV record end
+    reader = csv.reader(io.StringIO(text, newline="\n"), strict=True)
     try:
         header = next(reader)
     except StopIteration:
         raise DataFormatError(path, None, f"empty file; expected a header {','.join(required)}") from None
     except csv.Error as e:
-        raise DataFormatError(path, 1, f"malformed CSV header ({e})") from None
+        raise DataFormatError(path, 1, f"malformed CSV header ({short(str(e), 120)})") from None
     missing = [c for c in required if c not in header]
     if missing:
         raise DataFormatError(path, 1, f"expected a header with column(s) {', '.join(required)}; missing "
                                        f"{', '.join(missing)}")
-    prev = reader.line_num
+    prev, rows = reader.line_num, 0
     while True:
         start = prev + 1
         try:
             row = next(reader)
         except StopIteration:
+            if rows == 0:
+                raise DataFormatError(path, None, "no data rows after the header") from None
             return
         except csv.Error as e:
-            raise DataFormatError(path, start, f"malformed CSV record ({e})") from None
+            raise DataFormatError(path, start, f"malformed CSV record ({short(str(e), 120)})") from None
         prev = reader.line_num
         if not row or not any(c.strip() for c in row):
             continue
         if len(row) != len(header):
             raise DataFormatError(path, start, f"expected {len(header)} comma-separated fields as in the header, "
                                                f"got {len(row)}")
+        rows += 1
         yield start, dict(zip(header, row))
 
 
 def _label_index(value: Any, n: int, path: Path, line: int | None, *, base: int = 0) -> int:
     """``value`` (an int or a digit string counted from *base*) as a 0-based choice index below *n*."""
     ok = isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value, ok = int(value.strip()), True
+    if isinstance(value, str) and value.strip().lstrip("-").isdecimal():
+        try:
+            value, ok = int(value.strip()), True
+        except ValueError:  # more digits than int() accepts
+            pass
     if not ok or not base <= value < base + n:
-        raise DataFormatError(path, line, f"label {value!r} is not a choice number from {base} to {base + n - 1}")
+        raise DataFormatError(path, line, f"label {short(value)} is not a choice number from {base} to {base + n - 1}")
     return int(value) - base
 
 
 def _text(obj: dict, key: str, path: Path, line: int) -> str:
-    v = obj.get(key)
-    if not isinstance(v, str):
-        raise DataFormatError(path, line, f"{key!r} must be a string, got {type(v).__name__}")
-    return v
+    return need_str(obj, key, path, line)
 
 
 # --------------------------------------------------------------------------------------------------- readers
@@ -149,6 +150,9 @@ def read_hellaswag(data_dir: Path, split: str, language: str) -> list[MCExample]
             raise DataFormatError(path, line, "'endings' must be a list of strings")
         if len(endings) != 4:
             raise DataFormatError(path, line, f"expected 4 endings, got {len(endings)}")
+        for key in ("ctx_a", "ctx_b", "ctx"):
+            if obj.get(key) is not None and not isinstance(obj[key], str):
+                raise DataFormatError(path, line, f"{key!r} should be a string, got {type_name(obj[key])}")
         # official run_bert.py: _part_a / _part_bs
         ctx_a, ctx = obj.get("ctx_a"), obj.get("ctx")
         part_a = ctx if ctx_a is None or (ctx is not None and len(ctx) == len(ctx_a)) else ctx_a
@@ -165,12 +169,13 @@ def read_hellaswag(data_dir: Path, split: str, language: str) -> list[MCExample]
 
 
 def _cosmos_example(row: dict, path: Path, line: int, labelled: bool) -> MCExample:
-    choices = tuple(str(row[f"answer{i}"]) for i in range(4))
+    choices = tuple(need_str(row, f"answer{i}", path, line) for i in range(4))
     if labelled:
         label = _label_index(row.get("label"), 4, path, line)
     else:
         label = -1
-    return MCExample(str(row.get("id", line)), str(row["context"]), str(row["question"]), choices, label)
+    return MCExample(str(row.get("id", line)), need_str(row, "context", path, line),
+                     need_str(row, "question", path, line), choices, label)
 
 
 def read_cosmosqa(data_dir: Path, split: str, language: str) -> list[MCExample]:
@@ -199,22 +204,23 @@ def read_commonsenseqa(data_dir: Path, split: str, language: str) -> list[MCExam
         q = obj["question"]
         if not isinstance(q, dict) or not isinstance(q.get("stem"), str) or not isinstance(q.get("choices"), list):
             raise DataFormatError(path, line, "expected 'question' to be an object with 'stem' and 'choices'")
-        try:
-            keys = [c["label"] for c in q["choices"]]
-            texts = tuple(str(c["text"]) for c in q["choices"])
-        except (TypeError, KeyError):
-            raise DataFormatError(path, line, "each of question.choices must have 'label' and 'text'") from None
+        if not all(isinstance(c, dict) and isinstance(c.get("label"), str) and isinstance(c.get("text"), str)
+                   for c in q["choices"]):
+            raise DataFormatError(path, line, "each of question.choices must be an object with string 'label' and "
+                                              "'text'")
+        keys = [c["label"] for c in q["choices"]]
+        texts = tuple(c["text"] for c in q["choices"])
         if len(keys) != len(CSQA_KEYS):
             raise DataFormatError(path, line, f"expected {len(CSQA_KEYS)} choices, got {len(keys)}")
         if sorted(keys) != list(CSQA_KEYS):
             raise DataFormatError(path, line, f"choice labels must be {', '.join(CSQA_KEYS)}, "
-                                              f"got {', '.join(map(str, keys))}")
+                                              f"got {short(', '.join(keys))}")
         order = sorted(range(len(keys)), key=lambda i: keys[i])
         key = obj.get("answerKey")
         if key in (None, "") and split == "test":
             label = -1
         elif key not in CSQA_KEYS:
-            raise DataFormatError(path, line, f"answerKey {key!r} is not one of {', '.join(CSQA_KEYS)}")
+            raise DataFormatError(path, line, f"answerKey {short(key)} is not one of {', '.join(CSQA_KEYS)}")
         else:
             label = CSQA_KEYS.index(key)
         out.append(MCExample(str(obj.get("id", line)), "", q["stem"], tuple(texts[i] for i in order), label))
@@ -251,15 +257,18 @@ def read_siqa(data_dir: Path, split: str, language: str) -> list[MCExample]:
         lines = [x for x in read_text_lines(require_file(labels_path, f"the Social IQa labels of {path.name}"))]
         while lines and not lines[-1].strip():
             lines.pop()
-        if len(lines) != len(rows):
-            raise DataFormatError(labels_path, min(len(lines), len(rows)) + 1,
-                                  f"{len(lines)} labels for {len(rows)} examples in {path.name}")
+        if len(lines) > len(rows):
+            raise DataFormatError(labels_path, len(rows) + 1, f"{len(lines)} labels for {len(rows)} examples in "
+                                                              f"{path.name} (one label per example and line)")
+        if len(lines) < len(rows):
+            raise DataFormatError(path, rows[len(lines)][0], f"{len(lines)} labels for {len(rows)} examples: this "
+                                                             f"example has no label in {labels_path.name}")
         labels = [_label_index(v, 3, labels_path, i, base=1) for i, v in enumerate(lines, 1)]
     else:
         labels = []
         for line, obj in rows:
             if obj["correct"] not in ("A", "B", "C"):
-                raise DataFormatError(path, line, f"'correct' {obj['correct']!r} is not one of A, B, C")
+                raise DataFormatError(path, line, f"'correct' {short(obj['correct'])} is not one of A, B, C")
             labels.append("ABC".index(obj["correct"]))
     return [MCExample(f"siqa-{split}-{line}", _text(obj, "context", path, line), _text(obj, "question", path, line),
                       tuple(_text(obj, k, path, line) for k in ("answerA", "answerB", "answerC")), y)
@@ -275,10 +284,11 @@ def read_copa_jsonl(path: Path, prefix: str) -> list[MCExample]:
     out = []
     for line, obj in iter_jsonl(path, ("premise", "choice1", "choice2", "question", "label")):
         if obj["question"] not in XCOPA_QUESTIONS:
-            raise DataFormatError(path, line, f"question {obj['question']!r} is not 'cause' or 'effect'")
+            raise DataFormatError(path, line, f"question {short(obj['question'])} is not 'cause' or 'effect'")
         extra = [k for k in obj if k.startswith("choice") and k not in ("choice1", "choice2")]
         if extra:
-            raise DataFormatError(path, line, f"expected 2 choices (choice1, choice2), also got {', '.join(extra)}")
+            raise DataFormatError(path, line, f"expected 2 choices (choice1, choice2), also got "
+                                              f"{short(', '.join(extra))}")
         out.append(MCExample(f"{prefix}-{obj.get('idx', line)}", _text(obj, "premise", path, line),
                              f"What was the {obj['question']}?",
                              (_text(obj, "choice1", path, line), _text(obj, "choice2", path, line)),
@@ -332,7 +342,7 @@ def discover_xcopa_languages(data_dir: Path) -> list[str]:
     """Languages with an XCOPA test file in *data_dir* (any of the supported layouts)."""
     found = {p.name.split(".")[1] for pat in ("data/*/test.*.jsonl", "*/test.*.jsonl", "test.*.jsonl")
              for p in data_dir.glob(pat) if len(p.name.split(".")) == 3}
-    return sorted(found - {"en"})
+    return sorted(x for x in found - {"en"} if re.fullmatch(r"[a-z]{2,3}", x))
 
 
 # ----------------------------------------------------------------------------------- Hugging Face conversions
@@ -523,6 +533,15 @@ class MultipleChoice(Family):
             raise XstiltsError(f"{task.name}: {sum(g < 0 for g in gold)} evaluation example(s) have no gold answer "
                                f"(an unlabelled test file?); evaluate on a labelled split")
         return {"accuracy": accuracy(predictions, gold)}
+
+    def example_stats(self, task, predictions, examples):
+        """Per example ``{"correct": 0/1}``."""
+        return [{"correct": int(p == e.label)} for p, e in zip(predictions, examples)]
+
+    def metric_from_stats(self, task, stats):
+        """Accuracy (%); a stats dict may stand for ``_examples`` examples (aggregated bootstrap sums)."""
+        n = sum(s.get("_examples", 1) for s in stats)
+        return 100.0 * sum(s["correct"] for s in stats) / n if n else 0.0
 
     def prediction_lines(self, task, predictions):
         return [str(p) for p in predictions]

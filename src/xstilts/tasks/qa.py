@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import DataFormatError, MissingDataError, XstiltsError
 from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import Family, require_file
+from .base import Family, parse_json, read_text, require_file, short, type_name
 
 
 @dataclass(frozen=True)
@@ -79,17 +79,10 @@ def _line_of(text: str, qid: Any) -> int | None:
 
 
 def _load_json(path: Path) -> tuple[Any, str]:
-    raw = require_file(path, "a SQuAD-format JSON file").read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise DataFormatError(path, raw.count(b"\n", 0, e.start) + 1, "invalid UTF-8") from None
+    text = read_text(path, "a SQuAD-format JSON file")
     if not text.strip():
         raise DataFormatError(path, None, "empty file; expected SQuAD-format JSON")
-    try:
-        return json.loads(text), text
-    except json.JSONDecodeError as e:
-        raise DataFormatError(path, e.lineno, f"invalid JSON ({e.msg} at column {e.colno})") from None
+    return parse_json(path, text), text
 
 
 def read_squad_file(path: Path, *, version_2: bool = False, language: str = "en",
@@ -114,7 +107,10 @@ def read_squad_file(path: Path, *, version_2: bool = False, language: str = "en"
     seen: set[str] = set()
 
     def need(obj, key, typ, where, qid=None):
-        if not isinstance(obj, dict) or key not in obj:
+        if not isinstance(obj, dict):
+            raise DataFormatError(path, _line_of(text, qid) if qid is not None else None,
+                                  f"{where}: expected a JSON object, got {type_name(obj)}")
+        if key not in obj:
             raise DataFormatError(path, _line_of(text, qid) if qid is not None else None,
                                   f"{where}: missing key {key!r}")
         if not isinstance(obj[key], typ) or isinstance(obj[key], bool) and typ is not bool:
@@ -131,7 +127,7 @@ def read_squad_file(path: Path, *, version_2: bool = False, language: str = "en"
             for q, qa in enumerate(need(par, "qas", list, where_p)):
                 where = f"{where_p}.qas[{q}]"
                 qid = need(qa, "id", (str, int), where)
-                where = f"question {qid!r} ({where})"
+                where = f"question {short(qid)} ({where})"
                 question = need(qa, "question", str, where, qid)
                 answers = need(qa, "answers", list, where, qid)
                 impossible = bool(qa.get("is_impossible", False)) if isinstance(qa, dict) else False
@@ -139,10 +135,13 @@ def read_squad_file(path: Path, *, version_2: bool = False, language: str = "en"
                 for k, ans in enumerate(answers):
                     t = need(ans, "text", str, f"{where} answers[{k}]", qid)
                     s = need(ans, "answer_start", int, f"{where} answers[{k}]", qid)
-                    if context[s:s + len(t)] != t:
+                    if not t:
+                        raise DataFormatError(path, _line_of(text, qid), f"{where}: answers[{k}] has an empty text")
+                    if not 0 <= s < len(context) or context[s:s + len(t)] != t:
                         raise DataFormatError(path, _line_of(text, qid),
-                                              f"{where}: answer {t[:60]!r} is not at answer_start {s} of its context "
-                                              f"(the context has {context[s:s + len(t)][:60]!r} there)")
+                                              f"{where}: answer {short(t)} is not at answer_start {s} of its context "
+                                              f"(the context has {short(context[max(s, 0):max(s, 0) + len(t)])} "
+                                              f"there)")
                     texts.append(t)
                     starts.append(s)
                 if not texts and not version_2:
@@ -550,6 +549,25 @@ class SpanQA(Family):
         script = task.extra.get("qa_metric", "squad_v1")
         lang = examples[0].language if examples else None
         return qa_scores(script, list(predictions), [list(e.answers) for e in examples], lang)
+
+    def example_stats(self, task, predictions, examples):
+        """Per question ``{"em": 0/1, "f1": x}`` (``x`` in [0, 1]) with the task's official script, as :meth:`score`
+        computes them (maximum over the gold answers; MLQA with the language of the first example, as there)."""
+        from ..metrics.qa import qa_scores
+
+        script = task.extra.get("qa_metric", "squad_v1")
+        lang = examples[0].language if examples else None
+        out = []
+        for p, e in zip(predictions, examples):
+            s = qa_scores(script, [p], [list(e.answers)], lang)
+            out.append({"em": int(round(s["exact_match"] / 100.0)), "f1": s["f1"] / 100.0})
+        return out
+
+    def metric_from_stats(self, task, stats):
+        """Headline F1 (%): ``100 * sum(f1) / number of questions`` (a stats dict may stand for ``_examples``
+        questions, as the bootstrap's aggregated sums do)."""
+        n = sum(s.get("_examples", 1) for s in stats)
+        return 100.0 * sum(s["f1"] for s in stats) / n if n else 0.0
 
     def prediction_lines(self, task, predictions):
         return [json.dumps(p, ensure_ascii=False) for p in predictions]

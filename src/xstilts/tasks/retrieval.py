@@ -15,13 +15,14 @@ Besides XTREME's Tatoeba, two real parallel sets made by ``xstilts prepare`` are
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataFormatError, MissingDataError
 from ..languages import from_lang3, to_lang3
 from . import TARGET, Task, register, register_family
-from .base import Family, iter_tsv, read_text_lines, require_file
+from .base import Family, iter_tsv, read_text_lines, require_file, short
 
 
 @dataclass
@@ -46,9 +47,11 @@ def read_tatoeba(data_dir: Path, split: str, language: str) -> ParallelData:
     src, tgt = read_text_lines(src_path), read_text_lines(tgt_path)
     if not src:
         raise DataFormatError(src_path, None, "empty file; expected one sentence per line")
-    if len(src) != len(tgt):
-        raise DataFormatError(tgt_path, min(len(src), len(tgt)) + 1,
-                              f"parallel files differ in length: {len(src)} lines in {src_path.name}, {len(tgt)} here")
+    if len(src) != len(tgt):  # reported at the first line of the longer file that has no counterpart
+        longer, other = (src_path, tgt_path) if len(src) > len(tgt) else (tgt_path, src_path)
+        raise DataFormatError(longer, min(len(src), len(tgt)) + 1,
+                              f"parallel files differ in length: {max(len(src), len(tgt))} lines here, "
+                              f"{min(len(src), len(tgt))} in {other.name} (line i of both must be a translation pair)")
     for path, lines in ((src_path, src), (tgt_path, tgt)):
         for i, s in enumerate(lines, 1):
             if not s.strip():
@@ -62,7 +65,7 @@ def tatoeba_languages(data_dir: Path) -> list[str]:
     out = []
     for p in sorted(data_dir.glob("tatoeba.*-eng.eng")):
         l3 = p.name[len("tatoeba."):-len("-eng.eng")]
-        if (data_dir / f"tatoeba.{l3}-eng.{l3}").is_file():
+        if re.fullmatch(r"[a-z]{2,3}", l3) and (data_dir / f"tatoeba.{l3}-eng.{l3}").is_file():
             out.append(from_lang3(l3))
     return sorted(out)
 
@@ -81,7 +84,7 @@ def _read_bucc_side(path: Path) -> tuple[list[str], list[str]]:
     ids, sents, seen = [], [], set()
     for line, cols in iter_tsv(path, 2):
         if cols[0] in seen:
-            raise DataFormatError(path, line, f"duplicate sentence id {cols[0]!r}")
+            raise DataFormatError(path, line, f"duplicate sentence id {short(cols[0])}")
         seen.add(cols[0])
         ids.append(cols[0])
         sents.append(cols[1])
@@ -97,7 +100,8 @@ def read_bucc(data_dir: Path, split: str, language: str) -> ParallelData:
     gold = []
     for line, (a, b) in iter_tsv(gold_path, 2):
         if a not in known_src or b not in known_tgt:
-            raise DataFormatError(gold_path, line, f"gold pair ({a}, {b}) names an id that is not in the sentence files")
+            raise DataFormatError(gold_path, line, f"gold pair ({short(a)}, {short(b)}) names an id that is not in the "
+                                                   f"sentence files")
         gold.append((a, b))
     return ParallelData(src_ids, src, tgt_ids, tgt, gold)
 
@@ -118,7 +122,22 @@ class Retrieval(Family):
     def splits(self, task: Task) -> list[str]:
         return [task.test_split] if task.extra.get("mode") == "nearest" else [task.dev_split, task.test_split]
 
-    def evaluate(self, task: Task, languages: list[str], load, embed, settings: dict) -> tuple[dict, dict]:
+    def example_stats(self, task, predictions, examples):
+        """Tatoeba: ``{"correct": 0/1}`` per source sentence (*predictions*: the predicted English line of each source
+        line, *examples*: the :class:`ParallelData`). BUCC: ``None`` (its F1 is over mined pairs of the whole corpus,
+        with a threshold tuned on dev, so it does not decompose over sentences; bootstrap it over seeds only)."""
+        if task.extra.get("mode") != "nearest":
+            return None
+        return [{"correct": int(p == i)} for i, p in enumerate(predictions)]
+
+    def metric_from_stats(self, task, stats):
+        """Tatoeba accuracy@1 (%); a stats dict may stand for ``_examples`` sentences (aggregated bootstrap sums)."""
+        if task.extra.get("mode") != "nearest":
+            raise NotImplementedError(f"{task.name}: no per-example statistics (corpus-level F1)")
+        n = sum(s.get("_examples", 1) for s in stats)
+        return 100.0 * sum(s["correct"] for s in stats) / n if n else 0.0
+
+    def evaluate(self, task: Task, languages: list[str], load, embed, settings: dict) -> tuple[dict, dict, dict]:
         """Score every language.
 
         Args:
@@ -126,7 +145,8 @@ class Retrieval(Family):
             embed: ``embed(texts) -> Tensor [len(texts), H]`` (the configured layer, pooling and prefix).
             settings: ``{"k": neighbourhood for margin scoring, ...}``.
         Returns:
-            ``({lang: scores (%) and n}, {lang: (file name, content)})``.
+            ``({lang: scores (%) and n}, {lang: (file name, content)}, {lang: per-example statistics})``; the
+            statistics (:meth:`example_stats`) are given for Tatoeba-style tasks only.
         """
         from .. import metrics
 
@@ -138,13 +158,14 @@ class Retrieval(Family):
         def emb(d: ParallelData):
             return d, table[[row[t] for t in d.src]], table[[row[t] for t in d.tgt]]
 
-        scores, lines = {}, {}
+        scores, lines, stats = {}, {}, {}
         for lang in languages:
             if task.extra.get("mode") == "nearest":
                 d, s, t = emb(loaded[(lang, task.test_split)])
                 acc, pred = metrics.tatoeba_accuracy(s, t)
                 scores[lang] = {"accuracy@1": acc, "n": len(d.src)}
                 lines[lang] = (f"{task.test_split}-{lang}.tsv", "".join(f"{p}\n" for p in pred))
+                stats[lang] = self.example_stats(task, pred, d)
             else:
                 dev, test = emb(loaded[(lang, task.dev_split)]), emb(loaded[(lang, task.test_split)])
                 k = settings.get("k", 4)
@@ -154,7 +175,7 @@ class Retrieval(Family):
                 scores[lang] = {**metrics.bucc_scores(test_c, test[0].gold, threshold), "n": len(test[0].src)}
                 lines[lang] = (f"{task.test_split}-{lang}.tsv", "".join(
                     f"{a}\t{b}\n" for a, b in sorted(p for p, v in test_c.items() if v >= threshold)))
-        return scores, lines
+        return scores, lines, stats
 
 
 def bucc_candidates(data: ParallelData, src_emb, tgt_emb, k: int = 4) -> dict[tuple[str, str], float]:

@@ -64,7 +64,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import DataFormatError, MissingDataError
 from . import TARGET, Task, register, register_family
-from .base import Family, require_file
+from .base import Family, json_error, need_str, parse_json, read_text, require_file, short, type_name
 from .retrieval import TATOEBA_XTREME, read_tatoeba, tatoeba_languages
 
 #: XQuAD-R languages (LAReQA).
@@ -90,11 +90,9 @@ def _load_json_with_positions(path: Path) -> tuple[Any, str]:
     Raises:
         DataFormatError: invalid UTF-8 or JSON, with the line.
     """
-    raw = require_file(path, "a JSON file").read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise DataFormatError(path, raw.count(b"\n", 0, e.start) + 1, "invalid UTF-8") from None
+    text = read_text(path, "a JSON file")
+    if not text.strip():
+        raise DataFormatError(path, None, "empty file; expected a JSON document")
     decoder = json.JSONDecoder()
 
     def parse_object(s_and_end, *args):
@@ -108,7 +106,9 @@ def _load_json_with_positions(path: Path) -> tuple[Any, str]:
     try:
         return decoder.decode(text), text
     except json.JSONDecodeError as e:
-        raise DataFormatError(path, e.lineno, f"invalid JSON ({e.msg} at column {e.colno})") from None
+        raise json_error(path, text, e) from None
+    except (ValueError, RecursionError) as e:  # nesting too deep, an integer with too many digits
+        raise DataFormatError(path, None, f"invalid JSON ({short(str(e), 120)})") from None
 
 
 def _line(text: str, obj: Any) -> int | None:
@@ -118,13 +118,13 @@ def _line(text: str, obj: Any) -> int | None:
 def _need(path: Path, text: str, obj: Any, key: str, kind: type | tuple, where: str):
     """``obj[key]`` checked to be of *kind*, else a DataFormatError at *obj*'s line."""
     if not isinstance(obj, dict):
-        raise DataFormatError(path, None, f"{where}: expected a JSON object")
+        raise DataFormatError(path, None, f"{where}: expected a JSON object, got {type_name(obj)}")
     if key not in obj:
         raise DataFormatError(path, _line(text, obj), f"{where}: missing key {key!r}")
     value = obj[key]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
-        raise DataFormatError(path, _line(text, obj), f"{where}: {key!r} must be {names}, got {type(value).__name__}")
+        raise DataFormatError(path, _line(text, obj), f"{where}: {key!r} must be {names}, got {type_name(value)}")
     return value
 
 
@@ -192,7 +192,8 @@ def read_lareqa(data_dir: Path, split: str, language: str) -> LareqaData:
                 ok = isinstance(br, list) and len(br) == 2 and all(type(x) is int for x in br)
                 if not ok or not 0 <= br[0] <= br[1]:
                     raise DataFormatError(path, _line(text, para), f"{where}: sentence_breaks must be [start, end] "
-                                                                   f"offset pairs with 0 <= start <= end, got {br!r}")
+                                                                   f"offset pairs with 0 <= start <= end, got "
+                                                                   f"{short(br)}")
                 spans.append((br[0], br[1]))
             sentences = [context[s:e] for s, e in spans]
             p_index = len(paragraphs)
@@ -204,17 +205,19 @@ def read_lareqa(data_dir: Path, split: str, language: str) -> LareqaData:
                 answers = _need(path, text, qa, "answers", list, qwhere)
                 line = _line(text, qa)
                 if len(answers) != 1:
-                    raise DataFormatError(path, line, f"{qwhere}: question {qid!r} has {len(answers)} answers; "
+                    raise DataFormatError(path, line, f"{qwhere}: question {short(qid)} has {len(answers)} answers; "
                                                       f"XQuAD-R has exactly one per question")
                 start = _need(path, text, answers[0], "answer_start", int, f"{qwhere}.answers[0]")
                 if qid in seen:
-                    raise DataFormatError(path, line, f"{qwhere}: duplicate question id {qid!r}")
+                    raise DataFormatError(path, line, f"{qwhere}: duplicate question id {short(qid)}")
                 seen.add(qid)
                 answer = next((context[s:e] for s, e in spans if s <= start < e), None)
                 if not answer:  # as XTREME: an answer in no sentence (a sentence-breaking error) is skipped
                     skipped += 1
                     continue
                 questions.append(LareqaQuestion(qid, question, p_index, answer, line))
+    if not paragraphs:
+        raise DataFormatError(path, None, "no paragraphs (expected data[].paragraphs[] in SQuAD format)")
     return LareqaData(language, path, paragraphs, questions, skipped)
 
 
@@ -295,7 +298,7 @@ def _spans(path: Path, line: int, value: Any, length: int, where: str) -> list[t
     for sp in value:
         if not (isinstance(sp, dict) and isinstance(sp.get("start"), int) and isinstance(sp.get("end"), int)):
             raise DataFormatError(path, line, f"{where}: a sentence span must be {{\"start\": int, \"end\": int}}, "
-                                              f"got {sp!r}")
+                                              f"got {short(sp)}")
         s, e = sp["start"], sp["end"]
         if s < 0 or e < 0 or s >= e or s >= length or e > length:
             hint = " (the text is empty: wikinews_mentions_no_text files lack the article text)" if length == 0 else ""
@@ -308,18 +311,26 @@ def _spans(path: Path, line: int, value: Any, length: int, where: str) -> list[t
 def _iter_jsonl_stream(path: Path):
     """``(line, object)`` of a possibly large JSON-lines file, read line by line."""
     require_file(path, "a JSON-lines file")
-    with open(path, "rb") as f:
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise MissingDataError(f"{path}: cannot be read ({e.strerror or type(e).__name__})") from None
+    with f:
         for i, raw in enumerate(f, 1):
+            if i == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark
+                raw = raw[3:]
             if not raw.strip():
                 continue
             try:
-                obj = json.loads(raw.decode("utf-8"))
+                text = raw.decode("utf-8")
             except UnicodeDecodeError as e:
                 raise DataFormatError(path, i, f"invalid UTF-8 at byte {e.start} of the line") from None
-            except json.JSONDecodeError as e:
-                raise DataFormatError(path, i, f"invalid JSON ({e.msg} at column {e.colno})") from None
+            if "\0" in text:
+                raise DataFormatError(path, i, f"NUL byte at character {text.index(chr(0))} of the line (a corrupted "
+                                               f"or binary file?)")
+            obj = parse_json(path, text, line=i)
             if not isinstance(obj, dict):
-                raise DataFormatError(path, i, f"expected a JSON object, got {type(obj).__name__}")
+                raise DataFormatError(path, i, f"expected a JSON object, got {type_name(obj)}")
             yield i, obj
 
 
@@ -342,9 +353,9 @@ def _load_candidates(path: str, size: int, mtime: int) -> MewslixCandidates:
         if not isinstance(eid, str) or not isinstance(desc, str):
             raise DataFormatError(p, line, "entity_id and description must be strings")
         if eid in index:
-            raise DataFormatError(p, line, f"duplicate entity_id {eid!r} (the candidate set maps ids to descriptions "
-                                           f"one to one)")
-        spans = _spans(p, line, obj["sentence_spans"], len(desc), f"entity {eid}")
+            raise DataFormatError(p, line, f"duplicate entity_id {short(eid)} (the candidate set maps ids to "
+                                           f"descriptions one to one)")
+        spans = _spans(p, line, obj["sentence_spans"], len(desc), f"entity {short(eid)}")
         index[eid] = len(ids)
         ids.append(eid)
         texts.append(preprocess_entity_description(desc, spans))
@@ -367,30 +378,32 @@ def _load_mentions(path: str, size: int, mtime: int) -> dict[str, list[MewslixMe
         if not isinstance(ctx, dict) or not isinstance(mentions, list):
             raise DataFormatError(p, line, "context must be an object and mentions a list")
         _require(p, line, ctx, _CONTEXT_KEYS, "context: ")
-        text = ctx["text"]
-        if not isinstance(text, str):
-            raise DataFormatError(p, line, "context.text must be a string")
+        text = need_str(ctx, "text", p, line, "context: ")
+        need_str(ctx, "language", p, line, "context: ")
         spans = _spans(p, line, ctx["sentence_spans"], len(text), "context")
         for m in mentions:
             if not isinstance(m, dict):
                 raise DataFormatError(p, line, "each mention must be a JSON object")
             _require(p, line, m, ("example_id", "mention_span", "entity_id"), "mention: ")
-            ms, ex = m["mention_span"], str(m["example_id"])
+            example_id = need_str(m, "example_id", p, line, "mention: ")
+            ex = short(example_id)
+            need_str(m, "entity_id", p, line, f"mention {ex}: ")
+            ms = m["mention_span"]
             if not (isinstance(ms, dict) and isinstance(ms.get("start"), int) and isinstance(ms.get("end"), int)
                     and isinstance(ms.get("text"), str)):
                 raise DataFormatError(p, line, f"mention {ex}: mention_span must be {{start, end, text}}")
             start, end = ms["start"], ms["end"]
             if not 0 <= start < end <= len(text) or text[start:end] != ms["text"]:
                 raise DataFormatError(p, line, f"mention {ex}: span ({start}, {end}) does not match its text "
-                                               f"{ms['text']!r} in the context")
-            if ex in seen:
-                raise DataFormatError(p, line, f"duplicate example_id {ex!r}")
-            seen.add(ex)
+                                               f"{short(ms['text'])} in the context")
+            if example_id in seen:
+                raise DataFormatError(p, line, f"duplicate example_id {ex}")
+            seen.add(example_id)
             query = preprocess_mention(text, spans, start, end, ms["text"])
             if query is None:
                 raise DataFormatError(p, line, f"mention {ex}: the span ({start}, {end}) lies in no single sentence "
                                                f"of sentence_spans")
-            by_lang[str(ctx["language"])].append(MewslixMention(ex, str(m["entity_id"]), query, line))
+            by_lang[ctx["language"]].append(MewslixMention(example_id, m["entity_id"], query, line))
     return dict(by_lang)
 
 
@@ -420,6 +433,8 @@ def read_mewslix(data_dir: Path, split: str, language: str) -> MewslixData:
     mentions_path = _mewslix_file(data_dir, f"wikinews_mentions-{split}.jsonl")
     cands_path = _mewslix_file(data_dir, "candidate_set_entities.jsonl")
     mentions = _load_mentions(*_cache_key(mentions_path)).get(language, [])
+    if not mentions:
+        raise MissingDataError(f"{mentions_path}: no mentions in language {language!r}")
     return MewslixData(language, mentions_path, list(mentions), _load_candidates(*_cache_key(cands_path)))
 
 
@@ -466,7 +481,29 @@ class RankingRetrieval(Family):
     trainable = False
     options_model = RankingOptions
 
-    def evaluate(self, task: Task, languages: list[str], load, embed, settings: dict) -> tuple[dict, dict]:
+    def example_stats(self, task, predictions, examples):
+        """Per query ``{"ap": AP@20}`` (in [0, 1]): *predictions* are the rankings (candidate ids, best first) and
+        *examples* the relevant candidate ids of each query. LAReQA: :func:`~xstilts.metrics.ranking.
+        average_precision_at_k`; Mewsli-X: the reciprocal rank of the gold entity in the top 20, 0 when absent (what
+        ``utils_mewslix.evaluate`` sums; AP@20 with one relevant candidate)."""
+        from ..metrics.ranking import average_precision_at_k
+
+        out = []
+        for ranking, relevant in zip(predictions, examples):
+            if task.extra.get("mode") == "mewslix":
+                target = str(list(relevant)[0]).strip()
+                rr = next((1.0 / r for r, p in enumerate(list(ranking)[:TOP_K], 1) if p == target), 0.0)
+                out.append({"ap": rr})
+            else:
+                out.append({"ap": average_precision_at_k(relevant, ranking, TOP_K)})
+        return out
+
+    def metric_from_stats(self, task, stats):
+        """mAP@20 (%): ``100 * sum(AP) / number of queries`` (a stats dict may stand for ``_examples`` queries)."""
+        n = sum(s.get("_examples", 1) for s in stats)
+        return 100.0 * sum(s["ap"] for s in stats) / n if n else 0.0
+
+    def evaluate(self, task: Task, languages: list[str], load, embed, settings: dict) -> tuple[dict, dict, dict]:
         """Score every language of *task* (see the module docstring for each task's protocol).
 
         Args:
@@ -474,7 +511,8 @@ class RankingRetrieval(Family):
             embed: ``embed(texts, prefix=None) -> Tensor [n, H]``.
             settings: ``query_prefix`` (``None``: the model's prefix) and ``options`` (:class:`RankingOptions`).
         Returns:
-            ``({lang: {"map@20": %, "n": queries, ...}}, {lang: (file name, JSON predictions)})``.
+            ``({lang: {"map@20": %, "n": queries, ...}}, {lang: (file name, JSON predictions)}, {lang: per-query
+            statistics})`` (see :meth:`example_stats`).
         """
         options = RankingOptions.model_validate(settings.get("options") or {})
         query_prefix = settings.get("query_prefix")
@@ -524,7 +562,7 @@ class RankingRetrieval(Family):
         c_emb = _embed_in_order(embed, cand_texts, None)
         q_emb = _embed_in_order(embed, [q.text for _, q in questions], query_prefix)
         _, idx = rank_by_cosine(q_emb, c_emb, TOP_K)
-        scores, files = {}, {}
+        scores, files, stats = {}, {}, {}
         for lang in languages:
             rows = [r for r, (ql, _) in enumerate(questions) if ql == lang]
             qs = [questions[r][1] for r in rows]
@@ -532,9 +570,10 @@ class RankingRetrieval(Family):
             scores[lang] = {f"map@{TOP_K}": mean_avg_prec_at_k([relevant[q.id] for q in qs], rankings, TOP_K),
                             "n": len(qs), "skipped": data[lang].skipped, "candidates": len(cand_ids),
                             "pool_languages": len(data)}
+            stats[lang] = self.example_stats(task, rankings, [relevant[q.id] for q in qs])
             preds = {q.id: [cand_ids[i] for i in r] for q, r in zip(qs, rankings)}
             files[lang] = (f"{split}-{lang}.json", json.dumps(preds, ensure_ascii=False) + "\n")
-        return scores, files
+        return scores, files, stats
 
     def _mewslix(self, task: Task, languages, load, embed, query_prefix):
         from ..metrics.ranking import mewslix_map_at_k, rank_by_cosine
@@ -554,7 +593,7 @@ class RankingRetrieval(Family):
         q_emb = _embed_in_order(embed, [m.query for m in queries], query_prefix)
         _, idx = rank_by_cosine(q_emb, c_emb, TOP_K)
         del c_emb
-        scores, files, r = {}, {}, 0
+        scores, files, stats, r = {}, {}, {}, 0
         for lang in languages:
             ms = data[lang].mentions
             preds = {m.example_id: [cands.ids[i] for i in idx[r + j].tolist()] for j, m in enumerate(ms)}
@@ -562,9 +601,11 @@ class RankingRetrieval(Family):
             gold = {m.example_id: [m.entity_id] for m in ms}
             scores[lang] = {f"map@{TOP_K}": mewslix_map_at_k(gold, preds, TOP_K), "n": len(ms),
                             "candidates": len(cands.ids)}
+            # one statistic per distinct mention id, in the order mewslix_map_at_k sums them
+            stats[lang] = self.example_stats(task, [preds.get(k, []) for k in gold], list(gold.values()))
             files[lang] = (f"{split}-{lang}.json", json.dumps(preds, ensure_ascii=False) + "\n")
         _load_candidates.cache_clear()
-        return scores, files
+        return scores, files, stats
 
 
 register_family(RankingRetrieval())

@@ -42,7 +42,6 @@ every word is predicted exactly once (see :class:`Tagging`).
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -53,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import DataFormatError, MissingDataError, XstiltsError
 from ..languages import XTREME_LANGUAGES
 from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import Family, read_text_lines
+from .base import Family, parse_json, read_text, read_text_lines, short, type_name
 
 #: ignored position in the token labels (special tokens, prefix words, non-first sub-words)
 IGNORE = -100
@@ -152,9 +151,9 @@ def read_token_tag_file(path: Path, labels: tuple[str, ...], guid_prefix: str, *
             if token.startswith(pre):
                 token = token[len(pre):]
             elif require_prefix:
-                raise DataFormatError(path, i, f"expected a token of the form {pre}token, got {cols[0]!r}")
+                raise DataFormatError(path, i, f"expected a token of the form {pre}token, got {short(cols[0])}")
         if tag not in allowed:
-            raise DataFormatError(path, i, f"unknown tag {tag!r}; expected one of {', '.join(labels)}")
+            raise DataFormatError(path, i, f"unknown tag {short(tag)}; expected one of {', '.join(labels)}")
         words.append(token)
         tags.append(tag)
     flush()
@@ -209,12 +208,12 @@ def read_conllu(path: Path, labels: tuple[str, ...] = UPOS_LABELS, guid_prefix: 
         if _ID_RANGE.fullmatch(wid) or _ID_EMPTY.fullmatch(wid):
             continue
         if not _ID_WORD.fullmatch(wid):
-            raise DataFormatError(path, i, f"bad ID {wid!r}; expected a word index (1, 2, ...), a multiword range "
-                                           f"(1-2) or an empty node (1.1)")
+            raise DataFormatError(path, i, f"bad ID {short(wid)}; expected a word index (1, 2, ...), a multiword "
+                                           f"range (1-2) or an empty node (1.1)")
         if int(wid) != len(forms) + 1:
             raise DataFormatError(path, i, f"word ID {wid} out of sequence; expected {len(forms) + 1}")
         if cols[3] not in allowed:
-            raise DataFormatError(path, i, f"unknown UPOS tag {cols[3]!r}; expected one of {', '.join(labels)}")
+            raise DataFormatError(path, i, f"unknown UPOS tag {short(cols[3])}; expected one of {', '.join(labels)}")
         forms.append(cols[1])
         tags.append(cols[3])
     flush()
@@ -241,6 +240,9 @@ def read_udpos(data_dir: Path, split: str, language: str) -> list[TaggedExample]
     out: list[TaggedExample] = []
     for path in conllu:
         out.extend(read_conllu(path, UPOS_LABELS, f"{language}-{split}-{path.stem}-"))
+    if not out:
+        raise DataFormatError(conllu[0], None, f"no sentences with text in {', '.join(p.name for p in conllu)} (the "
+                                               f"forms of every sentence are '_': a treebank distributed without text)")
     return out
 
 
@@ -325,7 +327,7 @@ def read_ccg_file(path: Path) -> list[tuple[int, TaggedExample]]:
             for tok in items:
                 parts = tok.rsplit("|", 2)
                 if len(parts) != 3 or not all(parts):
-                    raise DataFormatError(path, i, f"expected word|POS|supertag tokens, got {tok!r}")
+                    raise DataFormatError(path, i, f"expected word|POS|supertag tokens, got {short(tok)}")
                 words.append(parts[0])
                 tags.append(parts[2])
         if words:
@@ -341,11 +343,15 @@ def ccg_labels(data_dir: Path) -> tuple[str, ...]:
     (ties alphabetical); :data:`UNKNOWN_TAG` is appended as the last label."""
     tags_json = data_dir / "tags_to_id.json"
     if tags_json.is_file():
-        try:
-            mapping = json.loads(tags_json.read_text(encoding="utf-8"))
-            ids = {str(k): int(v) for k, v in mapping.items()}
-        except (ValueError, AttributeError) as e:
-            raise DataFormatError(tags_json, None, f"expected a JSON object mapping supertags to ids ({e})") from None
+        mapping = parse_json(tags_json, read_text(tags_json))
+        if not isinstance(mapping, dict):
+            raise DataFormatError(tags_json, None, f"expected a JSON object mapping supertags to ids, got "
+                                                   f"{type_name(mapping)}")
+        bad = next(((k, v) for k, v in mapping.items() if type(v) is not int), None)
+        if bad is not None:
+            raise DataFormatError(tags_json, None, f"the id of supertag {short(bad[0])} should be an integer, got "
+                                                   f"{short(bad[1], 30)}")
+        ids = dict(mapping)
         if sorted(ids.values()) != list(range(len(ids))):
             raise DataFormatError(tags_json, None, f"ids must be 0..{len(ids) - 1}, each used once")
         labels = tuple(sorted(ids, key=ids.__getitem__))
@@ -377,7 +383,7 @@ def read_ccg(data_dir: Path, split: str, language: str) -> list[TaggedExample]:
         for line, ex in rows:
             bad = [t for t in ex.tags if t not in known]
             if bad:
-                raise DataFormatError(path, line, f"supertag {bad[0]!r} is not in tags_to_id.json")
+                raise DataFormatError(path, line, f"supertag {short(bad[0])} is not in tags_to_id.json")
     return [ex for _, ex in rows]
 
 
@@ -661,6 +667,49 @@ class Tagging(Family):
             return {**xtreme_pos_f1(gold, predictions), "accuracy": token_accuracy(gold, predictions)}
         return {"accuracy": token_accuracy(gold, predictions)}
 
+    def example_stats(self, task, predictions, examples):
+        """Per sentence counts from which the corpus metric is a sum: ``{"tp", "fp", "fn"}`` for PAN-X and UD-POS
+        (seqeval chunks), ``{"correct", "total"}`` words for token accuracy (CCG).
+
+        The chunks are seqeval's own (``get_entities``) on the whole evaluated corpus, exactly as :meth:`score` gets
+        them, and each chunk is counted in the sentence where it ends (a gold and a predicted chunk match only if
+        they end at the same word, so a true positive is one sentence's). For PAN-X every chunk lies inside one
+        sentence. XTREME's UD-POS scoring has cross-sentence chunks (see
+        :func:`xstilts.metrics.tagging.xtreme_pos_f1`: an ``X`` at a sentence start inherits the begin offset of the
+        previous chunk, and an ``X`` run at a sentence end is dropped or merged into the next sentence); those few
+        chunks are counted in the sentence where they end, with the match status they have in the corpus order.
+        Summing the counts of all sentences therefore reproduces the reported F1 exactly, and a bootstrap resample
+        keeps each sentence's counts (the sentence is the resampling unit).
+        """
+        gold = [list(ex.tags) for ex in examples]
+        preds = [list(p) for p in predictions]
+        from ..metrics.tagging import _check
+
+        _check(gold, preds)
+        if task.extra.get("scorer", "accuracy") not in ("ner", "pos"):
+            return [{"correct": sum(g == p for g, p in zip(gs, ps)), "total": len(gs)} for gs, ps in zip(gold, preds)]
+        ends = _sentence_ends(gold)
+        per_g, per_p = _chunks_by_sentence(gold, ends), _chunks_by_sentence(preds, ends)
+        out = []
+        for g, p in zip(per_g, per_p):
+            tp = len(g & p)
+            out.append({"tp": tp, "fp": len(p) - tp, "fn": len(g) - tp})
+        return out
+
+    def metric_from_stats(self, task, stats):
+        """seqeval micro F1 (%) ``2 tp / (2 tp + fp + fn)`` (0 without true positives, as seqeval) from summed
+        counts, or token accuracy ``100 * correct / total`` (see :meth:`example_stats`)."""
+        if stats and "tp" in stats[0]:
+            tp = sum(s["tp"] for s in stats)
+            fp = sum(s["fp"] for s in stats)
+            fn = sum(s["fn"] for s in stats)
+            if tp == 0:
+                return 0.0
+            precision, recall = tp / (tp + fp), tp / (tp + fn)
+            return 100.0 * (2 * precision * recall / (precision + recall))
+        total = sum(s["total"] for s in stats)
+        return 100.0 * sum(s["correct"] for s in stats) / total if total else 0.0
+
     def prediction_lines(self, task, predictions):
         """XTREME's tagging submission layout (``run_tag.py save_predictions``): one tag per line, a blank line
         between sentences, none after the last."""
@@ -670,6 +719,33 @@ class Tagging(Family):
                 lines.append("")
             lines.extend(tags)
         return lines
+
+
+def _sentence_ends(sentences: list[list[str]]) -> list[int]:
+    """Position of the ``O`` that seqeval appends after each sentence when it flattens a list of sentences."""
+    ends, pos = [], 0
+    for s in sentences:
+        pos += len(s)
+        ends.append(pos)
+        pos += 1
+    return ends
+
+
+def _chunks_by_sentence(sentences: list[list[str]], ends: list[int]) -> list[set]:
+    """seqeval's chunks ``(type, start, end)`` of the flattened corpus (``get_entities``, default mode, as
+    ``f1_score`` extracts them), grouped by the sentence in which each chunk ends."""
+    import bisect
+    import warnings
+
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        chunks = get_entities(sentences) if sentences else []
+    out: list[set] = [set() for _ in sentences]
+    for chunk in chunks:
+        out[min(bisect.bisect_left(ends, chunk[2]), len(out) - 1)].add(chunk)
+    return out
 
 
 register_family(Tagging())

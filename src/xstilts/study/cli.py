@@ -1,0 +1,324 @@
+"""``xstilts study plan|run|status FILE`` and ``xstilts results``.
+
+Errors in the study file (unknown keys, bad values, impossible cells) print one line naming the key path and line,
+exit status 2, before anything runs. ``study run`` exits with status 1 when some cells failed (each recorded with
+its error; re-run the same command to retry only those).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import XstiltsError
+
+study_app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                        help="Experiment grids: expand, estimate, run and follow a study file.")
+
+
+def _fail(err: BaseException) -> None:
+    from ..cli import _fail as fail
+
+    fail(err)
+
+
+def _load(file: Path):
+    from .grid import expand
+    from .spec import load_study
+
+    study = load_study(file)
+    return study, expand(study)
+
+
+def _fmt_budget(b) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in b.items()) if b else "-"
+
+
+def _fmt_seconds(s) -> str:
+    if s is None:
+        return "-"
+    s = float(s)
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h"
+
+
+def _table(headers: list[str], rows: list[list[str]], title: str | None = None) -> str:
+    """A plain-text table (no wrapping: it reads the same in a terminal, a log file and a pipe)."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    line = "  ".join("-" * w for w in widths)
+    out = [title] if title else []
+    out += ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(), line]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    return "\n".join(out)
+
+
+@study_app.command("plan")
+def plan(file: Path = typer.Argument(..., help="study YAML file"),
+         as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables")) -> None:
+    """Print the cells (with the automatic baselines) and a rough estimate of their cost. Loads no model."""
+    from .grid import CPU_FLOPS, GPU_FLOPS, GPU_STEP_SECONDS, LENGTH_FRACTION, PHASE_SECONDS, estimate
+
+    try:
+        study, cells = _load(file)
+        est = estimate(cells)
+    except XstiltsError as e:
+        _fail(e)
+        return
+    if as_json:
+        typer.echo(json.dumps({"study": study.name, "folder": str(study.folder),
+                               "cells": [{"id": c.id, "variant": c.variant, "label": c.label, "axes": c.axes,
+                                          "phases": c.phases} for c in cells], "estimate": est},
+                              indent=2, default=str))
+        return
+    n_base = sum(c.variant == "baseline" for c in cells)
+    typer.echo(f"study {study.name}: {len(cells)} cells ({len(cells) - n_base} with intermediate training, "
+               f"{n_base} baselines) -> {study.folder}")
+    if study.spec.description:
+        typer.echo(" ".join(study.spec.description.split()))
+    typer.echo("")
+    rows = []
+    for i, c in enumerate(cells, 1):
+        a = c.axes
+        rows.append([str(i), c.id, a["model_label"], "+".join(a["intermediate"]) or "(baseline)",
+                     "-" if a["intermediate_size"] is None else f"{a['intermediate_size']:,}",
+                     _fmt_budget(a["budget"]), a["target"], str(a["seed"])])
+    typer.echo(_table(["#", "cell", "model", "intermediate", "size", "budget", "target", "seed"], rows, "cells:"))
+    typer.echo("")
+    groups: dict[tuple, dict] = {}  # identical phases (e.g. one per seed) on one line
+    for p in est["phases"].values():
+        key = (p["kind"], p["label"], p["model"], p["steps"], p["train_examples"], p["eval_texts"])
+        r = groups.setdefault(key, {**p, "n": 0, "cells": 0, "cpu": 0.0, "gpu": 0.0})
+        r["n"] += 1
+        r["cells"] += p["cells"]
+        r["cpu"] = None if r["cpu"] is None or p["cpu_seconds"] is None else r["cpu"] + p["cpu_seconds"]
+        r["gpu"] = None if r["gpu"] is None or p["gpu_seconds"] is None else r["gpu"] + p["gpu_seconds"]
+    rows, notes = [], []
+    for r in groups.values():
+        rows.append([r["kind"], r["label"], r["model"],
+                     "-" if r["steps"] is None and r["kind"] == "retrieval" else
+                     "?" if r["steps"] is None else f"{r['steps']:,}",
+                     "-" if r["kind"] == "retrieval" else
+                     "?" if r["train_examples"] is None else f"{r['train_examples']:,}",
+                     "-" if r["eval_texts"] is None else f"{r['eval_texts']:,}", str(r["n"]), str(r["cells"]),
+                     "?" if r["cpu"] is None else _fmt_seconds(r["cpu"]),
+                     "?" if r["gpu"] is None else _fmt_seconds(r["gpu"])])
+        notes += [f"{r['kind']} {r['label']}: {x}" for x in r["notes"]]
+    typer.echo(_table(["phase", "task(s)", "model", "steps", "train ex.", "eval texts", "phases", "cells", "CPU",
+                       "GPU"], rows, "phases (each built once, shared by the cells that use it; times are rough "
+                                     "totals):"))
+    for n in dict.fromkeys(notes):
+        typer.echo(f"  note: {n}")
+    typer.echo(f"{est['phase_uses']} phase uses, {est['unique_phases']} distinct phases ({est['reused']} reused).")
+    typer.echo(f"Rough time: {_fmt_seconds(est['cpu_seconds'])} on CPU, {_fmt_seconds(est['gpu_seconds'])} on one "
+               f"GPU" + ("" if est["complete"] else " (lower bound: some sizes are unknown, see notes)") + ".")
+    typer.echo(f"  ROUGH: 6 x non-embedding parameters x tokens FLOPs for training (4x with LoRA), 2x for embedding; "
+               f"tokens = examples x {LENGTH_FRACTION:g} x max_length; {CPU_FLOPS:.0e} FLOP/s on CPU (2 cores), "
+               f"{GPU_FLOPS:.0e} FLOP/s + {GPU_STEP_SECONDS:g} s/step on a GPU, + {PHASE_SECONDS:g} s per phase; "
+               f"the evaluation of fine-tuned targets is not counted. Expect a factor of 2 either way.")
+
+
+@study_app.command("run")
+def run(file: Path = typer.Argument(..., help="study YAML file"),
+        force: bool = typer.Option(False, "--force", help="run every cell again, even those already done"),
+        parallel: Optional[int] = typer.Option(None, "--parallel", "-j", min=1,
+                                               help="local executor: cells at once (overrides executor.parallel)"),
+        executor: Optional[str] = typer.Option(None, "--executor", help="local or submitit (overrides the file)"),
+        only: Optional[list[str]] = typer.Option(None, "--only", help="run only these cell ids (repeatable)")) -> None:
+    """Run the study's cells that are missing or failed; record runs and scores in <study>/results.sqlite."""
+    from ..cli import _install_sigterm
+    from .executors import run_study
+
+    try:
+        study, cells = _load(file)
+        if only:
+            unknown = [x for x in only if x not in {c.id for c in cells}]
+            if unknown:
+                raise XstiltsError(f"--only {', '.join(unknown)}: not a cell of study {study.name} "
+                                   f"(see `xstilts study plan {file}`)")
+            cells = [c for c in cells if c.id in only]
+        _install_sigterm()
+        res = run_study(study, cells, force=force, kind=executor, parallel=parallel, partial=bool(only))
+    except (XstiltsError, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    failed = [r for r in res["results"] if r["status"] != "done"]
+    done = len(res["results"]) - len(failed)
+    typer.echo(f"\nstudy {study.name}: {done} cell(s) done now, {res['skipped']} already done, {len(failed)} failed; "
+               f"results in {study.db_path}")
+    for r in failed:
+        typer.echo(f"  failed {r['id']}: {r['error']}", err=True)
+    if failed:
+        typer.echo(f"fix the cause and run `xstilts study run {file}` again: only those cells run", err=True)
+        raise typer.Exit(1)
+
+
+@study_app.command("status")
+def status(file: Path = typer.Argument(..., help="study YAML file"),
+           as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+    """Table of the cells: axes, status (missing, pending, running, done, failed), time and headline score."""
+    from .executors import cell_status
+
+    try:
+        study, cells = _load(file)
+        st = cell_status(study, cells)
+    except XstiltsError as e:
+        _fail(e)
+        return
+    rows = []
+    for c in cells:
+        r = st[c.id]
+        rows.append({"cell_id": c.id, "variant": c.variant, **{k: c.axes[k] for k in (
+            "model_label", "intermediate", "intermediate_size", "budget", "target", "seed")},
+            "status": r.get("status"), "seconds": r.get("seconds"), "headline": r.get("headline"),
+            "headline_metric": r.get("headline_metric"), "error": r.get("error")})
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    out = []
+    for r in rows:
+        score = "-" if r["headline"] is None else f"{r['headline']:.2f} {r['headline_metric'] or ''}".strip()
+        out.append([r["cell_id"], r["model_label"], "+".join(r["intermediate"]) or "(baseline)",
+                    "-" if r["intermediate_size"] is None else f"{r['intermediate_size']:,}",
+                    _fmt_budget(r["budget"]), r["target"], str(r["seed"]), r["status"], _fmt_seconds(r["seconds"]),
+                    score])
+    typer.echo(_table(["cell", "model", "intermediate", "size", "budget", "target", "seed", "status", "time",
+                       "score"], out, f"study {study.name} ({study.folder}):"))
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    typer.echo(", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + f" of {len(rows)} cells")
+    for r in rows:
+        if r["status"] == "failed":
+            typer.echo(f"  failed {r['cell_id']}: {r['error']}")
+
+
+@study_app.command("run-cell", hidden=True)
+def run_cell(job: Path = typer.Argument(..., help="cell JSON written by the local executor")) -> None:
+    """Run one cell (used by the parallel local executor)."""
+    from ..cli import _install_sigterm
+    from .executors import run_cell_file
+
+    try:
+        _install_sigterm()
+        rc = run_cell_file(job)
+    except (XstiltsError, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    raise typer.Exit(rc)
+
+
+# ---------------------------------------------------------------------------------------------------- results
+def _databases(studies: list[Path] | None) -> list[Path]:
+    if not studies:
+        found = sorted(Path("runs/studies").glob("*/results.sqlite"))
+        if not found:
+            raise XstiltsError("no results database found under runs/studies; give --study DIR_OR_FILE")
+        return found
+    out = []
+    for s in studies:
+        if s.is_file() and s.suffix in (".sqlite", ".db"):
+            out.append(s)
+        elif s.is_dir():
+            db = s / "results.sqlite"
+            if not db.is_file():
+                raise XstiltsError(f"{db}: not found (expected a study folder written by `xstilts study run`)")
+            out.append(db)
+        elif s.is_file():
+            from .spec import load_study
+
+            db = load_study(s).db_path
+            if not db.is_file():
+                raise XstiltsError(f"{db}: not found; run `xstilts study run {s}` first")
+            out.append(db)
+        else:
+            raise XstiltsError(f"{s}: no such study folder, study file or database")
+    return out
+
+
+def results_command(
+        study: Optional[list[Path]] = typer.Option(None, "--study", help="study folder, study YAML file or "
+                                                   "results.sqlite (repeatable; default: runs/studies/*)"),
+        where: Optional[list[str]] = typer.Option(None, "--where", "-w", help="column=value filter (repeatable; "
+                                                  "value1,value2 for any of them), e.g. seed=1, variant=stilts, "
+                                                  "intermediate=kjv-web-paraphrase, model_size=small"),
+        task: Optional[str] = typer.Option(None, help="only this target task"),
+        language: Optional[str] = typer.Option(None, help="only this language ('avg' = task average)"),
+        metric: Optional[str] = typer.Option(None, help="only this metric"),
+        runs: bool = typer.Option(False, "--runs", help="list the runs (one row per cell) instead of scores"),
+        fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json"),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="write to this file instead of stdout")) -> None:
+    """Query study results databases: scores (or runs) with filters; table, CSV or JSON."""
+    from .db import RUN_COLUMNS, SCORE_COLUMNS, ResultsDB
+
+    try:
+        if fmt not in ("table", "csv", "json"):
+            raise XstiltsError(f"--format {fmt}: expected table, csv or json")
+        filters: dict = {}
+        for item in where or []:
+            if "=" not in item:
+                raise XstiltsError(f"--where {item!r}: expected column=value, e.g. --where seed=1")
+            k, v = (x.strip() for x in item.split("=", 1))
+            allowed = RUN_COLUMNS if runs else tuple(dict.fromkeys(SCORE_COLUMNS + RUN_COLUMNS))
+            if k not in allowed:
+                raise XstiltsError(f"--where {item!r}: unknown column {k!r}; expected one of {', '.join(allowed)}")
+            filters[k] = v.split(",") if "," in v and k != "intermediate" else v
+        if not runs:
+            filters.update({k: v for k, v in (("task", task), ("language", language), ("metric", metric)) if v})
+        rows = []
+        for db_path in _databases(study):
+            db = ResultsDB(db_path)
+            rows += db.runs(**filters) if runs else db.scores(**filters)
+    except (XstiltsError, ValueError) as e:
+        _fail(e if isinstance(e, XstiltsError) else XstiltsError(str(e)))
+        return
+    if fmt == "json":
+        text = json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    elif fmt == "csv":
+        buf = io.StringIO()
+        cols = list(RUN_COLUMNS) if runs else list(dict.fromkeys(SCORE_COLUMNS + RUN_COLUMNS))
+        w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v
+                        for k, v in r.items()})
+        text = buf.getvalue()
+    else:
+        text = None
+    if text is not None:
+        if out:
+            from ..io import atomic_write_text
+
+            atomic_write_text(out, text)
+            typer.echo(f"written: {out} ({len(rows)} rows)")
+        else:
+            sys.stdout.write(text)
+        return
+    cols = (["study", "cell_id", "variant", "status", "model", "intermediate", "intermediate_size", "budget_steps",
+             "target", "seed", "seconds", "headline", "error"] if runs else
+            ["study", "variant", "model", "intermediate", "intermediate_size", "budget_steps", "seed", "task",
+             "language", "metric", "value"])
+    table = []
+    for r in rows:
+        vals = []
+        for c in cols:
+            v = r.get(c)
+            if c == "intermediate":
+                v = "+".join(v) if v else "(baseline)"
+            elif isinstance(v, float):
+                v = f"{v:.2f}"
+            vals.append("-" if v is None else str(v))
+        table.append(vals)
+    text = _table([c.replace("intermediate_size", "size").replace("budget_steps", "budget") for c in cols], table,
+                  f"{len(rows)} {'runs' if runs else 'scores'}:") + "\n"
+    if out:
+        from ..io import atomic_write_text
+
+        atomic_write_text(out, text)
+        typer.echo(f"written: {out} ({len(rows)} rows)")
+    else:
+        sys.stdout.write(text)

@@ -1,0 +1,603 @@
+"""Expanding a study into cells, converting token budgets to steps, grouping cells, and a rough cost estimate.
+
+A **cell** is one fully resolved :class:`~xstilts.config.ExperimentConfig` (``with_baseline: false``, one seed) and
+its axis values. The cells are the cartesian product of the study's axes, plus one automatic **baseline** cell
+(no intermediate tasks) per (model, target, seed), shared by every intermediate setting. A cell's id is
+:func:`xstilts.io.stable_hash` of its resolved config dump (without ``name`` and ``output_dir``, which the study
+sets: ``output_dir`` = the study folder, so every cell shares ``<study>/phases``; ``name`` = ``cell-<id>``) together
+with its budget, so the same cell has the same id in every re-run and in every copy of the study folder.
+
+Nothing here loads a model, and the grid expands without any data present; :func:`tokens_to_steps` (run time) and
+the example counts of :func:`estimate` (only where the data is there) read data.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..config import ExperimentConfig, IntermediateConfig, ModelConfig, TargetConfig, _yaml_line
+from ..errors import ConfigError
+from ..io import stable_hash
+from .spec import Study, deep_merge
+
+#: Train settings that do not change what a phase computes (as :data:`xstilts.pipeline.NOT_HASHED`).
+_NOT_HASHED = ("checkpoint_every", "keep_checkpoints", "log_every")
+_KEEP = object()  # an axis that is not given: keep the config's value
+
+
+@dataclass
+class Cell:
+    """One run of a study: a resolved experiment config with one seed, its variant and its axis values."""
+
+    id: str
+    variant: str  # "stilts" or "baseline"
+    config: ExperimentConfig
+    axes: dict  # JSON-able: model, model_size, intermediate (labels), intermediate_size, budget, target, seed
+    budget: dict | None = None  # {"steps": N} or {"tokens": N} (None: the config's epochs / max_steps)
+    group: str = ""  # cells with the same group share their intermediate phase and run in order in one worker
+    phases: list[str] = field(default_factory=list)  # identities of the phases the cell builds or reuses
+
+    @property
+    def seed(self) -> int:
+        return self.config.seeds[0]
+
+    @property
+    def intermediate(self) -> list[str]:
+        return [s.label for s in self.config.intermediate.tasks]
+
+    @property
+    def target(self) -> str:
+        return "+".join(s.label for s in self.config.target.tasks)
+
+    @property
+    def label(self) -> str:
+        a = self.axes
+        parts = [a["model_label"], "+".join(a["intermediate"]) or "baseline"]
+        if a.get("intermediate_size") is not None:
+            parts.append(f"n={a['intermediate_size']}")
+        if a.get("budget"):
+            parts.append(", ".join(f"{k}={v}" for k, v in a["budget"].items()))
+        parts += [f"-> {a['target']}", f"seed {a['seed']}"]
+        return " ".join(parts)
+
+    def folder(self, study_folder: Path) -> Path:
+        """The cell's folder: its run (``<variant>-seed<seed>/``), log and error files."""
+        return Path(study_folder) / self.config.name
+
+    def to_payload(self) -> dict:
+        """A JSON-able description from which an executor process rebuilds the cell."""
+        return {"id": self.id, "variant": self.variant, "config": self.config.model_dump(mode="json"),
+                "axes": self.axes, "budget": self.budget, "group": self.group}
+
+    @classmethod
+    def from_payload(cls, p: dict) -> "Cell":
+        return cls(p["id"], p["variant"], ExperimentConfig.model_validate(p["config"]), p["axes"], p.get("budget"),
+                   p.get("group", ""))
+
+
+# ---------------------------------------------------------------------------------------------------- validation
+def _errors(err: ValidationError, prefix: tuple, study: Study, strip: int = 0) -> list[str]:
+    out = []
+    for e in err.errors():
+        loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x.startswith(("function-", "list[",
+                                                                                     "literal["))))[strip:]
+        full = prefix + loc
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
+        if e["type"] == "missing":
+            msg = "required key is missing"
+        line = _yaml_line(study.tree, full) if study.tree is not None else None
+        where = f"{study.source}:{line}" if line else study.source
+        out.append(f"{where}: {'.'.join(map(str, full)) or '(top level)'}: {msg}")
+    return out
+
+
+def _located(study: Study, loc: tuple) -> tuple[str, tuple] | None:
+    """Where a key of the merged config comes from: the study's ``fixed`` or the base file."""
+
+    def has(node: Any, path: tuple) -> bool:
+        for k in path:
+            if isinstance(node, dict) and k in node:
+                node = node[k]
+            elif isinstance(node, list) and isinstance(k, int) and k < len(node):
+                node = node[k]
+            else:
+                return False
+        return True
+
+    for n in range(len(loc), 0, -1):
+        if has(study.spec.fixed, loc[:n]):
+            return "fixed", loc
+        if study.base and has(study.base, loc[:n]):
+            return "base", loc
+    return None
+
+
+def _config_errors(err: ValidationError, study: Study, desc: str | None) -> list[str]:
+    out = []
+    for e in err.errors():
+        loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x.startswith(("function-", "list[",
+                                                                                     "literal["))))
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
+        if e["type"] == "missing":
+            msg = "required key is missing"
+        path = ".".join(map(str, loc)) or "(top level)"
+        where, origin = study.source, _located(study, loc)
+        if origin and origin[0] == "fixed":
+            line = _yaml_line(study.tree, ("fixed",) + loc) if study.tree is not None else None
+            where, path = (f"{study.source}:{line}" if line else study.source), "fixed." + path
+        elif origin and origin[0] == "base":
+            line = _yaml_line(study.base_tree, loc) if study.base_tree is not None else None
+            where = f"{study.base_path}:{line}" if line else str(study.base_path)
+        out.append(f"{where}: {path}: {msg}" + (f" (in cell {desc})" if desc else ""))
+    return out
+
+
+def _task_items(value: Any) -> list[dict]:
+    items = value if isinstance(value, list) else [value]
+    return [{"task": x} if isinstance(x, str) else copy.deepcopy(x) for x in items]
+
+
+def _with_defaults(items: list, defaults: dict[str, dict]) -> list:
+    out = []
+    for x in items:
+        x = {"task": x} if isinstance(x, str) else x
+        if isinstance(x, dict) and isinstance(x.get("task"), str) and x["task"] in defaults:
+            x = deep_merge(defaults[x["task"]], x)
+        out.append(x)
+    return out
+
+
+def _model_label(model: dict) -> str:
+    return str(model.get("size") or Path(str(model.get("name_or_path", "?"))).name)
+
+
+# ---------------------------------------------------------------------------------------------------- expansion
+def expand(study: Study) -> list[Cell]:
+    """Every cell of *study* (baselines first, then the intermediate settings in axis order; targets innermost so
+    that cells sharing an intermediate phase are adjacent). Every cell's config is validated here.
+
+    Raises:
+        ConfigError: every problem, naming the key path (``axes.model.1.name_or_path``, ``fixed.target.lr``) and the
+            line of the study or base file; problems that only arise in a combination name the cell.
+    """
+    spec, axes = study.spec, study.spec.axes
+    merged = deep_merge(study.base or {}, spec.fixed)
+    defaults = spec.task_defaults
+    for section in ("intermediate", "target"):
+        node = merged.get(section)
+        if isinstance(node, dict) and "tasks" in node:
+            tasks = node["tasks"]
+            node["tasks"] = _with_defaults(tasks if isinstance(tasks, list) else [tasks], defaults)
+    problems: list[str] = []
+
+    base_model = merged.get("model") if isinstance(merged.get("model"), dict) else {}
+    models = []
+    for i, m in enumerate(axes.model or [_KEEP]):
+        if m is _KEEP:
+            models.append(base_model)
+            continue
+        m = {"name_or_path": m} if isinstance(m, str) else m
+        full = deep_merge(base_model, m)
+        try:
+            ModelConfig.model_validate(full)
+        except ValidationError as e:
+            problems += _errors(e, ("axes", "model", i), study)
+        models.append(full)
+
+    def task_sets(values, section: str, model_cls) -> list:
+        out = []
+        for i, v in enumerate(values):
+            items = _with_defaults(_task_items(v), defaults)
+            try:
+                model_cls.model_validate({"tasks": items})
+            except ValidationError as e:
+                problems.extend(_errors(e, ("axes", section, i), study, strip=1 if isinstance(v, list) else 2))
+            out.append(items)
+        return out
+
+    inters = task_sets(axes.intermediate, "intermediate", IntermediateConfig) if axes.intermediate else [_KEEP]
+    targets = task_sets(axes.target, "target", TargetConfig) if axes.target else [_KEEP]
+    sizes = axes.intermediate_size or [_KEEP]
+    budgets = [b.model_dump(exclude_none=True) if b is not None else None for b in axes.budget] if axes.budget \
+        else [_KEEP]
+    if axes.seed:
+        seeds = list(axes.seed)
+    else:
+        s = merged.get("seeds", [13])
+        seeds = [s] if isinstance(s, int) else list(s) if isinstance(s, list) and s else [13]
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+    folder = str(study.folder.resolve())
+    cells: dict[str, Cell] = {}
+    baselines: dict[str, Cell] = {}
+
+    def build(model, inter, size, budget, target, seed) -> Cell | None:
+        data = copy.deepcopy(merged)
+        data["model"] = copy.deepcopy(model)
+        ic = data.setdefault("intermediate", {})
+        if not isinstance(ic, dict):
+            ic = data["intermediate"] = {}
+        if inter is not _KEEP:
+            ic["tasks"] = copy.deepcopy(inter)
+        tasks = ic.get("tasks") or []
+        baseline = not tasks
+        if baseline:
+            ic["tasks"], size, budget = [], _KEEP, _KEEP
+        if size is not _KEEP:
+            for t in tasks:
+                if isinstance(t, dict):
+                    t["max_examples"] = size
+        if budget is not _KEEP and budget is not None and "steps" in budget:
+            ic["max_steps"] = budget["steps"]
+        if target is not _KEEP:
+            tc = data.setdefault("target", {})
+            if not isinstance(tc, dict):
+                tc = data["target"] = {}
+            tc["tasks"] = copy.deepcopy(target)
+        data.update(seeds=[seed], with_baseline=False, name="cell", output_dir=folder)
+        desc = _describe(model, tasks, size, budget, data.get("target", {}).get("tasks"), seed)
+        try:
+            cfg = ExperimentConfig.model_validate(data)
+        except ValidationError as e:
+            problems.extend(_config_errors(e, study, desc))
+            return None
+        except ConfigError as e:
+            problems.append(f"{study.source}: {e} (in cell {desc})")
+            return None
+        if not cfg.target.tasks:
+            problems.append(f"{study.source}: no target task (give axes.target or target.tasks in fixed/base) "
+                            f"(in cell {desc})")
+            return None
+        bud = budget if budget is not _KEEP else None
+        dump = cfg.model_dump(mode="json", exclude={"name", "output_dir"})
+        cid = stable_hash({"config": dump, "budget": bud})
+        cfg = cfg.model_copy(update={"name": f"cell-{cid}"})
+        axes_rec = {"model": cfg.model.name_or_path, "model_size": cfg.model.size,
+                    "model_label": _model_label(model), "family": cfg.model.family,
+                    "intermediate": [s.label for s in cfg.intermediate.tasks],
+                    "intermediate_size": None if size is _KEEP else size, "budget": bud,
+                    "target": "+".join(s.label for s in cfg.target.tasks), "seed": seed}
+        variant = "baseline" if baseline else "stilts"
+        cell = Cell(cid, variant, cfg, axes_rec, bud)
+        cell.group, cell.phases = phase_identities(cell)
+        return cell
+
+    done_baselines: set = set()
+    for (mi, model), inter, size, budget, seed, (ti, target) in itertools.product(
+            enumerate(models), inters, sizes, budgets, seeds, enumerate(targets)):
+        cell = build(model, inter, size, budget, target, seed)
+        if cell is not None:
+            (baselines if cell.variant == "baseline" else cells).setdefault(cell.id, cell)
+        if spec.baseline and (mi, ti, seed) not in done_baselines:
+            done_baselines.add((mi, ti, seed))
+            base = build(model, [], _KEEP, _KEEP, target, seed)
+            if base is not None:
+                baselines.setdefault(base.id, base)
+    if problems:
+        seen: list[str] = []
+        for p in problems:
+            if p not in seen:
+                seen.append(p)
+        more = f" (and {len(seen) - 20} more)" if len(seen) > 20 else ""
+        raise ConfigError("; ".join(seen[:20]) + more)
+    return list(baselines.values()) + list(cells.values())
+
+
+def _describe(model: dict, tasks: list, size, budget, targets, seed) -> str:
+    labels = [t.get("name") or t.get("task") if isinstance(t, dict) else str(t) for t in tasks]
+    tl = [t.get("name") or t.get("task") if isinstance(t, dict) else str(t) for t in (targets or [])]
+    parts = [f"model={_model_label(model)}", f"intermediate={'+'.join(map(str, labels)) or '[]'}"]
+    if size is not _KEEP:
+        parts.append(f"intermediate_size={size}")
+    if budget is not _KEEP and budget:
+        parts.append("budget=" + ",".join(f"{k}:{v}" for k, v in budget.items()))
+    parts += [f"target={'+'.join(map(str, tl))}", f"seed={seed}"]
+    return " ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------------- phases
+def _hp(section) -> dict:
+    return section.model_dump(mode="json", exclude={"tasks", *_NOT_HASHED})
+
+
+def phase_identities(cell: Cell) -> tuple[str, list[str]]:
+    """``(group, phases)``: coarse identities of the phases a cell builds or reuses.
+
+    They are derived from the config alone (no data fingerprint), so two phases that the pipeline keeps apart may
+    share an identity here, never the reverse; executors use them to lock phases and to order cells. The group is the
+    identity of the cell's intermediate phase (its own id for a baseline).
+    """
+    cfg = cell.config
+    model = cfg.model.model_dump(mode="json", exclude={"size"})
+    pretrained = "pretrained-" + stable_hash(model)
+    phases = []
+    if cfg.intermediate.tasks:
+        inter = "intermediate-" + stable_hash({"model": model, "hp": _hp(cfg.intermediate), "seed": cell.seed,
+                                               "budget": cell.budget,
+                                               "tasks": [s.model_dump(mode="json") for s in cfg.intermediate.tasks]})
+        phases.append(inter)
+        start, group = inter, inter
+    else:
+        start, group = pretrained, "cell-" + cell.id
+    from ..tasks import get_task
+
+    for spec in cfg.target.tasks:
+        task = get_task(spec.task)
+        if task.trainable:
+            phases.append("target-" + stable_hash({"start": start, "model": model, "hp": _hp(cfg.target),
+                                                   "seed": cell.seed, "task": spec.model_dump(mode="json")}))
+        else:
+            src = start if cfg.evaluation.retrieval_from == "intermediate" else pretrained
+            phases.append("eval-" + stable_hash({"start": src, "model": model, "task": spec.model_dump(mode="json"),
+                                                 "evaluation": cfg.evaluation.model_dump(mode="json")}))
+    return group, phases
+
+
+def groups(cells: list[Cell]) -> list[list[Cell]]:
+    """Cells grouped by their intermediate phase (in first-appearance order); a group runs in order in one worker,
+    so its first cell builds the intermediate checkpoint that the others reuse."""
+    out: dict[str, list[Cell]] = {}
+    for c in cells:
+        out.setdefault(c.group, []).append(c)
+    return list(out.values())
+
+
+# ---------------------------------------------------------------------------------------------------- budgets
+def tokens_to_steps(cfg: ExperimentConfig, tokens: int) -> dict:
+    """Convert a token budget into optimizer steps for *cfg*'s intermediate phase.
+
+    ``steps = ceil(tokens / (batch_size * grad_accum * L))`` where ``L`` is the expected tokenized length of a
+    training feature: each intermediate task's mean length (non-padding tokens of its featurized, subsampled training
+    set, tokenized with the model's tokenizer exactly as the phase will be; the features are cached and reused by the
+    run) weighted by the task's sampling probability (:func:`xstilts.sampling.task_probabilities`). Padding is not
+    counted. Returns ``{"steps", "tokens", "mean_length", "tasks": {label: {"features", "mean_length", "p"}}}``.
+    """
+    lengths = train_lengths(cfg)
+    labels = list(lengths)
+    probs = sampling_probabilities(cfg, [lengths[x]["features"] for x in labels])
+    mean = sum(p * lengths[x]["mean_length"] for p, x in zip(probs, labels))
+    ic = cfg.intermediate
+    steps = max(1, math.ceil(tokens / (ic.batch_size * ic.grad_accum * max(mean, 1e-9))))
+    return {"steps": steps, "tokens": tokens, "mean_length": mean,
+            "tasks": {x: {**lengths[x], "p": p} for x, p in zip(labels, probs)}}
+
+
+def train_lengths(cfg: ExperimentConfig) -> dict[str, dict]:
+    """Per intermediate task label: number of training features and their mean tokenized length."""
+    from ..modeling import load_tokenizer, resolve_model_path
+    from ..pipeline import Pipeline
+
+    pl = Pipeline(cfg)
+    tok = load_tokenizer(resolve_model_path(cfg.model.name_or_path), cfg.model.revision)
+    out = {}
+    for spec in cfg.intermediate.tasks:
+        data = pl._train_data(spec, tok, cfg)
+        n = data.size
+        total = sum(data.family.feature_length(data.features, i) for i in range(n))
+        out[spec.label] = {"features": n, "mean_length": total / n if n else 0.0}
+    return out
+
+
+def sampling_probabilities(cfg: ExperimentConfig, sizes: list[int]) -> list[float]:
+    """The intermediate sampler's task probabilities for tasks of these sizes."""
+    ic = cfg.intermediate
+    labels = [s.label for s in ic.tasks]
+    try:
+        from ..sampling import task_probabilities
+    except ImportError:  # pragma: no cover - older sampler: proportional or uniform only
+        return [1 / len(sizes)] * len(sizes) if ic.sampling == "uniform" else [n / sum(sizes) for n in sizes]
+    return task_probabilities(labels, sizes, ic.sampling, temperature=getattr(ic, "sampling_temperature", 1.0),
+                              cap=getattr(ic, "sampling_cap", None),
+                              probabilities=getattr(ic, "sampling_probabilities", None))
+
+
+# ---------------------------------------------------------------------------------------------------- estimate
+#: Rough effective throughput (FLOP/s) for the time estimate. CPU: measured for multilingual-e5-small training on
+#: two cores of a shared machine (see the study notes); GPU: a fraction of an H100's bf16 peak that small models
+#: reach. Both are order-of-magnitude figures.
+CPU_FLOPS = 3e10
+GPU_FLOPS = 5e13
+#: Fixed seconds per phase (loading the model and data, tokenizing, saving) and per optimizer step on a GPU (kernel
+#: launches dominate small models there).
+PHASE_SECONDS = 10.0
+GPU_STEP_SECONDS = 0.05
+#: Fraction of ``max_length`` assumed as the mean padded length of a batch when the data is not tokenized.
+LENGTH_FRACTION = 0.5
+#: Non-embedding parameters of models that are often used and may not be on disk.
+KNOWN_PARAMS = {
+    "intfloat/multilingual-e5-small": 21.3e6, "intfloat/multilingual-e5-base": 85.1e6,
+    "intfloat/multilingual-e5-large": 302e6, "xlm-roberta-base": 85.1e6, "FacebookAI/xlm-roberta-base": 85.1e6,
+    "xlm-roberta-large": 302e6, "FacebookAI/xlm-roberta-large": 302e6,
+    "bert-base-multilingual-cased": 85.1e6, "google-bert/bert-base-multilingual-cased": 85.1e6,
+    "Qwen/Qwen2.5-0.5B": 358e6, "Qwen/Qwen2.5-1.5B": 1.31e9, "Qwen/Qwen2.5-3B": 2.77e9, "Qwen/Qwen2.5-7B": 6.53e9,
+}
+
+
+#: English training-set sizes of common tasks, used when their data is not on disk (XNLI trains on MNLI, XQuAD and
+#: MLQA on SQuAD v1.1).
+KNOWN_TRAIN_SIZES = {"mnli": 392_702, "xnli": 392_702, "pawsx": 49_401, "qqp": 363_846, "squad": 87_599,
+                     "xquad": 87_599, "mlqa": 87_599, "tydiqa": 3_696, "panx": 20_000, "hellaswag": 39_905,
+                     "cosmosqa": 25_262, "commonsenseqa": 9_741, "siqa": 33_410}
+
+
+def model_params(model) -> tuple[float | None, str]:
+    """Non-embedding parameter count of a model config (from its config.json if on disk, a table, or the name)."""
+    from ..paths import model_cache_path
+
+    name = model.name_or_path
+    folder = Path(name).expanduser()
+    if not (folder / "config.json").is_file():
+        folder = model_cache_path(name)
+    cfg_file = folder / "config.json"
+    if cfg_file.is_file():
+        try:
+            c = json.loads(cfg_file.read_text(encoding="utf-8"))
+            h = c.get("hidden_size") or c.get("d_model") or c.get("n_embd")
+            layers = c.get("num_hidden_layers") or c.get("n_layer") or c.get("num_layers")
+            ffn = c.get("intermediate_size") or c.get("n_inner") or 4 * (h or 0)
+            if h and layers:
+                gated = c.get("model_type") in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2")
+                n = layers * (4 * h * h + (3 if gated else 2) * h * ffn)
+                if model.family == "bilstm":
+                    hid = model.bilstm.hidden_size or h
+                    n = model.bilstm.layers * 2 * 4 * (hid // 2) * (h + hid // 2)
+                return float(n), "config.json"
+        except (OSError, ValueError):
+            pass
+    if name in KNOWN_PARAMS:
+        return KNOWN_PARAMS[name], "known size"
+    m = re.search(r"(\d+(?:\.\d+)?)\s*([BM])\b", Path(name).name, re.I)
+    if m:
+        return float(m.group(1)) * (1e9 if m.group(2).upper() == "B" else 1e6), "from the name"
+    return None, "unknown"
+
+
+def _count(fn, key, cache: dict):
+    if key not in cache:
+        try:
+            cache[key] = fn()
+        except Exception:  # noqa: BLE001 - missing or malformed data: the estimate says "unknown"
+            cache[key] = None
+    return cache[key]
+
+
+def _train_size(spec, cache: dict) -> tuple[int | None, str]:
+    from ..loading import load_examples, task_data_dir
+    from ..tasks import get_task
+
+    task = get_task(spec.task)
+    folder = task_data_dir(spec)
+    n = None
+    if folder.is_dir():
+        lang = getattr(spec, "train_language", None) or task.train_language
+        n = _count(lambda: len(load_examples(spec, task.train_split, lang)),
+                   ("train", spec.task, str(folder), lang), cache)
+    if n is not None:
+        return (min(n, spec.max_examples) if spec.max_examples else n), "counted"
+    if spec.max_examples:
+        return spec.max_examples, "max_examples"
+    if spec.task in KNOWN_TRAIN_SIZES and getattr(spec, "train_language", None) is None:
+        return KNOWN_TRAIN_SIZES[spec.task], "known size"
+    return None, "unknown"
+
+
+def _eval_texts(spec, cache: dict) -> int | None:
+    from ..loading import eval_languages, load_examples, task_data_dir
+    from ..tasks import get_task
+
+    task = get_task(spec.task)
+    if not task_data_dir(spec).is_dir():
+        return None
+
+    def count():
+        total = 0
+        for lang in eval_languages(spec):
+            ex = load_examples(spec, task.test_split, lang)
+            if hasattr(ex, "src") and hasattr(ex, "tgt"):
+                total += len(ex.src) + len(ex.tgt)
+            else:
+                total += len(ex) if not spec.max_eval_examples else min(len(ex), spec.max_eval_examples)
+        return total
+
+    return _count(count, ("eval", spec.model_dump_json()), cache)
+
+
+def estimate(cells: list[Cell]) -> dict:
+    """A rough cost estimate of running *cells*: unique phases (shared ones counted once), their training steps and
+    examples, and CPU/GPU time from ``6 * parameters * tokens`` (training, 4x with LoRA) and ``2 * parameters *
+    tokens`` (embedding / evaluation) FLOPs at :data:`CPU_FLOPS` / :data:`GPU_FLOPS`, with tokens = examples x
+    ``LENGTH_FRACTION * max_length``. Example counts come from the data where it is present, else from
+    ``max_examples`` / ``max_steps`` (said in ``notes``); plus :data:`PHASE_SECONDS` per phase and
+    :data:`GPU_STEP_SECONDS` per step on a GPU. No model is loaded.
+    """
+    from ..tasks import get_task
+    from ..training import total_steps
+
+    cache: dict = {}
+    phases: dict[str, dict] = {}
+    uses = 0
+    for cell in cells:
+        cfg = cell.config
+        n_params, psrc = model_params(cfg.model)
+        length = LENGTH_FRACTION * cfg.model.max_length
+        factor = 4 if cfg.model.lora else 6
+        ids = iter(cell.phases)
+        items = []
+        if cfg.intermediate.tasks:
+            items.append(("intermediate", next(ids), None))
+        for spec in cfg.target.tasks:
+            items.append(("target", next(ids), spec))
+        for kind, ident, spec in items:
+            uses += 1
+            if ident in phases:
+                phases[ident]["cells"] += 1
+                continue
+            notes = []
+            rec = {"kind": kind, "cells": 1, "model": _model_label(cfg.model.model_dump()), "params": n_params,
+                   "params_source": psrc, "steps": None, "train_examples": None, "eval_texts": None, "flops": None,
+                   "cpu_seconds": None, "gpu_seconds": None}
+            if kind == "intermediate":
+                ic = cfg.intermediate
+                rec["label"] = "+".join(s.label for s in ic.tasks)
+                sizes = [_train_size(s, cache) for s in ic.tasks]
+                known = [n for n, _ in sizes if n is not None]
+                srcs = {src for _, src in sizes}
+                if "unknown" in srcs:
+                    notes.append("size of the full training set unknown (data not present)")
+                elif srcs - {"counted"}:
+                    notes.append("examples from " + " / ".join(sorted(srcs - {"counted"})) + " (data not present)")
+                rec["train_examples"] = sum(known) if len(known) == len(sizes) else None
+                if cell.budget and "tokens" in cell.budget:
+                    rec["steps"] = math.ceil(cell.budget["tokens"] / (ic.batch_size * ic.grad_accum * length))
+                    notes.append(f"token budget: steps assume mean length {length:.0f}")
+                elif ic.max_steps or rec["train_examples"] is not None:
+                    rec["steps"] = total_steps(known if len(known) == len(sizes) else [0], ic)
+                hp = ic
+            else:
+                task = get_task(spec.task)
+                rec["label"] = spec.label
+                if task.trainable:
+                    n, src = _train_size(spec, cache)
+                    rec["train_examples"] = n
+                    if src != "counted":
+                        notes.append("training set size unknown (data not present)" if n is None else
+                                     f"examples from {src} (data not present)")
+                    if cfg.target.max_steps or n is not None:
+                        rec["steps"] = total_steps([n or 0], cfg.target)
+                else:
+                    rec["kind"] = "retrieval"
+                rec["eval_texts"] = _eval_texts(spec, cache)
+                if rec["eval_texts"] is None:
+                    notes.append("evaluation size unknown (data not present)")
+                hp = cfg.target
+            trainable = kind == "intermediate" or rec["kind"] == "target"
+            if n_params is not None and (rec["steps"] is not None or not trainable):
+                flops = 0.0
+                if rec["steps"]:
+                    flops += factor * n_params * rec["steps"] * hp.batch_size * hp.grad_accum * length
+                if rec["eval_texts"]:
+                    flops += 2 * n_params * rec["eval_texts"] * length
+                rec["flops"] = flops
+                rec["cpu_seconds"] = flops / CPU_FLOPS + PHASE_SECONDS
+                rec["gpu_seconds"] = flops / GPU_FLOPS + PHASE_SECONDS + (rec["steps"] or 0) * GPU_STEP_SECONDS
+            elif n_params is None:
+                notes.append("model size unknown")
+            rec["notes"] = notes
+            phases[ident] = rec
+    flops = sum(p["flops"] or 0 for p in phases.values())
+    return {"cells": len(cells), "phase_uses": uses, "phases": phases, "unique_phases": len(phases),
+            "reused": uses - len(phases), "flops": flops,
+            "cpu_seconds": sum(p["cpu_seconds"] or 0 for p in phases.values()),
+            "gpu_seconds": sum(p["gpu_seconds"] or 0 for p in phases.values()),
+            "complete": all(p["flops"] is not None and (p["steps"] is not None or p["kind"] == "retrieval")
+                            for p in phases.values())}
