@@ -105,7 +105,9 @@ def test_grid_expansion_baselines_sizes_and_budgets(tmp_path, tiny_model, data):
     gs = groups(cells)
     assert len(gs) == len(base) + 2 * 2 * 3 * 2 * 2
     assert all(len({c.target for c in g}) == len(g) for g in gs)
-    # ids are stable: expanding again gives the same cells
+    # ids are stable: expanding again gives the same cells, and so does spelling out a default value
+    assert [c.id for c in expand(study_from_dict(s))] == [c.id for c in cells]
+    s["fixed"]["target"]["weight_decay"] = 0.01
     assert [c.id for c in expand(study_from_dict(s))] == [c.id for c in cells]
 
 

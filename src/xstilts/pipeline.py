@@ -39,7 +39,8 @@ from .training import MultiTaskModel, TaskData, predict, seed_everything, train
 #: Bumped when a change alters what a phase computes, so that old phase folders are not reused.
 PHASE_VERSION = 1
 #: Settings that do not change what a phase computes, left out of its hash.
-NOT_HASHED = ("checkpoint_every", "keep_checkpoints", "log_every")
+NOT_HASHED = ("checkpoint_every", "keep_checkpoints", "log_every", "prefetch", "compile", "compile_mode", "fused_adamw",
+              "length_buckets")
 
 
 @dataclass

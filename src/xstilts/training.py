@@ -4,6 +4,14 @@ The model is the encoder plus one head per task (:class:`MultiTaskModel`). Each 
 one task (single-task batches, as jiant); with several tasks the task is drawn per step (``proportional`` to the
 number of training examples, or ``uniform``). AdamW with linear warmup and decay, gradient clipping, dropout
 seeded from the run seed. Devices and mixed precision go through ``accelerate``.
+
+Speed without changing results: the next step's batches are collated in a background thread (pinned memory,
+non-blocking copies on CUDA); losses stay on the device and are read every ``log_every`` steps; fused AdamW on
+CUDA; optional length buckets (masked padding to fixed lengths), ``torch.compile`` of the encoder (every bucket
+compiled before the first step) and length-grouped batches. Data-parallel runs (``accelerate launch`` /
+``torchrun``, DDP) cut each global batch across the processes and equal the single-process run. Evaluation
+(:func:`eval_all_languages`) sorts every language's features by length into one stream of large batches.
+See ``benchmarks/README.md`` for the measured effect.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
-from .data import length_grouped_order, length_sorted_batches, pad_to_bucket
+from .data import SEQUENCE_PAD_VALUES, length_grouped_order, length_sorted_batches, pad_to_bucket
 from .errors import XstiltsError
 from .tasks import Family, Task
 
@@ -171,6 +179,17 @@ class _Sampler:
         return {"streams": [s.state() for s in self.streams], "sampler": self.rng.getstate(),
                 "generator": self.gen.get_state()}
 
+    def peek(self) -> tuple[int, list[int], float]:
+        """The first part of the next plan, leaving the sampler as it was."""
+        st = self.state()
+        streams = [dict(s, perm=list(s["perm"])) for s in st["streams"]]
+        part = self.draw()[0][0]
+        for s, s_st in zip(self.streams, streams):
+            s.restore(s_st)
+        self.rng.setstate(st["sampler"])
+        self.gen.set_state(st["generator"])
+        return part
+
 
 def _shard(idx: list[int], rank: int, world: int) -> list[int]:
     """Process *rank*'s contiguous slice of a global batch (sizes differ by at most one)."""
@@ -305,18 +324,49 @@ def _make_optimizer(model: nn.Module, hp, device: torch.device) -> torch.optim.A
 
 
 def _compile_encoder(encoder: nn.Module, hp) -> bool:
-    """``torch.compile`` the encoder in place (its state dict keeps its keys); static shapes with length buckets."""
+    """``torch.compile`` the encoder in place (its state dict keeps its keys). With torch's automatic dynamic
+    shapes the first shape compiles static, the second recompiles with a symbolic length that every later bucket
+    reuses (CUDA graphs, ``reduce-overhead``, are still recorded per shape)."""
     if not getattr(hp, "compile", False):
         return False
     import torch._dynamo.config as dynamo_config
 
-    buckets = getattr(hp, "length_buckets", None)
-    if buckets:  # one graph per bucket (and per batch size: an epoch's last batch, a process's slice)
-        name = "recompile_limit" if hasattr(dynamo_config, "recompile_limit") else "cache_size_limit"
-        setattr(dynamo_config, name, max(getattr(dynamo_config, name), 4 * len(buckets) + 8))
+    name = "recompile_limit" if hasattr(dynamo_config, "recompile_limit") else "cache_size_limit"
+    setattr(dynamo_config, name, max(getattr(dynamo_config, name), 16))
     mode = getattr(hp, "compile_mode", "default")
-    encoder.compile(mode=None if mode == "default" else mode, dynamic=False if buckets else None)
+    encoder.compile(mode=None if mode == "default" else mode)
     return True
+
+
+def _fit_width(batch: dict[str, torch.Tensor], width: int, pad_id: int) -> dict[str, torch.Tensor]:
+    """*batch* with its token dimension cut or padded to *width* (for compiling a bucket's shapes)."""
+    have = batch["input_ids"].shape[1]
+    out = dict(batch)
+    for name, t in batch.items():
+        if name == "input_ids" or (name in SEQUENCE_PAD_VALUES and t.ndim >= 2 and t.shape[-1] == have):
+            fill = pad_id if name == "input_ids" else SEQUENCE_PAD_VALUES[name]
+            out[name] = t[..., :width] if width <= have else nn.functional.pad(t, (0, width - have), value=fill)
+    return out
+
+
+def _precompile(module: "_LossModule", task: TaskData, batch: dict, buckets, accelerator, pad_id: int) -> None:
+    """Compile every bucket's graphs before training (so that none compiles mid-run): a forward and backward per
+    bucket on a real batch cut or padded to the bucket's length. RNG states are restored and gradients dropped,
+    so the run is unchanged."""
+    import warnings
+
+    device = accelerator.device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        for width in buckets:
+            b = {n: v.to(device) for n, v in _fit_width(batch, width, pad_id).items()}
+            try:
+                with accelerator.autocast():
+                    loss = module(task.label, task.family, b)
+                loss.backward()
+            except Exception as e:  # e.g. a span label beyond a short bucket: compiled when first met instead
+                warnings.warn(f"could not pre-compile length bucket {width}: {e}", stacklevel=2)
+    for p in module.parameters():
+        p.grad = None
 
 
 class _Dist:
@@ -348,6 +398,17 @@ class _Dist:
     def barrier(self) -> None:
         if self.world > 1:
             self.acc.wait_for_everyone()
+
+
+def _ddp(module: nn.Module, device: torch.device) -> nn.Module:
+    """DDP over *module* (the process group is accelerate's). Buffers are not synchronised at each forward (the
+    encoders' buffers are constant); ``find_unused_parameters`` since a step uses one task's head only."""
+    import inspect
+
+    kwargs = {"device_ids": [device.index] if device.type == "cuda" else None, "find_unused_parameters": True}
+    params = inspect.signature(nn.parallel.DistributedDataParallel.__init__).parameters
+    kwargs["forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers"] = False
+    return nn.parallel.DistributedDataParallel(module, **kwargs)
 
 
 def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accelerator, pad_id: int,
@@ -426,13 +487,16 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
             seconds_before, resumed_from = st.get("seconds", 0.0), str(path)
     optimizer = accelerator.prepare(optimizer)
     runner: nn.Module = _LossModule(inner)
-    if dist.world > 1:
-        runner = nn.parallel.DistributedDataParallel(
-            runner, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False,
-            find_unused_parameters=True)
+    buckets = getattr(hp, "length_buckets", None)
+    loader = _Loader(tasks, pad_id, buckets, device, dist.rank, dist.world, getattr(hp, "prefetch", True))
     compiled = _compile_encoder(inner.encoder, hp)
-    loader = _Loader(tasks, pad_id, getattr(hp, "length_buckets", None), device, dist.rank, dist.world,
-                     getattr(hp, "prefetch", True))
+    if compiled and buckets and start < steps:
+        inner.train()
+        k, idx, share = sampler.peek()
+        _precompile(runner, tasks[k], loader._part(k, idx, share).batch,
+                    buckets, accelerator, pad_id)
+    if dist.world > 1:
+        runner = _ddp(runner, device)
     pending = {"examples": [0] * len(tasks), "tokens": [0] * len(tasks)}  # this process's, not yet summed
     main = accelerator.is_main_process
     t0 = time.time()

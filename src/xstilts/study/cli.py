@@ -61,7 +61,7 @@ def _table(headers: list[str], rows: list[list[str]], title: str | None = None) 
 def plan(file: Path = typer.Argument(..., help="study YAML file"),
          as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables")) -> None:
     """Print the cells (with the automatic baselines) and a rough estimate of their cost. Loads no model."""
-    from .grid import CPU_FLOPS, GPU_FLOPS, GPU_STEP_SECONDS, LENGTH_FRACTION, PHASE_SECONDS, estimate
+    from .grid import CPU_EVAL_FLOPS, CPU_FLOPS, GPU_FLOPS, GPU_STEP_SECONDS, LENGTH_FRACTION, PHASE_SECONDS, estimate
 
     try:
         study, cells = _load(file)
@@ -117,7 +117,8 @@ def plan(file: Path = typer.Argument(..., help="study YAML file"),
     typer.echo(f"Rough time: {_fmt_seconds(est['cpu_seconds'])} on CPU, {_fmt_seconds(est['gpu_seconds'])} on one "
                f"GPU" + ("" if est["complete"] else " (lower bound: some sizes are unknown, see notes)") + ".")
     typer.echo(f"  ROUGH: 6 x non-embedding parameters x tokens FLOPs for training (4x with LoRA), 2x for embedding; "
-               f"tokens = examples x {LENGTH_FRACTION:g} x max_length; {CPU_FLOPS:.0e} FLOP/s on CPU (2 cores), "
+               f"tokens = examples x {LENGTH_FRACTION:g} x max_length; {CPU_FLOPS:.0e} FLOP/s on CPU (2 cores; "
+               f"{CPU_EVAL_FLOPS:.0e} for embedding), "
                f"{GPU_FLOPS:.0e} FLOP/s + {GPU_STEP_SECONDS:g} s/step on a GPU, + {PHASE_SECONDS:g} s per phase; "
                f"the evaluation of fine-tuned targets is not counted. Expect a factor of 2 either way.")
 

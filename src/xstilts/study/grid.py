@@ -4,8 +4,9 @@ A **cell** is one fully resolved :class:`~xstilts.config.ExperimentConfig` (``wi
 its axis values. The cells are the cartesian product of the study's axes, plus one automatic **baseline** cell
 (no intermediate tasks) per (model, target, seed), shared by every intermediate setting. A cell's id is
 :func:`xstilts.io.stable_hash` of its resolved config dump (without ``name`` and ``output_dir``, which the study
-sets: ``output_dir`` = the study folder, so every cell shares ``<study>/phases``; ``name`` = ``cell-<id>``) together
-with its budget, so the same cell has the same id in every re-run and in every copy of the study folder.
+sets: ``output_dir`` = the study folder, so every cell shares ``<study>/phases``; ``name`` = ``cell-<id>``; and
+without settings at their default value, so that new options do not change ids) together with its budget, so the
+same cell has the same id in every re-run, in every copy of the study folder and after an upgrade that adds options.
 
 Nothing here loads a model, and the grid expands without any data present; :func:`tokens_to_steps` (run time) and
 the example counts of :func:`estimate` (only where the data is there) read data.
@@ -259,7 +260,9 @@ def expand(study: Study) -> list[Cell]:
                             f"(in cell {desc})")
             return None
         bud = budget if budget is not _KEEP else None
-        dump = cfg.model_dump(mode="json", exclude={"name", "output_dir"})
+        # settings at their default value are left out, so that a new config option (with a default) in a later
+        # version of xstilts keeps every cell's id, and finished cells stay finished
+        dump = cfg.model_dump(mode="json", exclude={"name", "output_dir"}, exclude_defaults=True)
         cid = stable_hash({"config": dump, "budget": bud})
         cfg = cfg.model_copy(update={"name": f"cell-{cid}"})
         axes_rec = {"model": cfg.model.name_or_path, "model_size": cfg.model.size,
@@ -402,10 +405,12 @@ def sampling_probabilities(cfg: ExperimentConfig, sizes: list[int]) -> list[floa
 
 
 # ---------------------------------------------------------------------------------------------------- estimate
-#: Rough effective throughput (FLOP/s) for the time estimate. CPU: measured for multilingual-e5-small training on
-#: two cores of a shared machine (see the study notes); GPU: a fraction of an H100's bf16 peak that small models
-#: reach. Both are order-of-magnitude figures.
+#: Rough effective throughput (FLOP/s) for the time estimate. CPU: measured with multilingual-e5-small training on
+#: two cores (studies/demo.yaml: 20 steps of 16 pairs in 55-110 s); GPU: a fraction of an H100's bf16 peak that
+#: small models reach. Both are order-of-magnitude figures.
 CPU_FLOPS = 3e10
+#: CPU inference (embedding without gradients, large batches) runs faster; measured on the demo study's retrieval.
+CPU_EVAL_FLOPS = 1.2e11
 GPU_FLOPS = 5e13
 #: Fixed seconds per phase (loading the model and data, tokenizing, saving) and per optimizer step on a GPU (kernel
 #: launches dominate small models there).
@@ -582,13 +587,11 @@ def estimate(cells: list[Cell]) -> dict:
                 hp = cfg.target
             trainable = kind == "intermediate" or rec["kind"] == "target"
             if n_params is not None and (rec["steps"] is not None or not trainable):
-                flops = 0.0
-                if rec["steps"]:
-                    flops += factor * n_params * rec["steps"] * hp.batch_size * hp.grad_accum * length
-                if rec["eval_texts"]:
-                    flops += 2 * n_params * rec["eval_texts"] * length
+                train_flops = factor * n_params * (rec["steps"] or 0) * hp.batch_size * hp.grad_accum * length
+                eval_flops = 2 * n_params * (rec["eval_texts"] or 0) * length
+                flops = train_flops + eval_flops
                 rec["flops"] = flops
-                rec["cpu_seconds"] = flops / CPU_FLOPS + PHASE_SECONDS
+                rec["cpu_seconds"] = train_flops / CPU_FLOPS + eval_flops / CPU_EVAL_FLOPS + PHASE_SECONDS
                 rec["gpu_seconds"] = flops / GPU_FLOPS + PHASE_SECONDS + (rec["steps"] or 0) * GPU_STEP_SECONDS
             elif n_params is None:
                 notes.append("model size unknown")
