@@ -19,3 +19,14 @@ def tiny_model(tmp_path_factory):
     from fixtures import make_tiny_model
 
     return make_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread: tiny models gain nothing from more, and several threads crawl on a busy 2-core machine."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

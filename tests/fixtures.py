@@ -65,3 +65,13 @@ def write_tatoeba(root: Path, pairs: dict[str, tuple[list[str], list[str]]]) -> 
         (root / f"tatoeba.{l3}-eng.{l3}").write_text("".join(s + "\n" for s in src), encoding="utf-8")
         (root / f"tatoeba.{l3}-eng.eng").write_text("".join(s + "\n" for s in eng), encoding="utf-8")
     return root
+
+
+def cpu_accelerator():
+    """A fresh CPU ``accelerate.Accelerator`` (its process-wide state reset, as each pipeline phase does)."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+    return Accelerator(cpu=True)

@@ -31,19 +31,12 @@ SCENARIOS = {
 }
 
 
-def _accelerator():
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState, GradientState
-
-    AcceleratorState._reset_state(True)
-    GradientState._reset_state()
-    return Accelerator(cpu=True)
 
 
 def _setup(model_dir: str, spec: dict):
     from transformers import AutoModel
 
-    from fixtures import toy_pair
+    from fixtures import cpu_accelerator, toy_pair
     from xstilts.config import TrainConfig
     from xstilts.modeling import load_tokenizer
     from xstilts.tasks import get_family, get_task
@@ -70,7 +63,7 @@ def _run(model_dir: str, spec: dict, state_dir: str | None = None, stop_at: int 
     from xstilts import training as tr
 
     model, datas, hp, pad = _setup(model_dir, spec)
-    acc = _accelerator()
+    acc = cpu_accelerator()
 
     def progress(step, loss):  # called on the main process only: the others learn of the stop request
         if step == stop_at:

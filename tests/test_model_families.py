@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fixtures import WORDS, make_tiny_model, toy_pair, write_pawsx
+from fixtures import cpu_accelerator, WORDS, make_tiny_model, toy_pair, write_pawsx
 from xstilts.config import LoraConfig, ModelConfig, TrainConfig, validate_config
 from xstilts.modeling import build_backbone, load_encoder, load_tokenizer, save_backbone
 from xstilts.tasks import get_family, get_task
@@ -59,12 +59,6 @@ def _model_cfg(kind, path, **kw):
     return ModelConfig(name_or_path=str(path), max_length=48, family="bilstm" if kind == "bilstm" else "auto", **kw)
 
 
-def _accelerator():
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
-
-    AcceleratorState._reset_state(True)
-    return Accelerator(cpu=True)
 
 
 def _examples(kind: str, n: int, seed: int):
@@ -123,7 +117,7 @@ def test_every_head_kind_runs_and_pair_task_is_learned(kind, checkpoints):
     model = MultiTaskModel(enc, {"pawsx": train_d.family.build_head(train_d.task, 32, 0.0)})
     if summary:
         model.heads["pawsx"].summary = summary
-    acc = _accelerator()
+    acc = cpu_accelerator()
     hist = train(model, [train_d], TrainConfig(epochs=6, lr=2e-3, batch_size=16, log_every=10), seed=0,
                  accelerator=acc, pad_id=tok.pad_token_id)
     curve = [v for _, v in hist["loss_curve"]]
@@ -158,7 +152,7 @@ def test_lora_trains_only_adapters_and_merge_is_exact(kind, checkpoints, tmp_pat
     base_before = {n: p.detach().clone() for n, p in enc.named_parameters() if "lora_" not in n}
     d = _task_data("pair", tok, 64, 1)
     model = MultiTaskModel(enc, {"pawsx": d.family.build_head(d.task, 32, 0.0)})
-    train(model, [d], TrainConfig(max_steps=10, lr=1e-2, batch_size=16), seed=0, accelerator=_accelerator(),
+    train(model, [d], TrainConfig(max_steps=10, lr=1e-2, batch_size=16), seed=0, accelerator=cpu_accelerator(),
           pad_id=tok.pad_token_id)
     changed = [n for n, p in enc.named_parameters() if "lora_" not in n and not torch.equal(p, base_before[n])]
     assert changed == []

@@ -415,13 +415,6 @@ def test_score_and_prediction_files():
 
 
 # ------------------------------------------------------------------------------------------------- learning
-@pytest.fixture
-def one_thread():
-    """Tiny models train fastest on one thread (and several threads crawl on a busy 2-core machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_tiny_encoder_learns_toy_multiple_choice(tiny_model, one_thread):

@@ -69,12 +69,6 @@ def tok(tiny):
     return load_tokenizer(str(tiny))
 
 
-@pytest.fixture
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models run far faster single-threaded on a busy 2-core machine
-    yield
-    torch.set_num_threads(n)
 
 
 # ------------------------------------------------------------------------------------------------ readers

@@ -13,12 +13,7 @@ from xstilts.errors import ConfigError
 from xstilts.sampling import task_probabilities
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_probabilities_by_hand():

@@ -9,7 +9,7 @@ import random
 import pytest
 import torch
 
-from fixtures import toy_pair
+from fixtures import cpu_accelerator, toy_pair
 from xstilts.config import TrainConfig, validate_config
 from xstilts.data import bucket_length, length_grouped_order, length_sorted_batches, pad_to_bucket
 from xstilts.errors import ConfigError
@@ -19,21 +19,9 @@ from xstilts.tasks.classification import PairExample
 from xstilts import training as tr
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _accelerator():
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState, GradientState
-
-    AcceleratorState._reset_state(True)
-    GradientState._reset_state()
-    return Accelerator(cpu=True)
 
 
 def _data(tok, n, seed, label="pawsx"):
@@ -57,7 +45,7 @@ def _model(path, datas, dropout: bool):
 def _train(path, datas, dropout=True, state_dir=None, mixed=False, **hp):
     model = _model(path, datas, dropout)
     hp = TrainConfig(**{"max_steps": 12, "lr": 1e-3, "batch_size": 8, "log_every": 2, **hp})
-    hist = tr.train(model, datas, hp, seed=5, accelerator=_accelerator(), pad_id=0, state_dir=state_dir,
+    hist = tr.train(model, datas, hp, seed=5, accelerator=cpu_accelerator(), pad_id=0, state_dir=state_dir,
                     mixed_batches=mixed)
     return hist, {k: v.clone() for k, v in model.state_dict().items()}, model
 
@@ -206,7 +194,7 @@ def test_random_collate_family_is_identical_with_prefetch(tiny_model, tmp_path):
         fam.bind(head, enc)
         model = tr.MultiTaskModel(enc, {"mlm": head})
         hist = tr.train(model, [data], TrainConfig(max_steps=6, lr=1e-3, batch_size=8, log_every=1,
-                                                   prefetch=prefetch), seed=1, accelerator=_accelerator(), pad_id=0)
+                                                   prefetch=prefetch), seed=1, accelerator=cpu_accelerator(), pad_id=0)
         return hist["loss_curve"], torch.get_rng_state()
 
     (c1, r1), (c2, r2) = run(True), run(False)
@@ -218,7 +206,7 @@ def test_eval_all_languages_equals_per_language_predict(tiny_model):
     tok = load_tokenizer(str(tiny_model))
     langs = [_data(tok, n, seed) for n, seed in ((37, 1), (50, 2), (9, 3))]
     model = _model(tiny_model, langs[:1], dropout=True)
-    acc = _accelerator()
+    acc = cpu_accelerator()
     together = tr.eval_all_languages(model, langs, batch_size=16, accelerator=acc, pad_id=0)
     budget = tr.eval_all_languages(model, langs, batch_size=64, accelerator=acc, pad_id=0, max_tokens=200,
                                    prefetch=False)

@@ -18,14 +18,7 @@ from xstilts.study.grid import groups, tokens_to_steps
 from xstilts.study.spec import study_from_dict
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

@@ -293,13 +293,6 @@ def _toy_sentences(n, seed):
     return out
 
 
-@pytest.fixture
-def one_thread():
-    """One torch thread: the tiny model gains nothing from more, and they slow down on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_tiny_encoder_learns_toy_tagging(tiny_model, one_thread):

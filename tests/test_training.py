@@ -5,7 +5,7 @@ import random
 import pytest
 import torch
 
-from fixtures import toy_pair
+from fixtures import cpu_accelerator, toy_pair
 from xstilts.config import TrainConfig
 from xstilts.modeling import load_encoder, load_tokenizer
 from xstilts.tasks import get_family, get_task
@@ -13,12 +13,6 @@ from xstilts.tasks.classification import PairExample
 from xstilts.training import MultiTaskModel, TaskData, predict, total_steps, train
 
 
-def _accelerator():
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
-
-    AcceleratorState._reset_state(True)
-    return Accelerator(cpu=True)
 
 
 def _data(tokenizer, n, seed, label="pawsx"):
@@ -35,7 +29,7 @@ def test_tiny_encoder_learns_pair_task(tiny_model):
     torch.manual_seed(0)
     enc = load_encoder(str(tiny_model))
     model = MultiTaskModel(enc, {"pawsx": train_data.family.build_head(train_data.task, 32, 0.0)})
-    acc = _accelerator()
+    acc = cpu_accelerator()
 
     def accuracy():
         out = predict(model, test_data, batch_size=64, accelerator=acc, pad_id=tok.pad_token_id)
@@ -58,7 +52,7 @@ def test_multitask_sampling_uses_every_task(tiny_model):
     enc = load_encoder(str(tiny_model))
     model = MultiTaskModel(enc, {d.label: d.family.build_head(d.task, 32, 0.1) for d in (a, b)})
     hp = TrainConfig(max_steps=80, lr=1e-4, batch_size=8)
-    hist = train(model, [a, b], hp, seed=0, accelerator=_accelerator(), pad_id=tok.pad_token_id)
+    hist = train(model, [a, b], hp, seed=0, accelerator=cpu_accelerator(), pad_id=tok.pad_token_id)
     share = hist["task_steps"]["a"] / 80
     assert hist["steps"] == 80 and sum(hist["task_steps"].values()) == 80
     assert 0.6 < share < 0.9  # proportional to size: expected 0.75
@@ -74,5 +68,5 @@ def test_nan_loss_stops_with_step(tiny_model, monkeypatch):
     orig = type(fam).loss
     monkeypatch.setattr(type(fam), "loss", lambda self, h, hid, b: (orig(self, h, hid, b)[0] * float("nan"), None))
     with pytest.raises(XstiltsError, match="optimizer step 5"):
-        train(model, [d], TrainConfig(max_steps=20, log_every=5, batch_size=8), seed=0, accelerator=_accelerator(),
+        train(model, [d], TrainConfig(max_steps=20, log_every=5, batch_size=8), seed=0, accelerator=cpu_accelerator(),
               pad_id=tok.pad_token_id)

@@ -141,6 +141,13 @@ def _coerce_specs(v: Any) -> Any:
     return v
 
 
+def _unique_labels(specs: list[TaskSpec], phase: str) -> None:
+    labels = [s.label for s in specs]
+    dup = {x for x in labels if labels.count(x) > 1}
+    if dup:
+        raise ValueError(f"{phase} task label(s) {', '.join(sorted(dup))} used twice; give each a distinct `name`")
+
+
 class TrainConfig(_Strict):
     """Optimisation settings shared by the intermediate and target phases."""
 
@@ -202,11 +209,7 @@ class IntermediateConfig(TrainConfig):
     @field_validator("tasks")
     @classmethod
     def _roles(cls, v: list[TaskSpec]) -> list[TaskSpec]:
-        labels = [s.label for s in v]
-        dup = {x for x in labels if labels.count(x) > 1}
-        if dup:
-            raise ValueError(f"intermediate task label(s) {', '.join(sorted(dup))} used twice; give each a distinct "
-                             f"`name`")
+        _unique_labels(v, "intermediate")
         for spec in v:
             task = _lookup(spec.task)
             if INTERMEDIATE not in task.roles and spec.train_language is None:
@@ -234,17 +237,13 @@ class TargetConfig(TrainConfig):
     """
 
     tasks: list[TaskSpec] = Field(default_factory=list)
-    select_on_dev: bool = Field(False, description="keep the epoch with the best English dev score")
 
     _coerce = field_validator("tasks", mode="before")(classmethod(lambda cls, v: _coerce_specs(v)))
 
     @field_validator("tasks")
     @classmethod
     def _roles(cls, v: list[TaskSpec]) -> list[TaskSpec]:
-        labels = [s.label for s in v]
-        dup = {x for x in labels if labels.count(x) > 1}
-        if dup:
-            raise ValueError(f"target task label(s) {', '.join(sorted(dup))} used twice; give each a distinct `name`")
+        _unique_labels(v, "target")
         for spec in v:
             task = _lookup(spec.task)
             if TARGET not in task.roles:
