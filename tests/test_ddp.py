@@ -20,6 +20,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from fixtures import cpu_accelerator  # noqa: E402
+
 SCENARIOS = {
     # batch 7 over 2 processes: slices of 3 and 4; 2 micro-batches per step
     "single": {"tasks": [("a", 90)], "hp": {"max_steps": 8, "batch_size": 7, "grad_accum": 2}},
@@ -36,7 +38,7 @@ SCENARIOS = {
 def _setup(model_dir: str, spec: dict):
     from transformers import AutoModel
 
-    from fixtures import cpu_accelerator, toy_pair
+    from fixtures import toy_pair
     from xstilts.config import TrainConfig
     from xstilts.modeling import load_tokenizer
     from xstilts.tasks import get_family, get_task
