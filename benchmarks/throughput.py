@@ -15,6 +15,8 @@ Sections (``--sections``, default all), each printing JSON lines (one per measur
 * ``concurrent``: N (8) xstilts XLM-R base runs at once as separate processes (sharing the GPU; CUDA MPS if its
   daemon runs) against one run alone: aggregate examples/s.
 * ``sweep``: xstilts' examples/s and MFU for XLM-R large at batch sizes 32..512; the best batch size for MFU.
+* ``profile`` (``--profile``): torch.profiler over a few measured steps of one xstilts run: Chrome trace, operator
+  table, and the time per step of the trainer's regions (collate, wait for batches, forward, backward, optimizer).
 
 Figures: ``examples_per_s`` (steady state: after ``--warmup`` steps, until the last step, with a device
 synchronisation at both ends); ``real_tokens_per_s`` (examples/s x the mean real, non-pad, length of the data);
@@ -32,6 +34,7 @@ of the tokens. Token ids are uniform over the vocabulary (minus the special ids)
     python benchmarks/throughput.py                              # GPU (H100): everything, base and large
     python benchmarks/throughput.py --sections train --models large
     python benchmarks/throughput.py --device cpu --tiny          # CPU check of every section on tiny shapes
+    python benchmarks/throughput.py --sections profile --models large   # what bounds an xstilts step
 """
 
 from __future__ import annotations
@@ -70,9 +73,12 @@ CONFIGS = {
     "xstilts-compiled": {"batching": "length_grouped", "length_buckets": BUCKETS, "compile": True},
     "xstilts-cudagraphs": {"batching": "length_grouped", "length_buckets": BUCKETS, "compile": True,
                            "compile_mode": "reduce-overhead"},
+    # padding-free: several sequences per row, block-diagonal attention mask (SDPA); flash-attention's varlen
+    # layout when the model is loaded with attn_implementation=flash_attention_2 (--attn flash_attention_2)
+    "xstilts-packed": {"packing": True},
 }
-GPU_CONFIGS = ["xstilts", "xstilts-grouped", "xstilts-cudagraphs", "hf", "hf-longest"]
-CPU_CONFIGS = ["xstilts", "xstilts-grouped", "xstilts-buckets", "hf", "hf-longest"]
+GPU_CONFIGS = ["xstilts", "xstilts-grouped", "xstilts-packed", "xstilts-cudagraphs", "hf", "hf-longest"]
+CPU_CONFIGS = ["xstilts", "xstilts-grouped", "xstilts-buckets", "xstilts-packed", "hf", "hf-longest"]
 
 
 def emit(record: dict) -> None:
@@ -99,11 +105,36 @@ def synthetic_pairs(n: int, vocab: int, seed: int) -> dict:
     return {"input_ids": ids, "label": labels}
 
 
-def xlmr_config(size: str):
+def xlmr_config(size: str, attn: str | None = None):
     from transformers import XLMRobertaConfig
 
+    extra = {"attn_implementation": attn} if attn else {}
     return XLMRobertaConfig(vocab_size=VOCAB[size], max_position_embeddings=514, type_vocab_size=1, pad_token_id=1,
-                            bos_token_id=0, eos_token_id=2, num_labels=3, **SHAPES[size])
+                            bos_token_id=0, eos_token_id=2, num_labels=3, **SHAPES[size], **extra)
+
+
+def train_config(**options):
+    """A TrainConfig; options the installed config schema does not list yet (``packing``) are set unvalidated."""
+    from xstilts.config import TrainConfig
+
+    known = {k: v for k, v in options.items() if k in TrainConfig.model_fields}
+    extra = {k: v for k, v in options.items() if k not in TrainConfig.model_fields}
+    hp = TrainConfig(**known)
+    return hp.model_copy(update=extra) if extra else hp
+
+
+def packed_slots(lengths: list[int], width: int, varlen: bool) -> int:
+    """Token slots of a packed batch (as :func:`xstilts.data.pack_batch`): first-fit-decreasing rows of *width*."""
+    if varlen:
+        return sum(lengths)
+    fill: list[int] = []
+    for n in sorted(lengths, reverse=True):
+        r = next((r for r, used in enumerate(fill) if used + n <= width), None)
+        if r is None:
+            fill.append(n)
+        else:
+            fill[r] += n
+    return len(fill) * width
 
 
 def non_embedding_params(model: torch.nn.Module) -> int:
@@ -155,10 +186,9 @@ def figures(name: str, size: str, batch: int, ex_s: float, mean_len: float, padd
 
 # ------------------------------------------------------------------------------------------------ xstilts
 def run_xstilts(size: str, batch: int, options: dict, args, data: dict, name: str = "xstilts",
-                on_measure_start=None) -> dict:
+                on_measure_start=None, on_step=None) -> dict:
     from transformers import XLMRobertaModel
 
-    from xstilts.config import TrainConfig
     from xstilts.tasks import get_family, get_task
     from xstilts.training import MultiTaskModel, TaskData, train
 
@@ -166,7 +196,7 @@ def run_xstilts(size: str, batch: int, options: dict, args, data: dict, name: st
     task = get_task("xnli")
     fam = get_family(task.kind)
     torch.manual_seed(0)
-    enc = XLMRobertaModel(xlmr_config(size), add_pooling_layer=False)
+    enc = XLMRobertaModel(xlmr_config(size, args.attn), add_pooling_layer=False)
     model = MultiTaskModel(enc, {"xnli": fam.build_head(task, enc.config.hidden_size, 0.1)})
     n_params = non_embedding_params(model)
     total = args.warmup + args.steps
@@ -183,15 +213,21 @@ def run_xstilts(size: str, batch: int, options: dict, args, data: dict, name: st
             if b >= width:
                 width = b
                 break
-        padded["tokens"] += len(idx) * width
+        if options.get("packing"):  # the packed rows' token slots (one row of all tokens with flash varlen)
+            padded["tokens"] += packed_slots(out["attention_mask"].sum(1).tolist(), width,
+                                             (args.attn or "").startswith("flash"))
+        else:
+            padded["tokens"] += len(idx) * width
         padded["examples"] += len(idx)
         return out
 
-    hp = TrainConfig(max_steps=total, lr=2e-5, batch_size=batch, warmup_ratio=0.1, weight_decay=0.01,
-                     max_grad_norm=1.0, log_every=total, **options)
+    hp = train_config(max_steps=total, lr=2e-5, batch_size=batch, warmup_ratio=0.1, weight_decay=0.01,
+                      max_grad_norm=1.0, log_every=total, **options)
     marks = {}
 
     def progress(step, loss):
+        if on_step:
+            on_step(step)
         if step == args.warmup:
             device_sync(device)
             if on_measure_start:
@@ -352,7 +388,8 @@ def _worker_cmd(args, index: int, n: int, barrier: str) -> list[str]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--device", args.device, "--batch",
            str(args.batch), "--steps", str(args.steps), "--warmup", str(args.warmup), "--barrier", barrier,
            "--index", str(index), "--n-workers", str(n), "--worker-config", args.worker_config]
-    return cmd + (["--tiny"] if args.tiny else []) + (["--no-bf16"] if not args.bf16 else [])
+    return cmd + (["--tiny"] if args.tiny else []) + (["--no-bf16"] if not args.bf16 else []) + \
+        (["--attn", args.attn] if args.attn else [])
 
 
 def run_workers(args, n: int) -> dict:
@@ -406,6 +443,49 @@ def section_sweep(args) -> None:
               "mfu": best["mfu"], "examples_per_s": best["examples_per_s"]})
 
 
+def section_profile(args) -> None:
+    """torch.profiler over the measured steps of one xstilts run (``--profile-config``, first model): a Chrome trace
+    (``trace.json``, open in Perfetto / chrome://tracing) and a table of the operators with the most self time
+    (``summary.txt``), plus the step's labelled regions (collate, wait_for_batches, forward, backward, optimizer)."""
+    from torch.profiler import ProfilerActivity, profile, schedule
+
+    from xstilts import training
+
+    gpu = device_type(args) == "cuda"
+    size = args.models[0]
+    out = Path(args.profile_dir or ROOT / "runs" / "profiles" / time.strftime("%Y%m%d-%H%M%S"))
+    out.mkdir(parents=True, exist_ok=True)
+    active = min(args.steps, args.profile_steps)
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if gpu else [])
+    data = synthetic_pairs(args.batch * (args.warmup + args.steps), VOCAB[size], seed=4)
+    training.PROFILE_REGIONS = True
+    try:
+        with profile(activities=acts, schedule=schedule(wait=max(0, args.warmup - 1), warmup=1, active=active,
+                                                        repeat=1), record_shapes=False, with_stack=False) as prof:
+            rec = run_xstilts(size, args.batch, CONFIGS[args.profile_config], args, data, name=args.profile_config,
+                              on_step=lambda step: prof.step())
+    finally:
+        training.PROFILE_REGIONS = False
+    prof.export_chrome_trace(str(out / "trace.json"))
+    key = "self_device_time_total" if gpu else "self_cpu_time_total"
+    averages = prof.key_averages()
+    (out / "summary.txt").write_text(averages.table(sort_by=key, row_limit=40) + "\n")
+    attr = "self_device_time_total" if gpu else "self_cpu_time_total"
+
+    def ms(e, name):
+        return round(getattr(e, name, 0.0) / 1000 / active, 3)
+
+    top = sorted(averages, key=lambda e: -getattr(e, attr, 0.0))[:12]
+    regions = {e.key.removeprefix("xstilts."): {"cpu_ms_per_step": ms(e, "cpu_time_total"),
+                                                "device_ms_per_step": ms(e, "device_time_total")}
+               for e in averages if e.key.startswith("xstilts.")}
+    emit({"bench": "profile", "model": size, "config": args.profile_config, "batch": args.batch,
+          "device": args.device_name, "profiled_steps": active, "examples_per_s": rec["examples_per_s"],
+          "trace": str(out / "trace.json"), "summary": str(out / "summary.txt"), "regions": regions,
+          "top_ops": [{"op": e.key, "self_ms_per_step": ms(e, attr), "calls_per_step": round(e.count / active, 1)}
+                      for e in top]})
+
+
 def device_type(args) -> str:
     return torch.device(args.device).type
 
@@ -451,6 +531,13 @@ def main() -> None:
     ap.add_argument("--worker-config", default=None, help="xstilts configuration of the concurrent runs")
     ap.add_argument("--sweep", default=None, help="batch sizes (default 32,64,128,256,512; --tiny 32,64,128)")
     ap.add_argument("--sweep-config", default=None)
+    ap.add_argument("--attn", default=None, help="attention implementation of the xstilts model (sdpa, eager, "
+                                                 "flash_attention_2); default: transformers' choice (sdpa)")
+    ap.add_argument("--profile", action="store_true", help="also profile one xstilts run (torch.profiler): Chrome "
+                                                           "trace and operator table under --profile-dir")
+    ap.add_argument("--profile-config", default=None, help="xstilts configuration to profile (default: the fast one)")
+    ap.add_argument("--profile-dir", default=None, help="default runs/profiles/<date-time> (git-ignored)")
+    ap.add_argument("--profile-steps", type=int, default=5, help="steps recorded (after the warm-up)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default on CPU: 1, for stable "
                                                                  "timings on a shared machine)")
     # internal: one run of the concurrent section
@@ -471,6 +558,9 @@ def main() -> None:
     fast = "xstilts-cudagraphs" if gpu else "xstilts-buckets"
     args.sweep_config = args.sweep_config or fast
     args.worker_config = args.worker_config or fast
+    args.profile_config = args.profile_config or fast
+    if args.profile and "profile" not in args.sections.split(","):
+        args.sections += ",profile"
     args.device_name = torch.cuda.get_device_name(torch.device(args.device)) if gpu else f"cpu ({os.cpu_count()} cores)"
     if args.threads or not gpu:
         torch.set_num_threads(args.threads or 1)
@@ -486,7 +576,7 @@ def main() -> None:
           "warmup": args.warmup, "peak_tflops": args.peak_tflops, "torch_threads": torch.get_num_threads(),
           "mean_length": round(sum(xnli_lengths(20000, 1)) / 20000, 2)})
     sections = {"train": section_train, "eval": section_eval, "concurrent": section_concurrent,
-                "sweep": section_sweep}
+                "sweep": section_sweep, "profile": section_profile}
     for name in args.sections.split(","):
         t0 = time.perf_counter()
         sections[name](args)

@@ -202,3 +202,14 @@ def test_missing_data_fails_before_loading_a_model(experiment, tmp_path, monkeyp
     experiment["target"]["tasks"][0]["data_dir"] = str(tmp_path / "nowhere")
     with pytest.raises(MissingDataError, match="nowhere"):
         Pipeline(validate_config(experiment)).run()
+
+
+def test_atomic_writes_get_normal_file_permissions(tmp_path):
+    """Atomically written results are readable by the group/others as the umask allows (not mkstemp's 0600)."""
+    import os
+
+    from xstilts.io import _UMASK, atomic_write_text
+
+    f = atomic_write_text(tmp_path / "metrics.json", "{}")
+    assert f.stat().st_mode & 0o777 == 0o666 & ~_UMASK
+    assert os.access(f, os.R_OK)

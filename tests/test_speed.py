@@ -120,6 +120,29 @@ def test_length_buckets_only_add_masked_padding(tiny_model):
     assert h1["task_tokens"] == h2["task_tokens"]  # real tokens, not padding
 
 
+def test_optimised_path_gives_the_plain_results(tiny_model):
+    """Speed must not change results: length buckets, background prefetch, fused AdamW and padding-free packing
+    together give the plain loop's loss curve and weights on a fixed seed (dropout off: the same computation up to
+    float rounding)."""
+    tok = load_tokenizer(str(tiny_model))
+    datas = [_data(tok, 100, 1)]
+    plain, p1, _ = _train(tiny_model, datas, dropout=False, max_steps=25, log_every=1, prefetch=False,
+                          fused_adamw=False)
+    hp = TrainConfig(max_steps=25, lr=1e-3, batch_size=8, log_every=1, prefetch=True, fused_adamw=True,
+                     length_buckets=[16, 24, 32])
+    fast = {}
+    for packing in (False, True):
+        model = _model(tiny_model, datas, dropout=False)
+        h = tr.train(model, datas, hp.model_copy(update={"packing": packing}), seed=5, accelerator=cpu_accelerator(),
+                     pad_id=0)
+        fast[packing] = (h, {k: v.clone() for k, v in model.state_dict().items()})
+    for h, p2 in fast.values():
+        assert [s for s, _ in h["loss_curve"]] == [s for s, _ in plain["loss_curve"]]
+        assert max(abs(a - b) for (_, a), (_, b) in zip(plain["loss_curve"], h["loss_curve"])) <= 1e-5
+        assert _max_diff(p1, p2) <= 1e-5
+        assert h["task_tokens"] == plain["task_tokens"]
+
+
 def test_length_grouped_trains_as_well_with_less_padding(tiny_model, monkeypatch):
     tok = load_tokenizer(str(tiny_model))
     datas = [_data(tok, 240, 1)]

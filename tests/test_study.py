@@ -427,6 +427,18 @@ def test_cli_plan_status_results(tmp_path, tiny_model, data, monkeypatch):
     assert r.exit_code == 2 and "axes.model.0.max_length" in r.output and "Traceback" not in r.output
 
 
+def test_study_run_refuses_a_named_tracker_that_is_not_installed(tmp_path, tiny_model, data, monkeypatch):
+    """One line before any cell runs (not a failed cell per cell); the cell ids do not depend on trackers."""
+    monkeypatch.setattr("xstilts.training._installed", lambda name: name != "wandb")
+    s = _study(tmp_path, tiny_model, data, fixed={"trackers": ["wandb"]})
+    path = _write(tmp_path, s)
+    r = CliRunner().invoke(app, ["study", "run", str(path)])
+    assert r.exit_code == 2 and "trackers: wandb is not installed (pip install wandb)" in r.output, r.output
+    assert not [x for x in ResultsDB(tmp_path / "studies" / "s" / "results.sqlite").runs() if x["status"] != "pending"]
+    plain = _write(tmp_path, _study(tmp_path, tiny_model, data), "plain.yaml")
+    assert [c.id for c in expand(load_study(path))] == [c.id for c in expand(load_study(plain))]
+
+
 @pytest.mark.parametrize("preset", ["demo", "model_size", "data_size", "architecture", "task_count_budget",
                                     "llm_size"])
 def test_presets_plan_without_models_or_data(preset, monkeypatch, tmp_path):

@@ -200,6 +200,91 @@ def test_cli_report_from_study_file(main_study, tmp_path):
     assert res.exit_code == 2 and "no such study" in res.output
 
 
+def test_report_from_study_folder_reads_the_stored_study_file(main_study, tmp_path):
+    """`xstilts report FOLDER` honours the study's low_resource_languages: from the study.yaml that `study run`
+    copies into the folder (the same as when given the study file)."""
+    from typer.testing import CliRunner
+
+    from xstilts.cli import app
+
+    (main_study / "study.yaml").write_text("name: renamed-demo\noutput_dir: elsewhere\n"
+                                           "low_resource_languages: [de, sw]\n")
+    res = CliRunner().invoke(app, ["report", str(main_study), "--resamples", "0", "--out", str(tmp_path / "rep"),
+                                   "--no-plots"])
+    assert res.exit_code == 0, res.output
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "Low-resource languages: de sw" in md and "# Study report: renamed-demo" in md
+    low = list(csv.DictReader(open(tmp_path / "rep" / "low_resource.csv")))
+    assert {(r["target"], r["languages"]) for r in low} == {("xnli", "de, sw"), ("pawsx", "de")}
+    # with --db and the folder, too; --low-resource still wins over the file
+    w = build_report(main_study, tmp_path / "rep2", db=main_study / "results.sqlite", resamples=0, plots=False,
+                     low_resource=["en"])
+    assert "Low-resource languages: en." in w["markdown_text"]
+    w = build_report(main_study, tmp_path / "rep3", db=main_study / "results.sqlite", resamples=0, plots=False)
+    assert "Low-resource languages: de sw." in w["markdown_text"]
+    # a folder without study.yaml: the default list
+    (main_study / "study.yaml").unlink()
+    w = build_report(main_study, tmp_path / "rep4", resamples=0, plots=False)
+    assert f"Low-resource languages: {' '.join(DEFAULT_LOW_RESOURCE)}." in w["markdown_text"]
+
+
+def test_report_skips_inactive_cells_unless_all_cells(tmp_path):
+    """Cells no longer in the study file (runs.active = 0) are left out by default; --all-cells includes them."""
+    from typer.testing import CliRunner
+
+    from xstilts.cli import app
+
+    cells = []
+    for seed in (1, 2):
+        cells.append({"id": f"b{seed}", "inter": [], "seed": seed, "target": "xnli", "metric": "accuracy",
+                      "scores": {"en": {"accuracy": 50.0 + seed}}})
+        cells.append({"id": f"m{seed}", "inter": ["mnli"], "seed": seed, "target": "xnli", "metric": "accuracy",
+                      "scores": {"en": {"accuracy": 55.0 + seed}}})
+        cells.append({"id": f"q{seed}", "inter": ["qqp"], "seed": seed, "target": "xnli", "metric": "accuracy",
+                      "scores": {"en": {"accuracy": 40.0 + seed}}})  # qqp was dropped from the study file
+    cells.append({"id": "q-failed", "inter": ["qqp"], "seed": 3, "target": "xnli", "metric": "accuracy",
+                  "scores": {"en": {"accuracy": 0.0}}, "status": "failed", "error": "RuntimeError: old failure"})
+    folder = make_study(tmp_path, cells)
+    con = sqlite3.connect(folder / "results.sqlite")
+    con.execute("ALTER TABLE runs ADD COLUMN active INTEGER")
+    con.execute("UPDATE runs SET active = CASE WHEN cell_id LIKE 'q%' THEN 0 ELSE 1 END")
+    con.commit()
+    con.close()
+    assert {c.id: c.active for c in load_cells(folder / "results.sqlite")}["q1"] == 0
+    w = build_report(folder, resamples=0, plots=False)
+    md = w["markdown_text"]
+    assert "| mnli |" in md and "| qqp |" not in md and "old failure" not in md
+    assert "cells: 4 done (of 4); 3 cell(s) no longer in the study file left out (--all-cells to include them)" in md
+    rows = list(csv.DictReader(open(folder / "report" / "main.csv")))
+    assert {r["setting"] for r in rows} == {"baseline", "mnli"}
+    res = CliRunner().invoke(app, ["report", str(folder), "--resamples", "0", "--no-plots", "--all-cells"])
+    assert res.exit_code == 0, res.output
+    assert "| qqp |" in res.output and "old failure" in res.output and "no longer in the study file" not in res.output
+    rows = list(csv.DictReader(open(folder / "report" / "main.csv")))
+    qqp = next(r for r in rows if r["setting"] == "qqp")
+    assert float(qqp["mean"]) == pytest.approx(41.5) and float(qqp["delta"]) == pytest.approx(-10.0)
+    # every cell inactive: an error that says why, not an empty report
+    con = sqlite3.connect(folder / "results.sqlite")
+    con.execute("UPDATE runs SET active = 0")
+    con.commit()
+    con.close()
+    res = CliRunner().invoke(app, ["report", str(folder), "--resamples", "0", "--no-plots"])
+    assert res.exit_code == 2 and "--all-cells" in res.output
+
+
+def test_no_interval_over_two_seeds(tmp_path):
+    """Two seeds whose deltas agree in sign are no 95% evidence (the bootstrap interval would be their range)."""
+    cells = []
+    for seed, (b, m) in ((1, (50.0, 53.0)), (2, (51.0, 52.0))):
+        cells.append({"id": f"b{seed}", "inter": [], "seed": seed, "target": "xnli", "metric": "accuracy",
+                      "scores": {"en": {"accuracy": b}}})
+        cells.append({"id": f"m{seed}", "inter": ["mnli"], "seed": seed, "target": "xnli", "metric": "accuracy",
+                      "scores": {"en": {"accuracy": m}}})
+    an = Analysis(load_cells(make_study(tmp_path, cells) / "results.sqlite"), resamples=200)
+    e = an.main[(0, ("mnli",), "xnli")]
+    assert e.delta == pytest.approx(2.0) and e.ci_seeds is None and e.ci_seeds_note == "needs ≥ 3 paired seeds"
+
+
 def test_xtreme_column_with_all_tasks(tmp_path):
     vals = {"xnli": {"accuracy": 70.0}, "pawsx": {"accuracy": 80.0}, "udpos": {"f1": 60.0}, "panx": {"f1": 50.0},
             "bucc2018": {"f1": 40.0}, "tatoeba": {"accuracy@1": 30.0},
@@ -253,6 +338,40 @@ def test_data_size_curve_fit_and_plots(tmp_path):
     an = Analysis(load_cells(folder / "results.sqlite"), resamples=0)
     assert [g.intermediate_size for g in an.groups] == [100, 1000, 10000, 100000]
     assert all(() in g.rows for g in an.groups)
+
+
+def test_token_budget_settings_share_a_table_and_the_sampler_is_stated(tmp_path):
+    """A token budget converts to different step counts per task set: its settings still share one table (the
+    budget is the token count); the budget table states the sampler (from cells.json) and each task's share."""
+    cells = [{"id": "b1", "inter": [], "seed": 1, "target": "xnli", "metric": "accuracy",
+              "scores": {"en": {"accuracy": 50.0}}}]
+    spent = {"a": {"steps": 40, "examples": 320, "tokens": 9000, "estimated": False},
+             "b": {"steps": 60, "examples": 480, "tokens": 11000, "estimated": False}}
+    for inter, steps, acc in ((["a"], 98, 52.0), (["a", "b"], 100, 55.0)):
+        cells.append({"id": "+".join(inter), "inter": inter, "seed": 1, "target": "xnli", "metric": "accuracy",
+                      "steps": steps, "scores": {"en": {"accuracy": acc}},
+                      "spent": {"a": {"steps": 98, "examples": 784, "tokens": 20000, "estimated": False}}
+                      if inter == ["a"] else spent})
+    folder = make_study(tmp_path, cells)
+    con = sqlite3.connect(folder / "results.sqlite")
+    con.execute("UPDATE runs SET budget_tokens = 200000 WHERE cell_id != 'b1'")
+    con.commit()
+    con.close()
+    (folder / "cells.json").write_text(json.dumps([
+        {"id": "a+b", "config": {"intermediate": {"tasks": [{"task": "a"}, {"task": "b"}], "sampling": "uniform"}}},
+        {"id": "a", "config": {"intermediate": {"tasks": [{"task": "a"}], "sampling": "uniform"}}}]))
+    w = build_report(folder, resamples=0, plots=False)
+    an = Analysis(load_cells(folder / "results.sqlite"), resamples=0)
+    assert len(an.groups) == 1 and list(an.groups[0].rows) == [(), ("a",), ("a", "b")]
+    assert an.main[(0, ("a", "b"), "xnli")].delta == pytest.approx(5.0)
+    md = w["markdown_text"]
+    assert "Compute budget spent" in md
+    rows = list(csv.DictReader(open(folder / "report" / "budget.csv")))
+    ab = [r for r in rows if r["setting"] == "a+b"]
+    assert [(r["task"], r["sampling"], r["spent_steps"], r["spent_step_share"]) for r in ab] == [
+        ("a", "uniform", "40", "40.0"), ("b", "uniform", "60", "60.0")]
+    assert next(r for r in rows if r["setting"] == "a")["sampling"] == ""  # one task: nothing to sample
+    assert "| 200,000 tokens = 100 steps | uniform | b |" in md and "| % of steps |" in md
 
 
 def test_model_size_curve(tmp_path):

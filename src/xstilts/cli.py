@@ -204,6 +204,48 @@ def export(runs: list[Path] = typer.Argument(..., help="run folders or phase fol
             typer.echo(f"  {k}: {v}")
 
 
+@app.command("evaluate")
+def evaluate_predictions(
+        prediction_folder: Path = typer.Option(..., "--prediction_folder", "--prediction-folder",
+                                               help="predictions: <folder>/<task>/test-<lang>.<ext>"),
+        label_folder: Path = typer.Option(..., "--label_folder", "--label-folder",
+                                          help="gold labels in the same layout"),
+        xtreme_version: str = typer.Option("xtreme", "--xtreme_version", "--xtreme-version",
+                                           help="xtreme or xtreme-r: which tasks, languages and groups"),
+        as_json: bool = typer.Option(False, "--json", help="print the JSON evaluate.py writes to --output_file"),
+        out: Optional[Path] = typer.Option(None, "--out", help="also write the result: JSON if FILE ends in "
+                                                               ".json (as evaluate.py's --output_file), else the "
+                                                               "report")) -> None:
+    """Score a prediction folder exactly as XTREME's official evaluate.py does (same layout, files and averages).
+
+    Per task and language: accuracy, seqeval F1/precision/recall, BUCC F1, SQuAD/MLQA exact match and F1, Mewsli-X
+    map@20 (all in %); per task the language averages and avg_metric ((EM + F1) / 2 for QA); the group scores and
+    all_task when complete. Equal to evaluate.py to within 1e-9 on the same files.
+    """
+    from .io import atomic_write_json, atomic_write_text
+    from .official_eval import evaluate, format_report, official_json
+
+    try:
+        result = evaluate(prediction_folder, label_folder, xtreme_version)
+        report = format_report(result)
+        if out is not None:
+            if out.suffix.lower() == ".json":
+                atomic_write_json(out, official_json(result))
+            else:
+                atomic_write_text(out, report)
+    except (XstiltsError, OSError) as e:
+        _fail(e)
+        return
+    if as_json:
+        typer.echo(json.dumps(official_json(result), indent=2))
+        for note in result["notes"]:
+            typer.echo(f"note: {note}", err=True)
+    else:
+        typer.echo(report, nl=False)
+        if out is not None:
+            typer.echo(f"written: {out}")
+
+
 from .study.cli import study_app, results_command  # noqa: E402
 app.add_typer(study_app, name="study")
 app.command("results")(results_command)

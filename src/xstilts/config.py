@@ -75,6 +75,9 @@ class ModelConfig(_Strict):
     lora: LoraConfig | None = Field(None, description="train LoRA adapters instead of all weights")
     load_in_4bit: bool = Field(False, description="QLoRA: 4-bit base weights (needs bitsandbytes and a CUDA GPU)")
     gradient_checkpointing: bool = False
+    attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] | None = Field(
+        None, description="attention kernel passed to transformers (None: its default); flash_attention_2 enables "
+                          "padding-free varlen packing on CUDA (needs the flash_attn package)")
     bilstm: BiLSTMSettings = Field(default_factory=BiLSTMSettings)
 
     @model_validator(mode="after")
@@ -181,6 +184,9 @@ class TrainConfig(_Strict):
     fused_adamw: bool | Literal["auto"] = Field("auto", description="fused AdamW kernel (auto: on CUDA)")
     prefetch: bool = Field(True, description="collate the next batch in a background thread (pinned memory on "
                                              "CUDA); off for families whose collate draws random numbers")
+    packing: bool = Field(False, description="padding-free training: several sequences per row with a block-"
+                                             "diagonal attention mask (sdpa/eager), or flash-attention varlen on CUDA; "
+                                             "BERT/RoBERTa/XLM-R/ELECTRA-type encoders (xstilts.modeling.packing_layout)")
 
     @field_validator("length_buckets")
     @classmethod
@@ -267,6 +273,11 @@ class EvaluationConfig(_Strict):
         "intermediate", description="encoder used for retrieval tasks: after intermediate training (X-STILTs) or raw")
 
 
+#: ``trackers`` values: auto, all and accelerate's tracker names.
+TRACKERS = ("auto", "all", "tensorboard", "wandb", "mlflow", "comet_ml", "aim", "clearml", "dvclive", "swanlab",
+            "trackio")
+
+
 class ExperimentConfig(_Strict):
     """One experiment: model, phases, evaluation, seeds and where results go."""
 
@@ -277,6 +288,14 @@ class ExperimentConfig(_Strict):
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
     num_threads: int | None = Field(None, gt=0, description="torch CPU threads (default: torch's choice)")
+    distributed: Literal["ddp", "fsdp"] | None = Field(
+        None, description="data parallel under `accelerate launch`/torchrun: ddp (replicas) or fsdp (sharded, "
+                          "torch FSDP2); None: from the launcher (fsdp with `accelerate launch --use_fsdp`)")
+    # training curves through accelerate's trackers (xstilts.training.resolve_trackers); not part of any phase hash
+    trackers: list[str] = Field(
+        default_factory=lambda: ["auto"], description="experiment trackers for training curves, written to "
+        "<phase folder>/logs: auto (tensorboard when installed, else none), [] (off), tensorboard, wandb, mlflow, "
+        "all (every installed one), ...; a named tracker that is not installed is an error")
     model: ModelConfig
     intermediate: IntermediateConfig = Field(default_factory=IntermediateConfig)
     target: TargetConfig = Field(default_factory=TargetConfig)
@@ -286,6 +305,22 @@ class ExperimentConfig(_Strict):
     @classmethod
     def _seed_list(cls, v: Any) -> Any:
         return [v] if isinstance(v, int) else v
+
+    @field_validator("trackers", mode="before")
+    @classmethod
+    def _tracker_list(cls, v: Any) -> Any:
+        if v is None or v is False or v in ("none", "off"):  # YAML reads a bare `off` as false
+            return []
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("trackers")
+    @classmethod
+    def _tracker_names(cls, v: list[str]) -> list[str]:
+        bad = [x for x in v if x not in TRACKERS]
+        if bad:
+            raise ValueError(f"unknown tracker(s) {', '.join(map(repr, bad))}; expected some of "
+                             f"{', '.join(TRACKERS)}")
+        return list(dict.fromkeys(v))
 
     def baseline(self) -> "ExperimentConfig":
         """The same experiment without intermediate training."""

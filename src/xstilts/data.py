@@ -20,9 +20,20 @@ Features = dict[str, list]
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
-    """A short hash identifying the tokenizer's vocabulary and settings."""
+    """A short hash identifying the tokenizer's vocabulary and settings.
+
+    The fast tokenizer's truncation and padding state is left out: it is set by the last call (``truncation=True,
+    max_length=...``), so it would make the same tokenizer hash differently before and after its first use (the
+    max length is part of the feature cache's key anyway).
+    """
+    import json
+
     try:
         blob = tokenizer.backend_tokenizer.to_str()
+        state = json.loads(blob)
+        state.pop("truncation", None)
+        state.pop("padding", None)
+        blob = json.dumps(state, sort_keys=True)
     except AttributeError:
         blob = repr(sorted(tokenizer.get_vocab().items()))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
@@ -149,4 +160,61 @@ def pad_to_bucket(batch: dict[str, torch.Tensor], buckets: Sequence[int] | None,
         if name == "input_ids" or (name in SEQUENCE_PAD_VALUES and t.ndim >= 2 and t.shape[-1] == width):
             fill = pad_id if name == "input_ids" else SEQUENCE_PAD_VALUES[name]
             out[name] = torch.nn.functional.pad(t, (0, target - width), value=fill)
+    return out
+
+
+def pack_batch(batch: dict[str, torch.Tensor], pad_id: int, varlen: bool = False) -> dict[str, torch.Tensor]:
+    """Add a padding-free layout of a right-padded batch's sequences to *batch* (for ``train.packing``).
+
+    Block layout (``varlen`` False; SDPA or eager attention): the sequences are packed first-fit-decreasing into
+    rows as wide as the batch, ``packed_segments [R, C]`` numbering each token's sequence (-1 on the rest of a row)
+    so that attention can be kept within a sequence by a block-diagonal mask. Varlen layout (flash-attention): one
+    row of all tokens, ``cu_seq_lens [N + 1]`` (int32) the sequences' boundaries. Both add ``packed_input_ids``,
+    ``packed_position_ids`` (0 at each sequence's start), ``packed_token_type_ids`` when the batch has token types,
+    and ``pack_index [B, L]``, the position in the flattened rows of each token of the batch (``R * C`` for
+    padding), with which the encoder's packed output is put back into the batch's shape. Other fields are kept.
+
+    Raises:
+        ValueError: the batch is not right-padded (an ``attention_mask`` row with a gap).
+    """
+    mask = batch["attention_mask"]
+    n, width = mask.shape
+    if n and width > 1 and bool((mask[:, 1:] > mask[:, :-1]).any()):
+        raise ValueError("packing needs right-padded batches (attention_mask 1...1 0...0)")
+    lengths = mask.sum(1).tolist()
+    if varlen:
+        cap = max(1, int(sum(lengths)))
+        starts = [0]
+        for length in lengths[:-1]:
+            starts.append(starts[-1] + length)
+        place = [(0, s) for s in starts]
+        rows = 1
+    else:
+        cap, place, fill = width, [(0, 0)] * n, []
+        for i in sorted(range(n), key=lambda i: -lengths[i]):
+            r = next((r for r, used in enumerate(fill) if used + lengths[i] <= cap), len(fill))
+            if r == len(fill):
+                fill.append(0)
+            place[i] = (r, fill[r])
+            fill[r] += lengths[i]
+        rows = max(1, len(fill))
+    ids = torch.full((rows, cap), pad_id, dtype=batch["input_ids"].dtype)
+    pos = torch.zeros((rows, cap), dtype=torch.long)
+    seg = torch.full((rows, cap), -1, dtype=torch.long)
+    index = torch.full((n, width), rows * cap, dtype=torch.long)
+    types = torch.zeros((rows, cap), dtype=torch.long) if "token_type_ids" in batch else None
+    for i, ((r, o), length) in enumerate(zip(place, lengths)):
+        ids[r, o:o + length] = batch["input_ids"][i, :length]
+        pos[r, o:o + length] = torch.arange(length)
+        seg[r, o:o + length] = i
+        index[i, :length] = r * cap + o + torch.arange(length)
+        if types is not None:
+            types[r, o:o + length] = batch["token_type_ids"][i, :length]
+    out = dict(batch, packed_input_ids=ids, packed_position_ids=pos, pack_index=index)
+    if types is not None:
+        out["packed_token_type_ids"] = types
+    if varlen:
+        out["cu_seq_lens"] = torch.tensor([0] + [s + length for s, length in zip(starts, lengths)], dtype=torch.int32)
+    else:
+        out["packed_segments"] = seg
     return out

@@ -18,12 +18,24 @@ def stable_hash(obj: Any, length: int = 12) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:length]
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once, at import: os.umask is process-wide and not safe to toggle from threads
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write *data* to a temporary file beside *path*, fsync it, then rename it over *path*."""
+    """Write *data* to a temporary file beside *path*, fsync it, then rename it over *path*.
+
+    The file gets the usual permissions of a new file (0666 less the umask), not ``mkstemp``'s 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -148,7 +148,7 @@ def detect_family(name_or_path: str) -> str:
 
 
 def load_encoder(name_or_path: str, dtype: str = "float32", revision: str | None = None,
-                 load_in_4bit: bool = False) -> nn.Module:
+                 load_in_4bit: bool = False, attn_implementation: str | None = None) -> nn.Module:
     """The checkpoint's bare encoder (``AutoModel``, no task head, no pooler).
 
     Returns a ``PreTrainedModel`` whose forward takes ``input_ids [B, L]``, ``attention_mask [B, L]`` and returns
@@ -164,7 +164,7 @@ def load_encoder(name_or_path: str, dtype: str = "float32", revision: str | None
     if chain:  # stacked LoRA: base model + each adapter merged in order
         from peft import PeftModel
 
-        model = load_encoder(chain[0], dtype, revision, load_in_4bit)
+        model = load_encoder(chain[0], dtype, revision, load_in_4bit, attn_implementation)
         for adapter in chain[1:]:
             model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
         return model
@@ -176,6 +176,8 @@ def load_encoder(name_or_path: str, dtype: str = "float32", revision: str | None
                 kwargs["add_pooling_layer"] = False
             if load_in_4bit:
                 kwargs["quantization_config"] = _four_bit_config(dtype)
+            if attn_implementation:  # e.g. flash_attention_2 (padding-free packing on CUDA), sdpa, eager
+                kwargs["attn_implementation"] = attn_implementation
             return AutoModel.from_pretrained(path, revision=revision, dtype=_DTYPES[dtype], **kwargs)
     except (OSError, ValueError) as e:
         raise _offline_hint(name_or_path, e) from None
@@ -217,7 +219,8 @@ def build_backbone(model_cfg, start_path: str, *, pretrained: bool, revision: st
                                        hidden_size=b.hidden_size, num_layers=b.layers, dropout=b.dropout,
                                        freeze_embeddings=b.freeze_embeddings, source=str(start_path), seed=seed)
         return model, family
-    model = load_encoder(start_path, model_cfg.dtype, revision if pretrained else None, model_cfg.load_in_4bit)
+    model = load_encoder(start_path, model_cfg.dtype, revision if pretrained else None, model_cfg.load_in_4bit,
+                         getattr(model_cfg, "attn_implementation", None))
     if family == "decoder" and getattr(model.config, "use_cache", False):
         model.config.use_cache = False
     if model_cfg.gradient_checkpointing and hasattr(model, "gradient_checkpointing_enable"):
@@ -348,3 +351,39 @@ def set_threads(n: int | None) -> None:
         torch.set_num_threads(n)
     elif "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(max(1, os.cpu_count() or 1))
+
+
+#: Encoders whose embeddings take ``position_ids`` and whose attention takes a 4D mask (eager / SDPA) or
+#: flash-attention's varlen arguments, with absolute position embeddings: the ones ``train.packing`` supports.
+PACKABLE_TYPES = {"bert", "roberta", "xlm-roberta", "camembert", "electra"}
+
+
+def packing_layout(encoder: nn.Module, device: torch.device) -> tuple[str, int]:
+    """How ``train.packing`` packs *encoder*'s batches: ``("block", offset)`` (rows of several sequences and a
+    block-diagonal attention mask: eager or SDPA attention, any device) or ``("varlen", offset)`` (one row of all
+    sequences and their boundaries: flash-attention, when the encoder was loaded with ``attn_implementation:
+    flash_attention_2``, CUDA only); *offset* is the position id of a sequence's first token (padding id + 1 for
+    RoBERTa / XLM-R, 0 for BERT).
+
+    Raises:
+        XstiltsError: a model whose attention or position embeddings cannot take packed sequences (decoders,
+            DeBERTa's relative attention, the BiLSTM, other model types), or flash-attention off CUDA.
+    """
+    base = encoder.get_base_model() if hasattr(encoder, "get_base_model") else encoder
+    cfg = getattr(base, "config", None)
+    kind = getattr(cfg, "model_type", type(base).__name__)
+    if kind not in PACKABLE_TYPES or getattr(cfg, "is_decoder", False) \
+            or getattr(cfg, "position_embedding_type", "absolute") != "absolute":
+        raise XstiltsError(f"train.packing: {kind} models are not supported (supported: bidirectional encoders with "
+                           f"absolute positions: {', '.join(sorted(PACKABLE_TYPES))}); set packing: false")
+    emb = getattr(base, "embeddings", None)
+    roberta_like = hasattr(emb, "create_position_ids_from_input_ids") and getattr(emb, "padding_idx", None) is not None
+    offset = int(emb.padding_idx) + 1 if roberta_like else 0
+    impl = getattr(cfg, "_attn_implementation", None) or "eager"
+    if impl.startswith("flash_attention"):
+        if device.type != "cuda":
+            raise XstiltsError(f"train.packing: {impl} runs on CUDA only; use sdpa attention on {device.type}")
+        return "varlen", offset
+    if impl not in ("eager", "sdpa"):
+        raise XstiltsError(f"train.packing: {impl} attention is not supported (eager, sdpa or flash_attention_2)")
+    return "block", offset

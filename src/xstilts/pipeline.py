@@ -13,6 +13,7 @@ resolved config, ``run.json`` (its phases), links to the phase folders and the r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -34,13 +35,13 @@ from .modeling import (available_memory, build_backbone, count_parameters, estim
 from .paths import cache_dir
 from .report import write_comparison, write_results
 from .tasks import get_family, get_task
-from .training import MultiTaskModel, TaskData, predict, seed_everything, train
+from .training import MultiTaskModel, TaskData, eval_all_languages, seed_everything, train
 
 #: Bumped when a change alters what a phase computes, so that old phase folders are not reused.
 PHASE_VERSION = 1
 #: Settings that do not change what a phase computes, left out of its hash.
 NOT_HASHED = ("checkpoint_every", "keep_checkpoints", "log_every", "prefetch", "compile", "compile_mode", "fused_adamw",
-              "length_buckets")
+              "length_buckets", "packing")
 
 
 @dataclass
@@ -60,14 +61,58 @@ def _data_fingerprint(spec: TaskSpec) -> dict:
                                                                     int(p.stat().st_mtime)) for p in files])}
 
 
-def _accelerator(cfg: ExperimentConfig):
+def _accelerator(cfg: ExperimentConfig, logs: Path | None = None):
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState, GradientState
 
     AcceleratorState._reset_state(True)
     GradientState._reset_state()
     device = pick_device(cfg.device)
-    return Accelerator(cpu=device.type == "cpu", mixed_precision=cfg.mixed_precision)
+    # trackers: training curves of the phase in *logs* (<phase folder>/logs); see xstilts.training.resolve_trackers
+    from .training import resolve_trackers
+
+    trackers = resolve_trackers(cfg.trackers) if logs is not None else []
+    return Accelerator(cpu=device.type == "cpu", mixed_precision=cfg.mixed_precision, log_with=trackers or None,
+                       project_dir=str(logs) if trackers else None)
+
+
+def _rank_world() -> tuple[int, int]:
+    """This process's rank and the number of processes of a data-parallel run (``0, 1`` in a single process)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def is_main_process() -> bool:
+    """Whether this process writes files: always, except in the non-main processes of a data-parallel run."""
+    return _rank_world()[0] == 0
+
+
+def wait_for_everyone() -> None:
+    """A barrier among the processes of a data-parallel run (as ``accelerator.wait_for_everyone()``); a no-op in a
+    single process."""
+    import torch.distributed as dist
+
+    if _rank_world()[1] > 1:
+        if dist.get_backend() == "nccl":
+            dist.barrier(device_ids=[torch.cuda.current_device()])
+        else:
+            dist.barrier()
+
+
+@contextlib.contextmanager
+def _main_writes(final: Path):
+    """:func:`~xstilts.io.resumable_dir` for the main process; the other processes of a data-parallel run get the
+    same work folder (training checkpoints are read by every process) but neither create nor rename it, and wait
+    until the main process has renamed it to *final*."""
+    if is_main_process():
+        with resumable_dir(final) as work:
+            yield work
+    else:
+        yield final.parent / f".{final.name}.partial"
+    wait_for_everyone()
 
 
 class Pipeline:
@@ -104,11 +149,29 @@ class Pipeline:
         for spec in cfg.target.tasks:
             if task_data_dir(spec).is_dir():
                 eval_languages(spec)
+        from .training import resolve_trackers
+
+        resolve_trackers(cfg.trackers)  # a tracker asked for by name but not installed: fail now
 
     # ------------------------------------------------------------------------------------------ run
     def run(self) -> dict:
-        """Run every seed of the experiment (and its baseline); write tables and the comparison. Returns the paths."""
+        """Run every seed of the experiment (and its baseline); write tables and the comparison. Returns the paths.
+
+        Data parallel (``accelerate launch`` / ``torchrun``, one process per device): every process runs the same
+        phases in step, training and evaluation are shared among them, and only the main process writes files (the
+        others wait for it at the end of each phase, and print nothing); the other processes return ``{}``.
+        """
         cfg = self.cfg
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and _rank_world()[1] == 1:
+            _accelerator(cfg)  # joins the process group before the first phase, whose checks every process makes
+        quiet = console.quiet
+        console.quiet = quiet or not is_main_process()
+        try:
+            return self._run_variants(cfg)
+        finally:
+            console.quiet = quiet
+
+    def _run_variants(self, cfg: ExperimentConfig) -> dict:
         variants = [("stilts" if cfg.intermediate.tasks else "baseline", cfg)]
         if cfg.intermediate.tasks and cfg.with_baseline:
             variants.append(("baseline", cfg.baseline()))
@@ -121,7 +184,9 @@ class Pipeline:
                 console.rule(f"[bold]{cfg.name}: {name}, seed {seed}")
                 res = self.run_one(vcfg, name, seed)
                 results.setdefault(name, []).append(res)
-        written = {}
+        written: dict = {}
+        if not is_main_process():
+            return written
         for name, runs in results.items():
             written[name] = write_results(exp_dir / name, runs, title=f"{cfg.name} — {name}")
             console.print(written[name]["markdown_text"], markup=False)
@@ -134,8 +199,10 @@ class Pipeline:
     def run_one(self, cfg: ExperimentConfig, variant: str, seed: int) -> dict:
         """One seed of one variant: intermediate phase (if any), then every target task. Returns its results."""
         run_dir = self.out / cfg.name / f"{variant}-seed{seed}"
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
+        main = is_main_process()  # data parallel: the other processes run the phases but write nothing
+        if main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(run_dir / "config.yaml", dump_config(cfg))
         phases = []
         start = self.pretrained_ref(cfg)
         if cfg.intermediate.tasks:
@@ -154,6 +221,10 @@ class Pipeline:
                 pdir = self.target_phase(cfg, spec, inter, seed)
             phases.append({"phase": "target", "task": spec.label, "dir": str(pdir)})
             tasks[spec.label] = read_json(pdir / "metrics.json")
+        result = {"variant": variant, "seed": seed, "run_dir": str(run_dir), "phases": phases, "tasks": tasks,
+                  "xstilts_version": __version__}
+        if not main:
+            return result
         links = run_dir / "phases"
         links.mkdir(exist_ok=True)
         for ph in phases:
@@ -161,8 +232,6 @@ class Pipeline:
             if link.is_symlink() or link.exists():
                 link.unlink()
             os.symlink(os.path.relpath(ph["dir"], links), link)
-        result = {"variant": variant, "seed": seed, "run_dir": str(run_dir), "phases": phases, "tasks": tasks,
-                  "xstilts_version": __version__}
         atomic_write_json(run_dir / "run.json", result)
         write_results(run_dir, [result], title=f"{cfg.name} — {variant}, seed {seed}")
         return result
@@ -192,7 +261,12 @@ class Pipeline:
                     adv(len(examples[s:s + 2000]))
             return feats
 
-        return tokenize_cached(self.features_cache, key, build)
+        if _rank_world()[1] == 1:
+            return tokenize_cached(self.features_cache, key, build)
+        # data parallel: the main process tokenizes and caches, the others then read its cache file
+        feats = tokenize_cached(self.features_cache, key, build) if is_main_process() else None
+        wait_for_everyone()
+        return feats if feats is not None else tokenize_cached(self.features_cache, key, build)
 
     def _train_data(self, spec: TaskSpec, tokenizer, cfg: ExperimentConfig) -> TaskData:
         task = get_task(spec.task)
@@ -232,7 +306,13 @@ class Pipeline:
                 if hasattr(head, "summary"):
                     head.summary = summary
         model = MultiTaskModel(encoder, heads)
-        acc = _accelerator(cfg)
+        acc = _accelerator(cfg, state_dir.parent / "logs")
+        from .training import end_trackers, start_trackers
+
+        start_trackers(acc, state_dir.parent.name.removeprefix(".").removesuffix(".partial"), {
+            "phase": "intermediate" if hp is cfg.intermediate else "target", "tasks": "+".join(s.label for s in specs),
+            "seed": seed, "sampling": sampling, "model": cfg.model.model_dump(mode="json"),
+            "train": hp.model_dump(mode="json", exclude={"tasks"})})
         total, trainable = count_parameters(model)
         mem = estimate_memory(model, hp.batch_size, cfg.model.max_length, cfg.model.gradient_checkpointing,
                               cfg.mixed_precision != "no")
@@ -275,25 +355,49 @@ class Pipeline:
                                            cap=getattr(hp, "sampling_cap", None),
                                            probabilities=getattr(hp, "sampling_probabilities", None))
                 console.print("  task sampling: " + ", ".join(f"{d.label} {p:.3f}" for d, p in zip(datas, probs)))
-            history = train(model, datas, hp, seed=seed, accelerator=acc, pad_id=pad, probabilities=probs,
-                            mixed_batches=getattr(hp, "mixed_batches", False), progress=on_step, state_dir=state_dir)
+            try:
+                history = train(model, datas, hp, seed=seed, accelerator=acc, pad_id=pad, probabilities=probs,
+                                mixed_batches=getattr(hp, "mixed_batches", False), progress=on_step,
+                                state_dir=state_dir, distributed=getattr(cfg, "distributed", None))
+            except BaseException:
+                end_trackers(acc)  # close the trackers' files; the work folder is kept for resuming
+                raise
         model = acc.unwrap_model(model)
         return model, tokenizer, acc, pad, history
 
     def _evaluate(self, model, spec: TaskSpec, split: str, lang: str, tokenizer, cfg, acc, pad, pred_dir: Path,
-                  batch_size: int) -> dict:
-        data = self._eval_data(spec, split, lang, tokenizer, cfg)
-        with progress_bar(f"evaluate {spec.label} {split} {lang}", data.size) as adv:
-            outputs = predict(model, data, batch_size=batch_size, accelerator=acc, pad_id=pad, advance=adv)
+                  batch_size: int, data: TaskData | None = None, outputs: list | None = None) -> dict:
+        """Score one language: decode the head outputs (computed here unless *outputs* are given, with *data*),
+        write the predictions (main process only) and return the metrics."""
+        if data is None:
+            data = self._eval_data(spec, split, lang, tokenizer, cfg)
+        if outputs is None:
+            with progress_bar(f"evaluate {spec.label} {split} {lang}", data.size) as adv:
+                outputs = eval_all_languages(model, [data], batch_size=batch_size, accelerator=acc, pad_id=pad,
+                                             advance=adv)[0]
         preds = data.family.decode(data.task, outputs, data.features, data.examples)
         scores = data.family.score(data.task, preds, data.examples)
-        fname, content = data.family.prediction_file(data.task, split, lang, preds, data.examples)
-        atomic_write_text(pred_dir / data.task.name / fname, content)
-        stats = data.family.example_stats(data.task, preds, data.examples)
-        if stats is not None:  # for paired bootstrap over examples in reports
-            atomic_write_text(pred_dir.parent / "per_example" / data.task.name / f"{split}-{lang}.jsonl",
-                              "".join(json.dumps(x) + "\n" for x in stats))
+        if is_main_process():
+            fname, content = data.family.prediction_file(data.task, split, lang, preds, data.examples)
+            atomic_write_text(pred_dir / data.task.name / fname, content)
+            stats = data.family.example_stats(data.task, preds, data.examples)
+            if stats is not None:  # for paired bootstrap over examples in reports
+                atomic_write_text(pred_dir.parent / "per_example" / data.task.name / f"{split}-{lang}.jsonl",
+                                  "".join(json.dumps(x) + "\n" for x in stats))
         return {**scores, "n": len(data.examples)}
+
+    def _evaluate_languages(self, model, spec: TaskSpec, split: str, langs: list[str], tokenizer, cfg, acc, pad,
+                            pred_dir: Path, batch_size: int) -> dict:
+        """Every language of a task in one pass (:func:`~xstilts.training.eval_all_languages`: all features sorted
+        by length into large batches), then each language scored and written as :meth:`_evaluate` does; equal to
+        evaluating language by language."""
+        datas = [self._eval_data(spec, split, lang, tokenizer, cfg) for lang in langs]
+        with progress_bar(f"evaluate {spec.label} {split} ({len(langs)} languages)", sum(d.size for d in datas)) \
+                as adv:
+            outputs = eval_all_languages(model, datas, batch_size=batch_size, accelerator=acc, pad_id=pad,
+                                         advance=adv)
+        return {lang: self._evaluate(model, spec, split, lang, tokenizer, cfg, acc, pad, pred_dir, batch_size,
+                                     data=d, outputs=out) for lang, d, out in zip(langs, datas, outputs)}
 
     def intermediate_phase(self, cfg: ExperimentConfig, start: EncoderRef, seed: int) -> Path:
         """Phase 2: train the encoder on the intermediate task(s); save it (the heads are kept but not passed on)."""
@@ -309,7 +413,7 @@ class Pipeline:
             return final
         console.print(f"  intermediate phase: {label}")
         t0 = time.time()
-        with resumable_dir(final) as tmp:
+        with _main_writes(final) as tmp:
             model, tokenizer, acc, pad, history = self._train(cfg, ic, start, ic.tasks, seed, ic.sampling,
                                                               tmp / "train_state")
             dev = {}
@@ -318,13 +422,18 @@ class Pipeline:
                 lang = spec.train_language or task.train_language
                 dev[spec.label] = {lang: self._evaluate(model, spec, task.dev_split, lang, tokenizer, cfg, acc, pad,
                                                         tmp / "predictions", ic.eval_batch_size)}
-            ckpt = tmp / "checkpoint"
-            save_backbone(model.encoder, ckpt / "encoder", tokenizer, cfg.model, start.path)
-            torch.save({k: v.state_dict() for k, v in model.heads.items()}, ckpt / "heads.pt")
-            atomic_write_text(tmp / "config.yaml", dump_config(cfg))
-            atomic_write_json(tmp / "metrics.json", {"phase": "intermediate", "key": key, "seed": seed,
-                                                     "tasks": [s.label for s in ic.tasks], "dev": dev,
-                                                     "train": history, "seconds": time.time() - t0})
+            from .training import end_trackers, log_eval_metrics
+
+            log_eval_metrics(acc, "dev", dev, history["steps"])  # trackers: then closed before the folder's rename
+            end_trackers(acc)
+            if is_main_process():
+                ckpt = tmp / "checkpoint"
+                save_backbone(model.encoder, ckpt / "encoder", tokenizer, cfg.model, start.path)
+                torch.save({k: v.state_dict() for k, v in model.heads.items()}, ckpt / "heads.pt")
+                atomic_write_text(tmp / "config.yaml", dump_config(cfg))
+                atomic_write_json(tmp / "metrics.json", {"phase": "intermediate", "key": key, "seed": seed,
+                                                         "tasks": [s.label for s in ic.tasks], "dev": dev,
+                                                         "train": history, "seconds": time.time() - t0})
         shown = []
         for spec in ic.tasks:
             task = get_task(spec.task)
@@ -350,21 +459,38 @@ class Pipeline:
         console.print(f"  target phase: {spec.label} (fine-tune on {task.train_language}, evaluate {len(langs)} "
                       f"languages)")
         t0 = time.time()
-        with resumable_dir(final) as tmp:
+        with _main_writes(final) as tmp:
             model, tokenizer, acc, pad, history = self._train(cfg, tc, start, [spec], seed, "proportional",
                                                               tmp / "train_state")
-            per_lang = {lang: self._evaluate(model, spec, task.test_split, lang, tokenizer, cfg, acc, pad,
-                                             tmp / "predictions", tc.eval_batch_size) for lang in langs}
-            ckpt = tmp / "checkpoint"
-            save_backbone(model.encoder, ckpt / "encoder", tokenizer, cfg.model, start.path)
-            torch.save({k: v.state_dict() for k, v in model.heads.items()}, ckpt / "heads.pt")
-            atomic_write_text(tmp / "config.yaml", dump_config(cfg))
-            atomic_write_json(tmp / "metrics.json", _task_metrics(spec, task, per_lang, key, history,
-                                                                  time.time() - t0))
+            per_lang = self._evaluate_languages(model, spec, task.test_split, langs, tokenizer, cfg, acc, pad,
+                                                tmp / "predictions", tc.eval_batch_size)
+            from .training import end_trackers, log_eval_metrics
+
+            log_eval_metrics(acc, "test", {spec.label: per_lang}, history["steps"])  # trackers: then closed
+            end_trackers(acc)
+            if is_main_process():
+                ckpt = tmp / "checkpoint"
+                save_backbone(model.encoder, ckpt / "encoder", tokenizer, cfg.model, start.path)
+                torch.save({k: v.state_dict() for k, v in model.heads.items()}, ckpt / "heads.pt")
+                atomic_write_text(tmp / "config.yaml", dump_config(cfg))
+                atomic_write_json(tmp / "metrics.json", _task_metrics(spec, task, per_lang, key, history,
+                                                                      time.time() - t0))
         return final
 
     def retrieval_phase(self, cfg: ExperimentConfig, spec: TaskSpec, start: EncoderRef) -> Path:
-        """Phase 3 for a retrieval task: embed both sides with the encoder and score (no training)."""
+        """Phase 3 for a retrieval task: embed both sides with the encoder and score (no training). In a
+        data-parallel run the main process does it while the others wait."""
+        if _rank_world()[1] == 1:
+            return self._retrieval_phase(cfg, spec, start)
+        if is_main_process():
+            try:
+                return self._retrieval_phase(cfg, spec, start)
+            finally:
+                wait_for_everyone()
+        wait_for_everyone()
+        return self._retrieval_phase(cfg, spec, start, compute=False)
+
+    def _retrieval_phase(self, cfg: ExperimentConfig, spec: TaskSpec, start: EncoderRef, compute: bool = True) -> Path:
         from . import retrieval
 
         task = get_task(spec.task)
@@ -379,6 +505,8 @@ class Pipeline:
         if (final / "metrics.json").is_file():
             console.print(f"  [green]✓[/] retrieval evaluation {spec.label} already complete: {final}")
             return final
+        if not compute:
+            raise XstiltsError(f"{final}: the main process did not complete this retrieval evaluation")
         t0 = time.time()
         device = pick_device(cfg.device)
         tokenizer = load_tokenizer(start.path)

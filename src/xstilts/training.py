@@ -8,15 +8,18 @@ seeded from the run seed. Devices and mixed precision go through ``accelerate``.
 Speed without changing results: the next step's batches are collated in a background thread (pinned memory,
 non-blocking copies on CUDA); losses stay on the device and are read every ``log_every`` steps; fused AdamW on
 CUDA; optional length buckets (masked padding to fixed lengths), ``torch.compile`` of the encoder (every bucket
-compiled before the first step) and length-grouped batches. Data-parallel runs (``accelerate launch`` /
-``torchrun``, DDP) cut each global batch across the processes and equal the single-process run. Evaluation
-(:func:`eval_all_languages`) sorts every language's features by length into one stream of large batches.
+compiled before the first step), length-grouped batches and padding-free packing (several sequences per row,
+block-diagonal attention; flash-attention varlen on CUDA). Data-parallel runs (``accelerate launch`` /
+``torchrun``; DDP, or FSDP2 sharding) cut each global batch across the processes and equal the single-process run.
+Evaluation (:func:`eval_all_languages`) sorts every language's features by length into one stream of large batches.
 See ``benchmarks/README.md`` for the measured effect.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import hashlib
 import math
 import random
 import time
@@ -28,7 +31,7 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
-from .data import SEQUENCE_PAD_VALUES, length_grouped_order, length_sorted_batches, pad_to_bucket
+from .data import SEQUENCE_PAD_VALUES, length_grouped_order, length_sorted_batches, pack_batch, pad_to_bucket
 from .errors import XstiltsError
 from .tasks import Family, Task
 
@@ -58,12 +61,38 @@ class MultiTaskModel(nn.Module):
         self.heads = nn.ModuleDict(heads)
         # segment ids only for models that have segment embeddings (BERT); XLM-R, DeBERTa-v3 and decoders have none
         self.use_token_types = (getattr(getattr(encoder, "config", None), "type_vocab_size", 0) or 0) > 1
+        self.position_offset = 0  # position id of a sequence's first token in packed batches (set by train)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        if "pack_index" in batch:
+            return self._packed(batch)
         kwargs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
         if "token_type_ids" in batch and self.use_token_types:
             kwargs["token_type_ids"] = batch["token_type_ids"]
         return self.encoder(**kwargs).last_hidden_state
+
+    def _packed(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The encoder over a packed batch (:func:`~xstilts.data.pack_batch`), its states put back into the batch's
+        ``[B, L, H]`` shape (zeros at padding), so that heads and losses see what the padded batch gives."""
+        ids = batch["packed_input_ids"]
+        kwargs = {"input_ids": ids, "position_ids": batch["packed_position_ids"] + self.position_offset}
+        if "packed_token_type_ids" in batch and self.use_token_types:
+            kwargs["token_type_ids"] = batch["packed_token_type_ids"]
+        if "cu_seq_lens" in batch:  # flash-attention varlen: one row, sequences delimited by cu_seq_lens
+            longest = batch["input_ids"].shape[1]  # a bound on the longest sequence, known without a device sync
+            kwargs.update(attention_mask=None, cu_seq_lens_q=batch["cu_seq_lens"], cu_seq_lens_k=batch["cu_seq_lens"],
+                          max_length_q=longest, max_length_k=longest)
+        else:  # block-diagonal mask [R, 1, C, C]: each token attends within its sequence (padding within padding)
+            seg = batch["packed_segments"]
+            same = (seg[:, :, None] == seg[:, None, :])[:, None]
+            base = self.encoder.get_base_model() if hasattr(self.encoder, "get_base_model") else self.encoder
+            if getattr(base.config, "_attn_implementation", "eager") == "eager":  # eager adds the mask to the scores
+                same = torch.zeros(same.shape, device=seg.device).masked_fill(~same, torch.finfo(torch.float32).min)
+            kwargs["attention_mask"] = same
+        hidden = self.encoder(**kwargs).last_hidden_state
+        flat = hidden.reshape(-1, hidden.shape[-1])
+        flat = torch.cat([flat, flat.new_zeros(1, flat.shape[-1])])  # row R*C: the padding positions
+        return flat[batch["pack_index"]]
 
 
 def seed_everything(seed: int) -> None:
@@ -191,6 +220,15 @@ class _Sampler:
         return part
 
 
+#: Set by ``benchmarks/throughput.py --profile``: label the training step's regions (collate, forward, backward,
+#: optimizer, waiting for batches) in torch.profiler traces.
+PROFILE_REGIONS = False
+
+
+def _region(name: str):
+    return torch.profiler.record_function("xstilts." + name) if PROFILE_REGIONS else contextlib.nullcontext()
+
+
 def _shard(idx: list[int], rank: int, world: int) -> list[int]:
     """Process *rank*'s contiguous slice of a global batch (sizes differ by at most one)."""
     n = len(idx)
@@ -198,9 +236,49 @@ def _shard(idx: list[int], rank: int, world: int) -> list[int]:
 
 
 def _collate_uses_rng(family: Family) -> bool:
-    """Whether *family*'s collate draws from torch's global RNG (masked LM): such batches are collated on the
-    main thread at the point where the loop needs them, so that the draws interleave with dropout as always."""
-    return bool(getattr(family, "collate_uses_rng", getattr(family, "kind", "") == "mlm"))
+    """Whether *family*'s collate draws from torch's global RNG (``Family.collate_uses_rng``, masked LM): such
+    batches are collated on the main thread (torch's generator is shared by all threads) under
+    :func:`_seeded_collate`."""
+    return bool(getattr(family, "collate_uses_rng", False))
+
+
+def _loss_units(batch: dict) -> int:
+    """What a family's loss averages over in a collated *batch*: its labelled tokens (``labels [B, L]``, -100
+    ignored: masked LM, tagging), else its labelled examples (``label [B]``, negative ignored: multiple choice),
+    else its rows."""
+    labels = batch.get("labels")
+    if labels is not None and labels.ndim >= 2:
+        return int((labels != -100).sum())
+    label = batch.get("label")
+    if label is not None and label.ndim == 1:
+        return int((label >= 0).sum())
+    return int(batch["input_ids"].shape[0])
+
+
+def _feature_units(features: dict, idx: list[int]) -> int:
+    """:func:`_loss_units` of the features *idx*, counted from the feature lists without collating them."""
+    if not idx:
+        return 0
+    labels, label = features.get("labels"), features.get("label")
+    if labels is not None and isinstance(labels[idx[0]], (list, tuple)):
+        return sum(sum(1 for t in labels[i] if t != -100) for i in idx)
+    if label is not None and isinstance(label[idx[0]], int):
+        return sum(1 for i in idx if label[i] >= 0)
+    return len(idx)
+
+
+def _derived_seed(*parts) -> int:
+    """A 63-bit seed from *parts* (the run seed and a batch's position), the same in every process and run."""
+    return int.from_bytes(hashlib.blake2b(repr(parts).encode(), digest_size=8).digest(), "little") >> 1
+
+
+def _seeded_collate(family: Family, features: dict, idx: list[int], pad_id: int, seed: int) -> dict:
+    """``family.collate`` with torch's CPU RNG seeded to *seed* for the call and restored after it: the random
+    draws (masks) depend only on *seed* and the batch, not on what ran before (dropout, prefetching, resuming), and
+    the run's own RNG stream is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return family.collate(features, idx, pad_id)
 
 
 @dataclass
@@ -220,44 +298,68 @@ class _Loader:
     bucket and pinned, collating the next step in a background thread while the current one computes."""
 
     def __init__(self, tasks: list[TaskData], pad_id: int, buckets, device: torch.device, rank: int, world: int,
-                 prefetch: bool):
+                 prefetch: bool, seed: int = 0, packing: str | None = None):
         self.tasks, self.pad_id, self.buckets, self.rank, self.world = tasks, pad_id, buckets, rank, world
+        self.seed, self.packing = seed, packing
         self.pin = device.type == "cuda"
         self.random = [_collate_uses_rng(t.family) for t in tasks]
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="xstilts-prefetch") if prefetch else None
 
-    def _part(self, k: int, idx: list[int], share: float) -> _Part:
+    def _part(self, k: int, idx: list[int], share: float, key: tuple = (0, 0, 0)) -> _Part:
+        """*key*: the part's (step, micro-batch, part) position, which seeds a random collate."""
+        with _region("collate"):
+            return self._collate_part(k, idx, share, key)
+
+    def _collate_part(self, k: int, idx: list[int], share: float, key: tuple) -> _Part:
         td = self.tasks[k]
         local = _shard(idx, self.rank, self.world) if self.world > 1 else idx
         real = len(local) > 0
         if not real:
             local = idx[:1]
-        cpu = td.family.collate(td.features, local, self.pad_id)
+        units_all = mine = 0  # data parallel: what the loss of the global batch / of this slice averages over
+        if self.random[k]:  # the whole global batch under its seed, then this process's rows of it
+            cpu = _seeded_collate(td.family, td.features, idx, self.pad_id, _derived_seed(self.seed, *key))
+            if self.world > 1:
+                units_all = _loss_units(cpu)
+                a = self.rank * len(idx) // self.world if real else 0
+                cpu = {n: v[a:a + len(local)] if v.ndim and v.shape[0] == len(idx) else v for n, v in cpu.items()}
+                mine = _loss_units(cpu) if real else 0
+        else:
+            cpu = td.family.collate(td.features, local, self.pad_id)
+            if self.world > 1:
+                units_all = _feature_units(td.features, idx)
+                mine = _feature_units(td.features, local) if real else 0
         tokens = int(cpu["attention_mask"].sum()) if real else 0
         cpu = pad_to_bucket(cpu, self.buckets, self.pad_id)
+        if self.packing:
+            cpu = pack_batch(cpu, self.pad_id, varlen=self.packing == "varlen")
         if self.pin:
             cpu = {n: v.pin_memory() for n, v in cpu.items()}
         if self.world == 1:
             return _Part(k, cpu, len(local), tokens, share, share)
-        frac = len(local) / len(idx) if real else 0.0
+        # this process's share of the global batch's loss: its loss units (labelled tokens of a token-level loss,
+        # else examples) over all of them, so that the processes' weighted losses add up to the global batch's
+        frac = mine / units_all if units_all else (len(local) / len(idx) if real else 0.0)
         return _Part(k, cpu, len(local) if real else 0, tokens, share * frac * self.world, share * frac)
 
     def _eager(self, plan: Plan) -> dict:
         return {(m, j): self._part(k, idx, share) for m, parts in enumerate(plan)
                 for j, (k, idx, share) in enumerate(parts) if not self.random[k]}
 
-    def submit(self, plan: Plan):
-        """Start collating *plan*; returns a handle for :meth:`parts`."""
+    def submit(self, plan: Plan, step: int = 0):
+        """Start collating *plan* (of optimizer step *step*); returns a handle for :meth:`parts`."""
         if self.pool is None:
-            return plan, None
-        return plan, self.pool.submit(self._eager, plan)
+            return plan, None, step
+        return plan, self.pool.submit(self._eager, plan), step
 
     def parts(self, handle) -> Iterator[list[Callable[[], _Part]]]:
         """Per micro-batch, a list of thunks giving its parts (random-collate parts are collated when called)."""
-        plan, fut = handle
-        done = fut.result() if fut is not None else {}
+        plan, fut, step = handle
+        with _region("wait_for_batches"):
+            done = fut.result() if fut is not None else {}
         for m, parts in enumerate(plan):
-            yield [(lambda key=(m, j), p=p: done[key] if key in done else self._part(*p)) for j, p in enumerate(parts)]
+            yield [(lambda key=(m, j), p=p: done[key] if key in done else self._part(*p, key=(step, *key)))
+                   for j, p in enumerate(parts)]
 
     def close(self) -> None:
         if self.pool is not None:
@@ -411,9 +513,55 @@ def _ddp(module: nn.Module, device: torch.device) -> nn.Module:
     return nn.parallel.DistributedDataParallel(module, **kwargs)
 
 
+def _wants_fsdp(accelerator, distributed: str | None, hp) -> bool:
+    """Whether a data-parallel run shards parameters, gradients and optimizer states (FSDP) rather than replicating
+    them (DDP): *distributed* ``fsdp``, or none given and the run launched with ``accelerate launch --use_fsdp``."""
+    if distributed is None:
+        distributed = "fsdp" if str(getattr(accelerator, "distributed_type", "")).endswith("FSDP") else "ddp"
+    if distributed not in ("ddp", "fsdp"):
+        raise XstiltsError(f"distributed: {distributed!r}; expected ddp or fsdp")
+    if distributed == "fsdp":
+        if getattr(hp, "compile", False):
+            raise XstiltsError("compile is not supported with distributed: fsdp; set compile: false")
+        if getattr(accelerator, "mixed_precision", "no") == "fp16":
+            raise XstiltsError("distributed: fsdp trains in fp32 or bf16 autocast; set mixed_precision: bf16")
+    return distributed == "fsdp"
+
+
+def _fsdp(module: "_LossModule", device: torch.device, world: int) -> nn.Module:
+    """FSDP2 (``torch.distributed.fsdp.fully_shard``) over *module*: each transformer layer (the children of the
+    encoder's layer lists) one unit, the rest (embeddings, heads) the root unit, so that a head tied to the input
+    embeddings (masked LM) is gathered with them. Parameters, gradients and optimizer states are sharded over the
+    processes; gradients are averaged over them as with DDP."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    mesh = init_device_mesh(device.type, (world,))
+    for sub in list(module.model.encoder.modules()):
+        if isinstance(sub, nn.ModuleList) and len(sub) > 1 and len({type(x) for x in sub}) == 1:
+            for layer in sub:
+                if any(p.requires_grad for p in layer.parameters()):
+                    fully_shard(layer, mesh=mesh)
+    fully_shard(module, mesh=mesh)
+    return module
+
+
+def _fsdp_full_state(module: nn.Module, optimizer) -> dict:
+    """Full (unsharded) model and optimizer state dicts of an FSDP module, on the main process's CPU (a collective:
+    every process calls it); the model's keys are those of the unwrapped :class:`MultiTaskModel`."""
+    from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_model_state_dict,
+                                                         get_optimizer_state_dict)
+
+    opts = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    model = get_model_state_dict(module, options=opts)
+    optim = get_optimizer_state_dict(module, optimizer, options=opts)
+    return {"model": {k.removeprefix("model."): v for k, v in model.items()}, "optim": optim}
+
+
 def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accelerator, pad_id: int,
           probabilities: list[float] | None = None, mixed_batches: bool = False,
-          progress: Callable[[int, float], None] | None = None, state_dir: Path | None = None) -> dict:
+          progress: Callable[[int, float], None] | None = None, state_dir: Path | None = None,
+          distributed: str | None = None) -> dict:
     """Train *model* on *tasks* for :func:`total_steps` optimizer steps, resuming from *state_dir* if it holds a
     checkpoint.
 
@@ -425,16 +573,19 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
     Speed (``hp``, see :class:`~xstilts.config.TrainConfig`): ``prefetch`` collates the next step's batches in a
     background thread (pinned memory and non-blocking copies on CUDA); ``length_buckets`` pads batches to fixed
     lengths (masked, so the loss is unchanged up to float rounding); ``compile`` compiles the encoder for the
-    duration of training; ``fused_adamw``; ``batching: length_grouped``. Losses stay on the device and are read
-    every ``log_every`` steps only.
+    duration of training; ``fused_adamw``; ``batching: length_grouped``; ``packing`` (padding-free rows, see
+    :func:`~xstilts.data.pack_batch` and :func:`~xstilts.modeling.packing_layout`). Losses stay on the device and
+    are read every ``log_every`` steps only.
 
     Data parallel: run under ``accelerate launch`` or ``torchrun`` (one process per device; gloo on CPU). Every
     process draws the same plan; each global batch of ``batch_size`` examples is cut into contiguous slices, one
-    per process, and the loss of each slice is weighted by its share of the batch, so that DDP's gradient mean is
-    the gradient of the global batch's mean loss: the run equals the single-process run (up to float rounding; with
-    dropout the masks differ). Only the main process writes checkpoints and calls *progress*; every process
-    resumes from them (per-process RNG states are kept). A stop request (SIGTERM) is agreed among the processes at
-    the next logging or checkpoint step.
+    per process, and the loss of each slice is weighted by its share of the batch (of its labelled tokens for
+    token-level losses), so that DDP's gradient mean is the gradient of the global batch's mean loss: the run
+    equals the single-process run (up to float rounding; with dropout the masks differ). *distributed* ``fsdp`` (or
+    a launch with ``accelerate launch --use_fsdp``) shards a copy of the model with FSDP2 instead of replicating it
+    (see :func:`_fsdp`); *model* receives the trained weights at the end. Only the main process writes checkpoints
+    and calls *progress*; every process resumes from them (per-process RNG states are kept). A stop request
+    (SIGTERM) is agreed among the processes at the next logging or checkpoint step.
 
     Args:
         hp: a :class:`~xstilts.config.TrainConfig`.
@@ -443,6 +594,8 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
         mixed_batches: draw the task per example, so one batch mixes tasks (each task's examples go through its
             own head, losses weighted by their share of the batch); default: one task per batch.
         progress: called after each optimizer step with ``(step, loss)`` (loss NaN between logging steps).
+        distributed: ``ddp`` or ``fsdp`` for data-parallel runs (default: ``fsdp`` when launched with FSDP by
+            accelerate, else ``ddp``); ignored in a single process.
     Returns:
         ``{"steps", "loss_curve": [(step, mean loss)], "task_steps": {label: batches}, "task_examples": {label: n},
         "task_tokens": {label: non-pad tokens}, "seconds", "resumed_from"}`` — what was spent per task.
@@ -460,8 +613,20 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
     seed_everything(seed)
     gen = torch.Generator().manual_seed(seed)
     steps = total_steps([t.size for t in tasks], hp)
-    inner.to(device)
-    optimizer = _make_optimizer(inner, hp, device)
+    fsdp = dist.world > 1 and _wants_fsdp(accelerator, distributed, hp)
+    found = ck.load_latest(state_dir) if state_dir is not None else None
+    if found:
+        if bool(found[1]["state"].get("fsdp")) != fsdp:
+            raise XstiltsError(f"{found[0]}: this checkpoint was saved {'with' if not fsdp else 'without'} FSDP; "
+                               f"resume it with distributed: {'fsdp' if not fsdp else 'ddp'}")
+        inner.load_state_dict(found[1]["model"])
+    if fsdp:  # a sharded copy trains; *inner* (on the CPU meanwhile) gets its weights at the end
+        sharded = _fsdp(_LossModule(copy.deepcopy(inner)), device, dist.world)
+        trained: nn.Module = sharded
+    else:
+        inner.to(device)
+        trained = inner
+    optimizer = _make_optimizer(trained, hp, device)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(hp.warmup_ratio * steps), steps)
     weights = probabilities or [float(t.size) for t in tasks]
     rng = random.Random(seed)
@@ -470,11 +635,15 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
     task_examples, task_tokens = {t.label: 0 for t in tasks}, {t.label: 0 for t in tasks}
     start, resumed_from, seconds_before = 0, None, 0.0
     if state_dir is not None:
-        found = ck.load_latest(state_dir)
         if found:
             path, payload = found
-            inner.load_state_dict(payload["model"])
-            optimizer.load_state_dict(payload["optim"]["optimizer"])
+            if fsdp:
+                from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+                set_optimizer_state_dict(sharded, optimizer, payload["optim"]["optimizer"],
+                                         options=StateDictOptions(full_state_dict=True))
+            else:
+                optimizer.load_state_dict(payload["optim"]["optimizer"])
             scheduler.load_state_dict(payload["optim"]["scheduler"])
             st = payload["state"]
             start, curve, task_steps = st["step"], [tuple(x) for x in st["curve"]], dict(st["task_steps"])
@@ -485,17 +654,26 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
                 s.restore(s_st)
             _restore_rng(rng_state, rng, gen)
             seconds_before, resumed_from = st.get("seconds", 0.0), str(path)
-    optimizer = accelerator.prepare(optimizer)
-    runner: nn.Module = _LossModule(inner)
+    if not fsdp:  # (FSDP: the plain optimizer; bf16 autocast needs no gradient scaler)
+        optimizer = accelerator.prepare(optimizer)
+    runner: nn.Module = sharded if fsdp else _LossModule(inner)
     buckets = getattr(hp, "length_buckets", None)
-    loader = _Loader(tasks, pad_id, buckets, device, dist.rank, dist.world, getattr(hp, "prefetch", True))
+    packing = None
+    if getattr(hp, "packing", False):
+        from .modeling import packing_layout
+
+        packing, inner.position_offset = packing_layout(inner.encoder, device)
+        if fsdp:
+            sharded.model.position_offset = inner.position_offset
+    loader = _Loader(tasks, pad_id, buckets, device, dist.rank, dist.world, getattr(hp, "prefetch", True), seed,
+                     packing)
     compiled = _compile_encoder(inner.encoder, hp)
-    if compiled and buckets and start < steps:
+    if compiled and buckets and not packing and start < steps:
         inner.train()
         k, idx, share = sampler.peek()
         _precompile(runner, tasks[k], loader._part(k, idx, share).batch,
                     buckets, accelerator, pad_id)
-    if dist.world > 1:
+    if dist.world > 1 and not fsdp:
         runner = _ddp(runner, device)
     pending = {"examples": [0] * len(tasks), "tokens": [0] * len(tasks)}  # this process's, not yet summed
     main = accelerator.is_main_process
@@ -517,29 +695,33 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
         flush_counts()
         mine = {"rng": _rng_states(rng, gen, sampler_state), "window": [float(x) for x in window]}
         ranks = dist.gather(mine)
+        full = _fsdp_full_state(sharded, optimizer) if fsdp else {}  # a collective: every process
         if main:
             state = {"step": step, "curve": curve, "task_steps": task_steps, "task_examples": task_examples,
                      "task_tokens": task_tokens, "window": mine["window"], "streams": sampler_state["streams"],
                      "rng": mine["rng"], "seconds": seconds_before + time.time() - t0}
             if dist.world > 1:
                 state["ranks"] = ranks
+            if fsdp:
+                state["fsdp"] = True
             ck.save_checkpoint(state_dir, step, {
-                "model": inner.state_dict(),
-                "optim": {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+                "model": full["model"] if fsdp else inner.state_dict(),
+                "optim": {"optimizer": full["optim"] if fsdp else optimizer.state_dict(),
+                          "scheduler": scheduler.state_dict()},
                 "state": state}, keep=hp.keep_checkpoints)
         dist.barrier()
 
-    inner.train()
+    runner.train()
     STOP["in_training"] = True
     try:
         # the plan of step s+1 is drawn (and collated in the background) before step s computes; the sampler
         # state saved with step s is the one from before that draw
         snapshot = sampler.state()
-        upcoming = loader.submit(sampler.draw()) if start < steps else None
+        upcoming = loader.submit(sampler.draw(), start + 1) if start < steps else None
         for step in range(start + 1, steps + 1):
             current = upcoming
             snapshot = sampler.state()
-            upcoming = loader.submit(sampler.draw()) if step < steps else None
+            upcoming = loader.submit(sampler.draw(), step + 1) if step < steps else None
             micro = list(loader.parts(current))
             for m, thunks in enumerate(micro):
                 total_loss = 0.0
@@ -548,21 +730,28 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
                     td = tasks[part.task]
                     batch = {n: v.to(device, non_blocking=True) for n, v in part.batch.items()}
                     last = m == len(micro) - 1 and j == len(thunks) - 1
-                    sync = runner.no_sync() if dist.world > 1 and not last else contextlib.nullcontext()
+                    if fsdp:
+                        runner.set_requires_gradient_sync(last)
+                    sync = runner.no_sync() if dist.world > 1 and not last and not fsdp else contextlib.nullcontext()
                     with sync:
-                        with accelerator.autocast():
+                        with accelerator.autocast(), _region("forward"):
                             loss = runner(td.label, td.family, batch)
-                        accelerator.backward(loss * part.weight / hp.grad_accum)
+                        with _region("backward"):
+                            accelerator.backward(loss * part.weight / hp.grad_accum)
                     total_loss = total_loss + loss.detach() * part.share
                     task_steps[td.label] += 1
                     pending["examples"][part.task] += part.examples
                     pending["tokens"][part.task] += part.tokens
                 window.append(total_loss)
-            accelerator.clip_grad_norm_(inner.parameters(), hp.max_grad_norm)
-            optimizer.step()
-            if not getattr(optimizer, "step_was_skipped", False):
-                scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            with _region("optimizer"):
+                if fsdp:  # sharded gradients (DTensors): torch computes the global norm
+                    nn.utils.clip_grad_norm_(trained.parameters(), hp.max_grad_norm)
+                else:
+                    accelerator.clip_grad_norm_(inner.parameters(), hp.max_grad_norm)
+                optimizer.step()
+                if not getattr(optimizer, "step_was_skipped", False):
+                    scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
             log_step = step % hp.log_every == 0 or step == steps
             ckpt_step = step == steps or bool(hp.checkpoint_every and step % hp.checkpoint_every == 0)
             if log_step:
@@ -572,6 +761,9 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
                     raise XstiltsError(f"loss became {mean_loss} at or before optimizer step {step}; stopping this "
                                        f"phase" + (" (the last good checkpoint is kept)" if state_dir else ""))
                 curve.append((step, mean_loss))
+                if getattr(accelerator, "trackers", None):  # training curves (xstilts: trackers), main process
+                    accelerator.log({"train/loss": mean_loss, "train/lr": float(scheduler.get_last_lr()[0]),
+                                     "train/step": step}, step=step)
                 if progress and main:
                     progress(step, mean_loss)
             elif progress and main:
@@ -586,6 +778,12 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
                 raise Preempted(f"stopped on request at optimizer step {step}/{steps}; checkpoint saved in "
                                 f"{state_dir}; run the same command again to resume")
         flush_counts()
+        if fsdp:  # the trained weights into the caller's (unsharded) model, in every process
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+            weights = get_model_state_dict(sharded, options=StateDictOptions(full_state_dict=True))
+            inner.load_state_dict({k.removeprefix("model."): v for k, v in weights.items()})
+            inner.to(device)
     finally:
         STOP["in_training"] = False
         loader.close()
@@ -646,10 +844,15 @@ def eval_all_languages(model: MultiTaskModel, datas: list[TaskData], *, batch_si
     batches = list(length_sorted_batches(lengths, batch_size, max_tokens))
     world, rank = accelerator.num_processes, accelerator.process_index
     mine = batches[rank::world] if world > 1 else batches
+    numbers = {id(idx): rank + b * world for b, idx in enumerate(mine)}  # each batch's number in the whole stream
     pin = device.type == "cuda"
+    random_collate = _collate_uses_rng(family)
 
     def collate(idx):
-        cpu = family.collate(features, idx, pad_id)
+        if random_collate:  # masks seeded by the batch's number: the same with any number of processes
+            cpu = _seeded_collate(family, features, idx, pad_id, _derived_seed("eval", numbers[id(idx)]))
+        else:
+            cpu = family.collate(features, idx, pad_id)
         return {n: v.pin_memory() for n, v in cpu.items()} if pin else cpu
 
     pool = ThreadPoolExecutor(1, thread_name_prefix="xstilts-eval") if prefetch and not _collate_uses_rng(family) \
@@ -702,3 +905,87 @@ def predict(model: MultiTaskModel, data: TaskData, *, batch_size: int, accelerat
     (:func:`eval_all_languages` for one data set)."""
     return eval_all_languages(model, [data], batch_size=batch_size, accelerator=accelerator, pad_id=pad_id,
                               advance=advance, max_tokens=max_tokens)[0]
+
+
+# ---------------------------------------------------------------------------------------------- experiment trackers
+# Training curves through accelerate's trackers (config ``trackers``): the pipeline creates each training phase's
+# Accelerator with ``log_with=resolve_trackers(...)`` and ``project_dir=<phase folder>/logs``, then
+# start_trackers / train (loss, lr, step every log_every steps) / log_eval_metrics / end_trackers.
+#: Packages that provide each tracker (accelerate's own test: any of them importable).
+TRACKER_PACKAGES = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",), "mlflow": ("mlflow",),
+                    "comet_ml": ("comet_ml",), "aim": ("aim",), "clearml": ("clearml",), "dvclive": ("dvclive",),
+                    "swanlab": ("swanlab",), "trackio": ("trackio",)}
+
+
+def _installed(name: str) -> bool:
+    import importlib.util
+
+    return any(importlib.util.find_spec(p) is not None for p in TRACKER_PACKAGES.get(name, (name,)))
+
+
+def resolve_trackers(names: list[str]) -> list[str]:
+    """accelerate ``log_with`` names for the config's ``trackers``: ``auto`` = tensorboard when installed (else
+    none), ``all`` = every installed tracker, a name = that tracker; ``[]`` = none.
+
+    Raises:
+        XstiltsError: a tracker asked for by name is not installed (one line, with the package to install).
+    """
+    out: list[str] = []
+    for name in names:
+        if name == "auto":
+            found = [x for x in ("tensorboard",) if _installed(x)]
+        elif name == "all":
+            found = [x for x in TRACKER_PACKAGES if _installed(x)]
+        elif _installed(name):
+            found = [name]
+        else:
+            pkg = " or ".join(TRACKER_PACKAGES.get(name, (name,)))
+            raise XstiltsError(f"trackers: {name} is not installed (pip install {pkg}), or leave it out of trackers")
+        out += [x for x in found if x not in out]
+    return out
+
+
+def _flat(config: dict, prefix: str = "") -> dict:
+    """A nested config as ``{dotted key: bool | int | float | str}`` (what every tracker stores)."""
+    import json
+
+    out: dict = {}
+    for k, v in config.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, key + "."))
+        elif isinstance(v, (bool, int, float, str)):
+            out[key] = v
+        else:
+            out[key] = "none" if v is None else json.dumps(v, ensure_ascii=False, default=str)
+    return out
+
+
+def start_trackers(accelerator, run_name: str, config: dict) -> None:
+    """``accelerator.init_trackers`` for one phase (no-op without trackers): project ``xstilts``, *run_name* (the
+    phase folder's name) for the trackers that name runs, *config* flattened as the run's hyperparameters."""
+    if not getattr(accelerator, "log_with", None):
+        return
+    accelerator.init_trackers("xstilts", config=_flat(config), init_kwargs={
+        "wandb": {"name": run_name}, "mlflow": {"run_name": run_name}, "aim": {"run_name": run_name}})
+
+
+def log_eval_metrics(accelerator, split: str, scores: dict, step: int) -> None:
+    """Log ``{task label: {language: {metric: value}}}`` as ``<split>/<label>/<language>/<metric>`` at *step*."""
+    if not getattr(accelerator, "trackers", None):
+        return
+    values = {f"{split}/{label}/{lang}/{metric}": float(v) for label, langs in scores.items()
+              for lang, ms in langs.items() for metric, v in ms.items()
+              if isinstance(v, (int, float)) and not isinstance(v, bool) and metric != "n"}
+    if values:
+        accelerator.log(values, step=step)
+
+
+def end_trackers(accelerator) -> None:
+    """Close the phase's trackers (flush their files before the phase folder is renamed). Like
+    ``accelerator.end_training()`` without its destruction of the process group, which later phases of a
+    data-parallel run still use."""
+    for tracker in getattr(accelerator, "trackers", None) or []:
+        tracker.finish()
+    if getattr(accelerator, "trackers", None):
+        accelerator.trackers = []

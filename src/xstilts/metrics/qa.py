@@ -158,29 +158,34 @@ def mlqa_f1(prediction: str, gold: str, lang: str) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- aggregation
-def _check(predictions: Sequence[str], golds: Sequence[Sequence[str]]) -> None:
+def _check(predictions: Sequence[str | None], golds: Sequence[Sequence[str]]) -> None:
     if len(predictions) != len(golds):
         raise ValueError(f"{len(predictions)} predictions for {len(golds)} questions")
     if not golds:
         raise ValueError("QA scores of an empty set of questions")
 
 
-def squad_v1_scores(predictions: Sequence[str], golds: Sequence[Sequence[str]]) -> dict[str, float]:
+def squad_v1_scores(predictions: Sequence[str | None], golds: Sequence[Sequence[str]]) -> dict[str, float]:
     """``evaluate(dataset, predictions)`` of SQuAD ``evaluate-v1.1.py`` (and XTREME ``third_party/evaluate_squad.py``):
     per question the maximum over its gold answers, then ``100 * total / number of questions``.
 
     Args:
-        predictions: one predicted answer text per question.
-        golds: the gold answer texts of each question (at least one each).
+        predictions: one predicted answer text per question; ``None`` for a question the prediction file has no
+            entry for (the script's "Unanswered question ... will receive score 0": it counts in the number of
+            questions and scores 0, which differs from an empty answer, whose EM is 1 against a gold answer that
+            normalises to nothing).
+        golds: the gold answer texts of each question (at least one each for answered questions).
     Returns:
         ``{"exact_match": %, "f1": %}``.
     Raises:
-        ValueError: lengths differ, no questions, or a question without gold answers (the official script fails on
-            ``max()`` of an empty list there).
+        ValueError: lengths differ, no questions, or an answered question without gold answers (the official script
+            fails on ``max()`` of an empty list there).
     """
     _check(predictions, golds)
     em = f1 = 0.0
     for i, (pred, gold) in enumerate(zip(predictions, golds)):
+        if pred is None:
+            continue
         if not gold:
             raise ValueError(f"question {i} has no gold answers; SQuAD v1.1 scoring needs at least one")
         em += max(float(squad_exact_match(pred, g)) for g in gold)
@@ -219,17 +224,20 @@ def squad_v2_scores(predictions: Sequence[str], golds: Sequence[Sequence[str]]) 
     return out
 
 
-def mlqa_scores(predictions: Sequence[str], golds: Sequence[Sequence[str]], lang: str) -> dict[str, float]:
+def mlqa_scores(predictions: Sequence[str | None], golds: Sequence[Sequence[str]], lang: str) -> dict[str, float]:
     """``evaluate(dataset, predictions, lang)`` of ``mlqa_evaluation_v1.py`` (and XTREME
-    ``third_party/evaluate_mlqa.py``): maximum over gold answers, ``100 * total / number of questions``.
+    ``third_party/evaluate_mlqa.py``): maximum over gold answers, ``100 * total / number of questions``. A ``None``
+    prediction is an unanswered question (scores 0, counted), as in :func:`squad_v1_scores`.
 
     Raises:
-        ValueError: lengths differ, no questions, a question without gold answers, or an unknown language.
+        ValueError: lengths differ, no questions, an answered question without gold answers, or an unknown language.
     """
     _check(predictions, golds)
     _check_mlqa_lang(lang)
     em = f1 = 0.0
     for i, (pred, gold) in enumerate(zip(predictions, golds)):
+        if pred is None:
+            continue
         if not gold:
             raise ValueError(f"question {i} has no gold answers; MLQA scoring needs at least one")
         em += max(float(mlqa_exact_match(pred, g, lang)) for g in gold)

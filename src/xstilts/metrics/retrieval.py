@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Hashable, Iterable
 
 import numpy as np
 import torch
@@ -124,13 +124,21 @@ def bucc_optimize(candidates: dict[tuple[str, str], float], gold: Iterable[tuple
     return threshold
 
 
+def bucc_prf(gold: Iterable[Hashable], predicted: Iterable[Hashable]) -> dict[str, float]:
+    """``{"f1", "precision", "recall"}`` (%) of a set of predicted pairs against the gold pairs, as ``bucc_f1`` in
+    XTREME's ``evaluate.py``: both sides are sets (duplicates count once), ``precision = correct / |predicted|``,
+    ``recall = correct / |gold|``, ``f1 = 2 P R / (P + R)``, each then times 100; all 0 when nothing is correct."""
+    gold, predicted = set(gold), set(predicted)
+    ncorrect = len(gold & predicted)
+    if ncorrect == 0:
+        return {"f1": 0.0, "precision": 0.0, "recall": 0.0}
+    p, r = ncorrect / len(predicted), ncorrect / len(gold)
+    return {"f1": 2 * p * r / (p + r) * 100, "precision": p * 100, "recall": r * 100}
+
+
 def bucc_scores(candidates: dict[tuple[str, str], float], gold: Iterable[tuple[str, str]],
                 threshold: float) -> dict[str, float]:
-    """Precision, recall and F1 (%) of the candidates scoring ``>= threshold`` (XTREME's ``bucc_extract``/``bucc_eval``)."""
-    gold = set(gold)
-    extracted = {pair for pair, s in candidates.items() if s >= threshold}
-    ncorrect = len(gold & extracted)
-    if ncorrect == 0:
-        return {"precision": 0.0, "recall": 0.0, "f1": 0.0, "threshold": threshold}
-    p, r = ncorrect / len(extracted), ncorrect / len(gold)
-    return {"precision": 100 * p, "recall": 100 * r, "f1": 100 * 2 * p * r / (p + r), "threshold": threshold}
+    """Precision, recall and F1 (%) of the candidates scoring ``>= threshold`` (XTREME's ``bucc_extract``/``bucc_eval``,
+    scored as :func:`bucc_prf`)."""
+    s = bucc_prf(gold, (pair for pair, v in candidates.items() if v >= threshold))
+    return {"precision": s["precision"], "recall": s["recall"], "f1": s["f1"], "threshold": threshold}

@@ -77,7 +77,7 @@ def plan(file: Path = typer.Argument(..., help="study YAML file"),
         return
     n_base = sum(c.variant == "baseline" for c in cells)
     typer.echo(f"study {study.name}: {len(cells)} cells ({len(cells) - n_base} with intermediate training, "
-               f"{n_base} baselines) -> {study.folder}")
+               f"{n_base} baseline{'' if n_base == 1 else 's'}) -> {study.folder}")
     if study.spec.description:
         typer.echo(" ".join(study.spec.description.split()))
     typer.echo("")

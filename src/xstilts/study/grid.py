@@ -261,8 +261,9 @@ def expand(study: Study) -> list[Cell]:
             return None
         bud = budget if budget is not _KEEP else None
         # settings at their default value are left out, so that a new config option (with a default) in a later
-        # version of xstilts keeps every cell's id, and finished cells stay finished
-        dump = cfg.model_dump(mode="json", exclude={"name", "output_dir"}, exclude_defaults=True)
+        # version of xstilts keeps every cell's id, and finished cells stay finished; trackers (training curves) do
+        # not change what a cell computes
+        dump = cfg.model_dump(mode="json", exclude={"name", "output_dir", "trackers"}, exclude_defaults=True)
         cid = stable_hash({"config": dump, "budget": bud})
         cfg = cfg.model_copy(update={"name": f"cell-{cid}"})
         axes_rec = {"model": cfg.model.name_or_path, "model_size": cfg.model.size,

@@ -8,7 +8,8 @@ intervals over examples, the per-example statistics that target phases write (``
 Definitions used in every table:
 
 * A **cell** is one run: (model, intermediate task set, intermediate data size, budget, target, seed). Only cells
-  with status ``done`` are reported; failed ones are listed with their error.
+  with status ``done`` are reported; failed ones are listed with their error. Cells no longer in the study file
+  (``runs.active = 0``, left from an earlier version of it) are left out unless ``--all-cells``.
 * A **setting** is a row: the intermediate task set (``a+b`` for multi-task training; ``baseline`` for no
   intermediate training). Tables are split by model (and by intermediate data size and budget when those vary).
 * **Score**: the target's headline metric (the registry task's ``metric``: accuracy, F1, accuracy@1, mAP@20; F1 for
@@ -20,7 +21,8 @@ Definitions used in every table:
 * **Confidence intervals** (:mod:`xstilts.stats`): 95% percentile intervals of 1,000 paired bootstrap replicates
   (configurable), over examples (same resampled test examples for both systems and every seed; per-language metric
   recomputed with ``metric_from_stats``, averaged over languages, per seed, then over seeds) and over seeds (seeds
-  drawn with replacement, paired differences). ``†``: the interval over examples excludes 0; ``‡``: the interval
+  drawn with replacement, paired differences; only with at least :data:`MIN_SEEDS_CI` = 3 seeds, since with 2 the
+  bootstrap interval is merely their range). ``†``: the interval over examples excludes 0; ``‡``: the interval
   over seeds excludes 0. Tasks without per-example statistics (BUCC) get intervals over seeds only.
 * **XTREME score**: :func:`xstilts.benchmark.xtreme_score` of a setting's targets for each seed (mean of the nine
   task scores, QA as (EM + F1) / 2); ``n/a (missing: ...)`` when the targets do not cover XTREME.
@@ -87,14 +89,18 @@ _KNOWN_AXES = {"model", "model_size", "model_label", "family", "intermediate", "
                "budget_steps", "budget_tokens", "target", "seed"}
 _SIZE_NAMES = ["nano", "tiny", "mini", "small", "base", "medium", "large", "xl", "xxl"]
 DAGGER, DDAGGER = "†", "‡"
+#: Fewest paired seeds for an interval over seeds: the percentile bootstrap of two differences is just their range
+#: (three distinct resampled means), which would mark a delta "significant" whenever two seeds agree in sign.
+MIN_SEEDS_CI = 3
 
 
 # ---------------------------------------------------------------------------------------------- study folder
 def resolve_study(study: Path, db: Path | None = None) -> tuple[Path, Path, dict]:
     """``(study folder, results.sqlite, study file mapping)`` of a study file or folder.
 
-    A folder is the study folder (with ``results.sqlite``); a file is read with :func:`xstilts.study.spec.load_study`
-    and its folder is ``<output_dir>/<name>`` relative to the working directory, else to the study file's folder.
+    A folder is the study folder (with ``results.sqlite``), whose study file mapping is the copy that ``xstilts study
+    run`` keeps there (``study.yaml``); a file is read with :func:`xstilts.study.spec.load_study` and its folder is
+    ``<output_dir>/<name>`` relative to the working directory, else to the study file's folder.
 
     Raises:
         XstiltsError: nothing found (the message lists where it looked).
@@ -107,10 +113,12 @@ def resolve_study(study: Path, db: Path | None = None) -> tuple[Path, Path, dict
         folder = study if study.is_dir() else db.parent
         if study.is_file():
             raw = _read_yaml(study)
+        else:
+            raw = _stored_spec(folder)
         return folder, db, raw
     if study.is_dir():
         if (study / "results.sqlite").is_file():
-            return study, study / "results.sqlite", {}
+            return study, study / "results.sqlite", _stored_spec(study)
         raise XstiltsError(f"{study}: no results.sqlite in this folder (run `xstilts study run FILE` first, or give "
                            f"the study file)")
     if not study.is_file():
@@ -133,6 +141,12 @@ def resolve_study(study: Path, db: Path | None = None) -> tuple[Path, Path, dict
             return c, c / "results.sqlite", raw
     raise XstiltsError(f"{study}: no results.sqlite found (looked in {', '.join(tried)}); run `xstilts study run "
                        f"{study}` first, or give the study folder or --db")
+
+
+def _stored_spec(folder: Path) -> dict:
+    """The study file as ``xstilts study run`` copied it into the study folder (``study.yaml``); ``{}`` if none."""
+    f = Path(folder) / "study.yaml"
+    return _read_yaml(f) if f.is_file() else {}
 
 
 def _read_yaml(path: Path) -> dict:
@@ -170,6 +184,8 @@ class Cell:
     spent: Any
     seconds: float | None
     scores: dict = field(default_factory=dict)
+    active: int | None = None  # runs.active: 0 = no longer a cell of the study file (None: not recorded)
+    sampling: str | None = None  # the intermediate task sampler (from the study folder's cells.json or the run)
 
     @property
     def is_baseline(self) -> bool:
@@ -257,13 +273,49 @@ def load_cells(db_path: Path) -> list[Cell]:
             intermediate_size=_int(d.get("intermediate_size")), budget_steps=_int(d.get("budget_steps")),
             budget_tokens=_int(d.get("budget_tokens")), target=str(target or ""),
             seed=_int(d.get("seed")) if _int(d.get("seed")) is not None else 0, axes=axes, run_dir=d.get("run_dir"),
-            spent=_jload(d.get("spent"), None), seconds=d.get("seconds"))
+            spent=_jload(d.get("spent"), None), seconds=d.get("seconds"), active=_int(d.get("active")))
     for r in score_rows:
         c = cells.get(r["cell_id"])
         if c is None or r["value"] is None:
             continue
         c.scores.setdefault(r["task"], {}).setdefault(r["language"], {})[r["metric"]] = float(r["value"])
     return sorted(cells.values(), key=lambda c: c.order)
+
+
+def sampling_label(ic: dict) -> str | None:
+    """The intermediate task sampler of a config's ``intermediate`` mapping, e.g. ``uniform``, ``temperature T=2``,
+    ``proportional (cap 1,000)``, ``explicit a=0.7 b=0.3``; None for a single task (nothing to sample)."""
+    if not isinstance(ic, dict) or len(ic.get("tasks") or []) < 2:
+        return None
+    kind = str(ic.get("sampling") or "proportional")
+    if kind == "temperature":
+        kind += f" T={ic.get('sampling_temperature', 2.0):g}"
+    elif kind == "explicit" and isinstance(ic.get("sampling_probabilities"), dict):
+        kind += " " + " ".join(f"{k}={v:g}" for k, v in ic["sampling_probabilities"].items())
+    if kind.startswith(("proportional", "temperature")) and ic.get("sampling_cap"):
+        kind += f" (cap {int(ic['sampling_cap']):,})"
+    if ic.get("mixed_batches"):
+        kind += ", mixed batches"
+    return kind
+
+
+def attach_sampling(cells: list[Cell], folder: Path) -> None:
+    """Set each cell's :attr:`Cell.sampling` from the study folder's ``cells.json`` (the resolved config of every
+    cell, written by ``xstilts study run``), else from the cell's ``run_dir/config.yaml``."""
+    configs: dict[str, dict] = {}
+    try:
+        for p in json.loads((Path(folder) / "cells.json").read_text(encoding="utf-8")):
+            configs[p["id"]] = p.get("config") or {}
+    except (OSError, ValueError, TypeError, KeyError):
+        pass
+    for c in cells:
+        if c.is_baseline:
+            continue
+        cfg = configs.get(c.id)
+        if cfg is None and c.run_dir and (Path(c.run_dir) / "config.yaml").is_file():
+            cfg = _read_yaml(Path(c.run_dir) / "config.yaml")
+        if cfg:
+            c.sampling = sampling_label(cfg.get("intermediate") or {})
 
 
 # ---------------------------------------------------------------------------------------------- tasks
@@ -406,8 +458,14 @@ class Group:
         return (self.model, self.model_size, self.family, self.other)
 
 
+def _budget_steps(c: Cell) -> int | None:
+    """The steps budget that defines a cell's table: none for a token budget (whose conversion to steps differs from
+    one task set to another; the settings of one token budget share a table)."""
+    return c.budget_steps if c.budget_tokens is None else None
+
+
 def _group_key(c: Cell) -> tuple:
-    return (c.model, c.model_size, c.family, c.other_axes(), c.intermediate_size, c.budget_steps, c.budget_tokens)
+    return (c.model, c.model_size, c.family, c.other_axes(), c.intermediate_size, _budget_steps(c), c.budget_tokens)
 
 
 def _compatible(base: Cell, g: Group) -> bool:
@@ -434,7 +492,7 @@ def build_groups(cells: list[Cell]) -> tuple[list[Group], dict]:
         g = groups.get(k)
         if g is None:
             g = groups[k] = Group(k, c.model_label, c.model, c.model_size, c.family, c.intermediate_size,
-                                  c.budget_steps, c.budget_tokens, c.other_axes(), order=c.order)
+                                  _budget_steps(c), c.budget_tokens, c.other_axes(), order=c.order)
         for t in c.target_tasks():
             g.rows.setdefault(c.intermediate, {}).setdefault(t, {})[c.seed] = c
     if not groups:  # a baseline-only study: one table per model
@@ -622,8 +680,8 @@ class Analysis:
         if self.resamples <= 0:
             return None, "not computed (--resamples 0)"
         common = [s for s in values if s in base]
-        if len(common) < 2:
-            return None, "needs ≥ 2 paired seeds"
+        if len(common) < MIN_SEEDS_CI:  # a bootstrap of 2 differences is their range: no 95% interval
+            return None, f"needs ≥ {MIN_SEEDS_CI} paired seeds"
         return st.paired_seeds_interval({s: values[s] for s in common}, {s: base[s] for s in common},
                                         self.resamples, self.confidence, self.seed, key=key), ""
 
@@ -816,12 +874,17 @@ class Analysis:
                         if not spent:
                             rows.append({"group": self.label(g), "setting": setting_label(inter), "seed": s,
                                          "task": "", "budget_steps": c.budget_steps,
-                                         "budget_tokens": c.budget_tokens})
+                                         "budget_tokens": c.budget_tokens, "sampling": c.sampling})
+                        steps = {k: v.get("steps") for k, v in spent.items() if isinstance(v, dict)}
+                        total = sum(x for x in steps.values() if isinstance(x, (int, float)))
                         for task, v in spent.items():
                             rec = {"group": self.label(g), "setting": setting_label(inter), "seed": s, "task": task,
-                                   "budget_steps": c.budget_steps, "budget_tokens": c.budget_tokens}
+                                   "budget_steps": c.budget_steps, "budget_tokens": c.budget_tokens,
+                                   "sampling": c.sampling}
                             if isinstance(v, dict):
                                 rec.update({f"spent_{k}": x for k, x in v.items()})
+                                if total and isinstance(steps.get(task), (int, float)):
+                                    rec["spent_step_share"] = round(100.0 * steps[task] / total, 1)
                             else:
                                 rec["spent"] = v
                             rows.append(rec)
@@ -940,8 +1003,9 @@ def slug(text: str) -> str:
 class Report:
     """Builds the tables, CSV rows and plots of an :class:`Analysis` and writes them."""
 
-    def __init__(self, an: Analysis, title: str, out: Path, plots: bool = True):
+    def __init__(self, an: Analysis, title: str, out: Path, plots: bool = True, inactive: int = 0):
         self.an, self.title, self.out, self.want_plots = an, title, Path(out), plots
+        self.inactive = inactive  # cells left out because they are no longer in the study file (runs.active = 0)
         self.tables: list[tuple[str, Table]] = []  # (section, table)
         self.csv: dict[str, list[dict]] = {}
         self.images: list[tuple[str, str, str]] = []  # (section, caption, file name)
@@ -1128,18 +1192,24 @@ class Report:
             return
         self.csv["budget"] = rows
         keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k.startswith("spent")]
-        header = ["table", "intermediate", "seed", "budget", "task"] + [k.replace("spent_", "") for k in keys]
+        header = (["table", "intermediate", "seed", "budget", "sampling", "task"]
+                  + [k.replace("spent_", "").replace("step_share", "% of steps") for k in keys])
         out = []
         for r in rows:
-            bud = (f"{r['budget_steps']:,} steps" if r.get("budget_steps") is not None else
-                   f"{r['budget_tokens']:,} tokens" if r.get("budget_tokens") is not None else "—")
+            bud = (f"{r['budget_tokens']:,} tokens" + (f" = {r['budget_steps']:,} steps"
+                                                       if r.get("budget_steps") is not None else "")
+                   if r.get("budget_tokens") is not None else
+                   f"{r['budget_steps']:,} steps" if r.get("budget_steps") is not None else "—")
             out.append([(r["group"], False), (r["setting"], False), (str(r["seed"]), False), (bud, False),
+                        (r.get("sampling") or "—", False),
                         ({"": "—", "_total": "all tasks"}.get(r["task"], r["task"]), False)]
                        + [(_num(r.get(k)), False) for k in keys])
         self.tables.append(("Compute budget spent", Table(
             "Intermediate compute actually spent per task", header, out,
-            "from runs.spent: what each intermediate task received of the budget (steps, examples, tokens).",
-            align="lllll" + "r" * len(keys))))
+            "from runs.spent: what each intermediate task received of the budget (batches drawn = steps, examples, "
+            "tokens; estimated = not counted during training); sampling: the intermediate task sampler; a token "
+            "budget is converted to optimizer steps per cell.",
+            align="llllll" + "r" * len(keys))))
 
     def _curves(self) -> None:
         an = self.an
@@ -1333,7 +1403,9 @@ class Report:
         for c in an.cells:
             status[c.status] = status.get(c.status, 0) + 1
         lines = [f"# {self.title}", "",
-                 "cells: " + ", ".join(f"{n} {s}" for s, n in sorted(status.items())) + f" (of {len(an.cells)})", ""]
+                 "cells: " + ", ".join(f"{n} {s}" for s, n in sorted(status.items())) + f" (of {len(an.cells)})"
+                 + (f"; {self.inactive} cell(s) no longer in the study file left out (--all-cells to include them)"
+                    if self.inactive else ""), ""]
         lines += [f"Bootstrap: {an.resamples:,} paired resamples, {an.confidence * 100:g}% percentile intervals, "
                   f"seed {an.seed}. Low-resource languages: {' '.join(an.low_resource)}.", ""]
         failed = [c for c in an.cells if c.status == "failed"]
@@ -1421,7 +1493,7 @@ _DEFINITIONS = (
     "Berg-Kirkpatrick et al. 2012; percentile intervals, Efron & Tibshirani 1993). Over examples: test examples of "
     "each language resampled with replacement, the same for both systems and every seed, metric recomputed from "
     "per-example statistics, averaged over languages, then over seeds. Over seeds: seeds resampled with "
-    "replacement, paired differences averaged.\n"
+    "replacement, paired differences averaged (only with ≥ 3 seeds).\n"
     "- XTREME: mean of the nine XTREME task scores (QA: (EM + F1) / 2), n/a when the targets do not cover it.\n"
     "- Data-size fit: score = a + b ln(n) on the per-size means; gain per 10× = b ln 10; point of diminishing "
     "returns n* = 1000 b / τ, where the fitted gain falls below τ = {threshold:g} points per 1,000 more examples.\n"
@@ -1431,8 +1503,12 @@ _DEFINITIONS = (
 
 def build_report(study: Path, out: Path | None = None, *, db: Path | None = None, resamples: int = 1000,
                  confidence: float = 0.95, seed: int = 0, low_resource: list[str] | None = None,
-                 dr_threshold: float = 0.1, plots: bool = True) -> dict:
+                 dr_threshold: float = 0.1, plots: bool = True, all_cells: bool = False) -> dict:
     """Write the report of a study (file or folder) into ``out`` (default ``<study folder>/report``).
+
+    Cells that are no longer in the study file (``runs.active = 0``: left from an earlier version of it) are left
+    out unless *all_cells*. The study file's settings (``low_resource_languages``, ``name``) come from the file, or
+    for a folder from the copy that ``xstilts study run`` keeps in it (``study.yaml``).
 
     Returns:
         the written paths (``markdown``, ``latex``, ``json``, ``csv`` {name: path}, ``images``) and
@@ -1446,14 +1522,22 @@ def build_report(study: Path, out: Path | None = None, *, db: Path | None = None
     if dr_threshold <= 0:
         raise XstiltsError(f"--dr-threshold {dr_threshold}: expected a positive number")
     cells = load_cells(db_path)
+    attach_sampling(cells, folder)
+    inactive = 0
+    if not all_cells:
+        kept = [c for c in cells if c.active != 0]
+        inactive = len(cells) - len(kept)
+        cells = kept
     if not any(c.status == "done" and c.scores for c in cells):
-        raise XstiltsError(f"{db_path}: no finished cell with scores yet ({len(cells)} cells recorded); run "
+        left = f", {inactive} more no longer in the study file (--all-cells)" if inactive else ""
+        raise XstiltsError(f"{db_path}: no finished cell with scores yet ({len(cells)} cells recorded{left}); run "
                            f"`xstilts study run` first")
     lr = low_resource or raw.get("low_resource_languages") or None
     an = Analysis(cells, resamples=resamples, confidence=confidence, seed=seed, low_resource=lr,
                   dr_threshold=dr_threshold)
     name = raw.get("name") or folder.name
-    rep = Report(an, f"Study report: {name}", Path(out) if out is not None else folder / "report", plots=plots)
+    rep = Report(an, f"Study report: {name}", Path(out) if out is not None else folder / "report", plots=plots,
+                 inactive=inactive)
     rep.build()
     return rep.write()
 
@@ -1472,14 +1556,16 @@ def report_command(
                                          "CC-100 data)"),
         dr_threshold: float = typer.Option(0.1, "--dr-threshold", help="diminishing returns: points per 1,000 more "
                                                                         "intermediate examples"),
-        no_plots: bool = typer.Option(False, "--no-plots", help="skip the PNG plots")) -> None:
+        no_plots: bool = typer.Option(False, "--no-plots", help="skip the PNG plots"),
+        all_cells: bool = typer.Option(False, "--all-cells", help="also report cells that are no longer in the "
+                                                                  "study file (runs.active = 0)")) -> None:
     """Tables (markdown, CSV, LaTeX), bootstrap confidence intervals and plots of a study's results."""
     from ..cli import _fail
 
     try:
         langs = [x.strip() for x in low_resource.split(",") if x.strip()] if low_resource else None
         w = build_report(study, out, db=db, resamples=resamples, confidence=confidence, seed=seed,
-                         low_resource=langs, dr_threshold=dr_threshold, plots=not no_plots)
+                         low_resource=langs, dr_threshold=dr_threshold, plots=not no_plots, all_cells=all_cells)
     except XstiltsError as e:
         _fail(e)
         return

@@ -273,6 +273,10 @@ class Family:
     trainable: bool = True
     #: pydantic model of the per-task ``options`` a config may give this family (``None``: no options).
     options_model: Any = None
+    #: True when :meth:`collate` draws random numbers from torch's global RNG (masked LM): the trainer then collates
+    #: on the main thread under a seed derived from the run seed and the batch's position, so that results do not
+    #: depend on prefetching, resuming or the number of data-parallel processes.
+    collate_uses_rng: bool = False
 
     def featurize(self, task: Task, examples: list, tokenizer, max_length: int, prefix: str,
                   options: dict) -> dict[str, list]:

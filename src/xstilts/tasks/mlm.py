@@ -76,6 +76,7 @@ class MaskedLM(Family):
 
     kind = "mlm"
     mask_prob = 0.15
+    collate_uses_rng = True
 
     def featurize(self, task, examples, tokenizer, max_length, prefix, options):
         enc = tokenizer([prefix + e.text for e in examples], truncation=True, max_length=max_length)

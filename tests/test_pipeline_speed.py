@@ -1,0 +1,86 @@
+"""The pipeline's speed paths give the results of the plain ones: every language of a task evaluated in one pass
+equals evaluating language by language, and tokenized features are computed once and reused by every later run,
+phase and seed (tiny model, small PAWS-X files)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fixtures import write_pawsx
+from xstilts.config import validate_config
+from xstilts.pipeline import Pipeline
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture
+def experiment(tmp_path, tiny_model):
+    pawsx = write_pawsx(tmp_path / "pawsx", langs=("en", "de", "fr"), n_train=64, n_test=30)
+    return {"name": "t", "output_dir": str(tmp_path / "runs"), "seeds": [1], "with_baseline": False,
+            "model": {"name_or_path": str(tiny_model), "max_length": 32},
+            "target": {"tasks": [{"task": "pawsx", "data_dir": str(pawsx), "languages": ["en", "de", "fr"]}],
+                       "epochs": 1, "lr": 1e-3, "batch_size": 16, "eval_batch_size": 7}}
+
+
+def _target(root):
+    folder = next((root / "phases").glob("target-pawsx-*"))
+    preds = {p.name: p.read_text() for p in (folder / "predictions" / "pawsx").iterdir()}
+    return json.loads((folder / "metrics.json").read_text()), preds
+
+
+def test_one_pass_evaluation_equals_language_by_language(experiment, tmp_path, monkeypatch):
+    import xstilts.pipeline as pl
+    from xstilts import training as tr
+
+    calls = []
+    real = pl.eval_all_languages
+
+    def spy(model, datas, **kw):
+        calls.append([d.size for d in datas])
+        return real(model, datas, **kw)
+
+    monkeypatch.setattr(pl, "eval_all_languages", spy)
+    Pipeline(validate_config(experiment)).run()
+    assert calls == [[30, 30, 30]]  # the three languages in one call
+    together, preds_together = _target(tmp_path / "runs")
+
+    def per_language(model, datas, **kw):
+        return [tr.predict(model, d, batch_size=3, accelerator=kw["accelerator"], pad_id=kw["pad_id"])
+                for d in datas]
+
+    monkeypatch.setattr(pl, "eval_all_languages", per_language)
+    Pipeline(validate_config(dict(experiment, output_dir=str(tmp_path / "alone")))).run()
+    alone, preds_alone = _target(tmp_path / "alone")
+    assert together["languages"] == alone["languages"] and together["average"] == alone["average"]
+    assert preds_together == preds_alone and sorted(preds_alone) == ["test-de.tsv", "test-en.tsv", "test-fr.tsv"]
+
+
+def test_features_are_tokenized_once_for_all_runs(experiment, tmp_path, monkeypatch):
+    from xstilts.paths import cache_dir
+    from xstilts.tasks import get_family
+
+    fam = type(get_family("pair_classification"))
+    real = fam.featurize
+    calls = []
+    monkeypatch.setattr(fam, "featurize", lambda self, *a, **k: calls.append(len(a[1])) or real(self, *a, **k))
+    Pipeline(validate_config(experiment)).run()
+    assert sorted(calls) == [30, 30, 30, 64]  # train (en) and test (3 languages)
+    cached = sorted((cache_dir() / "features").glob("*.pkl"))
+    assert len(cached) == 4
+    first, _ = _target(tmp_path / "runs")
+
+    # another run (other output folder, other seed, other training settings) tokenizes nothing
+    monkeypatch.setattr(fam, "featurize", lambda *a, **k: pytest.fail("tokenized again"))
+    other = dict(experiment, output_dir=str(tmp_path / "other"), seeds=[1, 2])
+    other["target"] = dict(experiment["target"], lr=5e-4)
+    Pipeline(validate_config(other)).run()
+    assert sorted((cache_dir() / "features").glob("*.pkl")) == cached
+    # a changed max length is another cache entry
+    monkeypatch.setattr(fam, "featurize", lambda self, *a, **k: calls.append(len(a[1])) or real(self, *a, **k))
+    longer = dict(other, model=dict(experiment["model"], max_length=24), seeds=[1])
+    calls.clear()
+    Pipeline(validate_config(longer)).run()
+    assert sorted(calls) == [30, 30, 30, 64]
+    assert len(list((cache_dir() / "features").glob("*.pkl"))) == 8
