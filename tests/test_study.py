@@ -257,6 +257,21 @@ def test_local_study_failure_rerun_and_phase_reuse(tmp_path, tiny_model, data, m
     active = {r["cell_id"]: r["active"] for r in db.runs()}
     assert {k for k, v in active.items() if v == 0} == failed and len(active) == 6
 
+    # `xstilts results` lists only the active cells unless --all-cells
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    from xstilts.cli import app
+
+    def listed(*extra):
+        r = CliRunner().invoke(app, ["results", "--study", str(study.folder), "--runs", "--format", "json", *extra])
+        assert r.exit_code == 0, r.output
+        return {row["cell_id"] for row in _json.loads(r.stdout)}
+
+    assert listed() == {k for k, v in active.items() if v == 1}
+    assert listed("--all-cells") == set(active)
+
 
 def test_phase_lock_is_exclusive(tmp_path):
     import threading
@@ -449,3 +464,29 @@ def test_presets_plan_without_models_or_data(preset, monkeypatch, tmp_path):
     r = CliRunner().invoke(app, ["study", "plan", str(root / "studies" / f"{preset}.yaml")])
     assert r.exit_code == 0, r.output
     assert "cells" in r.output and "Rough time" in r.output
+
+
+def test_auto_parallel_shares_gpus_among_small_runs(tmp_path):
+    """``executor.parallel: auto``: one cell at a time on a CPU; several small runs per GPU; fewer for big models."""
+    import json as _json
+    from types import SimpleNamespace
+
+    from xstilts.config import ModelConfig
+    from xstilts.study.executors import auto_parallel
+
+    def model_dir(name, hidden, layers):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "config.json").write_text(_json.dumps({"model_type": "xlm-roberta", "hidden_size": hidden,
+                                                    "num_hidden_layers": layers, "intermediate_size": 4 * hidden}))
+        return str(d)
+
+    def cell(path, lora=None):
+        return SimpleNamespace(config=SimpleNamespace(model=ModelConfig(name_or_path=path, lora=lora)))
+
+    base, huge = model_dir("base", 768, 12), model_dir("huge", 4096, 32)  # 85M and 6.4B non-embedding
+    assert auto_parallel([cell(base)], []) == 1
+    assert auto_parallel([cell(base)], [0]) == 4
+    assert auto_parallel([cell(base)], [0, 1]) == 8
+    assert auto_parallel([cell(base, lora={"r": 8})], [0]) == 2
+    assert auto_parallel([cell(base), cell(huge)], [0]) == 1

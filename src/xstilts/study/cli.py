@@ -251,6 +251,8 @@ def results_command(
         language: Optional[str] = typer.Option(None, help="only this language ('avg' = task average)"),
         metric: Optional[str] = typer.Option(None, help="only this metric"),
         runs: bool = typer.Option(False, "--runs", help="list the runs (one row per cell) instead of scores"),
+        all_cells: bool = typer.Option(False, "--all-cells", help="also cells no longer in the study file "
+                                       "(active = 0); default: only the cells of the study as last run"),
         fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json"),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="write to this file instead of stdout")) -> None:
     """Query study results databases: scores (or runs) with filters; table, CSV or JSON."""
@@ -274,6 +276,8 @@ def results_command(
         for db_path in _databases(study):
             db = ResultsDB(db_path)
             rows += db.runs(**filters) if runs else db.scores(**filters)
+        if not all_cells and "active" not in filters:
+            rows = [r for r in rows if r.get("active") != 0]
     except (XstiltsError, ValueError) as e:
         _fail(e if isinstance(e, XstiltsError) else XstiltsError(str(e)))
         return

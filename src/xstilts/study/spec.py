@@ -96,12 +96,23 @@ class ExecutorSpec(_Strict):
     * ``local``: in this process, one cell after another (``parallel: 1``), or ``parallel`` cells at once in
       subprocesses (``python -m xstilts study run-cell``); with GPUs (``gpus``), the subprocesses are given
       ``CUDA_VISIBLE_DEVICES`` round-robin, so several cells share a GPU when ``parallel`` > number of GPUs.
+      ``parallel: auto`` (the default): 1 on a CPU; on GPUs, :func:`xstilts.study.executors.auto_parallel` cells
+      per GPU (4 when every model of the cells has at most 600M non-embedding parameters and full fine-tuning, as
+      a study of base-size encoders at batch 32 leaves the GPU mostly idle; 2 up to 2B or with LoRA; else 1).
     * ``submitit``: one job per group of cells (cells that share an intermediate phase run in one job, in order)
       through ``submitit.AutoExecutor(folder=<study>/submitit, cluster=cluster)`` with ``update_parameters(**slurm)``.
     """
 
     kind: Literal["local", "submitit"] = "local"
-    parallel: int = Field(1, gt=0, description="local: cells run at once")
+    parallel: int | Literal["auto"] = Field("auto", description="local: cells run at once (auto: 1 on CPU, "
+                                          "several small runs per GPU on GPUs)")
+
+    @field_validator("parallel")
+    @classmethod
+    def _parallel(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and v < 1:
+            raise ValueError("parallel must be a positive number of cells, or auto")
+        return v
     gpus: list[int] | Literal["auto", "none"] = Field(
         "auto", description="local: GPU ids for CUDA_VISIBLE_DEVICES round-robin (auto: all visible; none: CPU)")
     cluster: Literal["auto", "slurm", "local", "debug"] = Field(
