@@ -213,3 +213,19 @@ def test_atomic_writes_get_normal_file_permissions(tmp_path):
     f = atomic_write_text(tmp_path / "metrics.json", "{}")
     assert f.stat().st_mode & 0o777 == 0o666 & ~_UMASK
     assert os.access(f, os.R_OK)
+
+
+def test_short_disk_fails_before_training_and_writes_no_result(experiment, tmp_path, monkeypatch):
+    """Too little free disk for the phase's checkpoints: one clear error before the first step, no result files."""
+    import shutil
+    from collections import namedtuple
+
+    from xstilts.errors import XstiltsError
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**12, 10**12 - 1000, 1000))
+    experiment["intermediate"]["tasks"] = []
+    with pytest.raises(XstiltsError, match=r"GiB free, but the training checkpoints of this phase need about"):
+        Pipeline(validate_config(experiment)).run()
+    runs = tmp_path / "runs"
+    assert not list(runs.rglob("metrics.json")) and not list(runs.rglob("run.json"))
