@@ -43,11 +43,16 @@ def _from_hub(task: Task, split: str, language: str) -> list:
         import datasets
     except ImportError as e:  # pragma: no cover - datasets is a dependency
         raise XstiltsError("the `datasets` package is needed to load tasks from the hub") from e
-    cfg = task.hf.config.format(lang=language) if task.hf.config else None
-    hub_split = task.hf.splits[split].format(lang=language)
-    ds = datasets.load_dataset(task.hf.path, cfg, split=hub_split)
-    kw = {"language": language} if "language" in inspect.signature(task.hf.convert).parameters else {}
-    return [task.hf.convert(row, i, **kw) for i, row in enumerate(ds)]
+    hf = task.hf
+    path, config, hub_split = hf.split_sources.get(split) or (hf.path, hf.config, hf.splits[split])
+    cfg = config.format(lang=language) if config else None
+    ds = datasets.load_dataset(path, cfg, split=hub_split.format(lang=language))
+    rows = ds if hf.keep is None else (row for row in ds if hf.keep(row, language))
+    kw = {"language": language} if "language" in inspect.signature(hf.convert).parameters else {}
+    examples = [hf.convert(row, i, **kw) for i, row in enumerate(rows)]
+    if not examples:
+        raise MissingDataError(f"{path} ({cfg}, {hub_split}) has no rows for language {language!r}")
+    return hf.collect(examples) if hf.collect is not None else examples
 
 
 def load_examples(spec: TaskSpec, split: str, language: str) -> list:

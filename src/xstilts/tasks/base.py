@@ -29,12 +29,34 @@ class HFSource:
 
     ``config`` may contain ``{lang}``; ``splits`` maps our split names (train/dev/test) to the hub's, and may contain
     ``{lang}`` too. ``convert`` turns one hub row (a dict) into an example of the task's family.
+
+    ``split_sources`` gives a split its own ``(path, config, hub split)`` where it comes from another data set (XQuAD
+    and MLQA train on SQuAD); ``keep(row, language)`` selects the rows of one language where a hub config holds
+    several (TyDiQA-GoldP); ``collect(examples)`` turns the converted rows into the reader's result where that is
+    one object rather than a list (Tatoeba's parallel data).
     """
 
     path: str
     config: str | None
     splits: dict[str, str]
     convert: Callable[[dict, int], Any]
+    split_sources: dict[str, tuple[str, str | None, str]] = field(default_factory=dict)
+    keep: Callable[[dict, str], bool] | None = None
+    collect: Callable[[list], Any] | None = None
+
+
+class ConfigByLanguage(str):
+    """A hub config template whose ``format(lang=code)`` substitutes a name looked up from the code (the
+    ``google/xtreme`` configs ``udpos.English``, ``tatoeba.deu``...), for :attr:`HFSource.config`."""
+
+    def __new__(cls, template: str, names: dict[str, str]):
+        obj = super().__new__(cls, template)
+        obj.names = names
+        return obj
+
+    def format(self, *args, **kwargs) -> str:
+        lang = kwargs.get("lang")
+        return str.format(str(self), lang=self.names.get(lang, lang))
 
 
 @dataclass(frozen=True)

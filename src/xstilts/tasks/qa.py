@@ -15,6 +15,11 @@ Every data set is read from its official SQuAD-format JSON (``{"data": [{"paragr
   The names of the original release (``tydiqa-goldp-v1.1-train.json``, ``tydiqa-goldp-dev-{language}.json``) and
   ``tydiqa.goldp.{lang}.dev.json`` (XTREME ``predict_qa.sh``) are accepted too.
 
+Users who are online and have no local files get the same data from the Hugging Face hub: XQuAD from
+``google/xquad`` (configs ``xquad.{lang}``, split ``validation``), MLQA from ``google/xtreme`` (``MLQA.{lang}.{lang}``,
+``validation``/``test``), TyDiQA-GoldP from ``google/xtreme`` (``tydiqa``, ``train``/``validation``; one config for all
+languages, whose rows are selected by the language name that prefixes their ids), SQuAD v1.1 from ``rajpurkar/squad``.
+
 As in XTREME, XQuAD and MLQA are trained on the English SQuAD v1.1 training set, read from a ``squad`` folder inside
 the task's data folder or next to it (XTREME's ``download/squad``); TyDiQA-GoldP is trained on its English training
 set. Readers check every answer: ``context[answer_start:answer_start + len(text)]`` must be the answer text (XTREME's
@@ -245,6 +250,16 @@ def _hf_squad(row: dict, i: int, language: str = "en") -> QAExample:
                      not texts, row.get("title", "") or "")
 
 
+#: SQuAD v1.1 on the hub: the English training (and dev) data of XQuAD and MLQA, as in XTREME.
+_HF_SQUAD_TRAIN = {"train": ("rajpurkar/squad", None, "train"), "dev": ("rajpurkar/squad", None, "validation")}
+
+
+def _tydiqa_keep(row: dict, language: str) -> bool:
+    """TyDiQA-GoldP rows of *language*: the ``google/xtreme`` ``tydiqa`` config holds every language, with question
+    ids prefixed by the language's name (``swahili-...``), as the original release."""
+    return str(row.get("id", "")).startswith(TYDIQA_LANGUAGE_NAMES.get(language, language) + "-")
+
+
 # ------------------------------------------------------------------------------------------------- registry
 XQUAD_LANGS = tuple("en es de el ru tr ar vi th zh hi".split())
 MLQA_LANGS = tuple("en es de ar hi vi zh".split())
@@ -270,6 +285,7 @@ register(Task(
 register(Task(
     name="xquad", kind="span_qa", roles=(TARGET,), languages=XQUAD_LANGS, metric="f1", read=read_xquad,
     data_subdir="xquad",
+    hf=HFSource("google/xquad", "xquad.{lang}", {"test": "validation"}, _hf_squad, split_sources=_HF_SQUAD_TRAIN),
     description="XQuAD: 1190 SQuAD v1.1 dev questions translated into 10 languages; trained on English SQuAD v1.1",
     source="Artetxe et al. 2020; XTREME (scored with evaluate-v1.1.py)",
     extra={"qa_metric": "squad_v1", "version_2_with_negative": False,
@@ -278,6 +294,8 @@ register(Task(
 register(Task(
     name="mlqa", kind="span_qa", roles=(TARGET,), languages=MLQA_LANGS, metric="f1", read=read_mlqa,
     data_subdir="mlqa",
+    hf=HFSource("google/xtreme", "MLQA.{lang}.{lang}", {"dev": "validation", "test": "test"}, _hf_squad,
+                split_sources={"train": _HF_SQUAD_TRAIN["train"]}),
     description="MLQA: extractive QA in 7 languages (context and question in the same language); trained on SQuAD v1.1",
     source="Lewis et al. 2020; XTREME (scored with mlqa_evaluation_v1.py)",
     extra={"qa_metric": "mlqa", "version_2_with_negative": False,
@@ -286,6 +304,8 @@ register(Task(
 register(Task(
     name="tydiqa", kind="span_qa", roles=(TARGET,), languages=TYDIQA_LANGS, metric="f1", read=read_tydiqa,
     data_subdir="tydiqa",
+    hf=HFSource("google/xtreme", "tydiqa", {"train": "train", "dev": "validation", "test": "validation"}, _hf_squad,
+                keep=_tydiqa_keep),
     description="TyDiQA-GoldP: gold-passage extractive QA in 9 typologically diverse languages; trained on its English "
                 "training set, evaluated on the dev sets",
     source="Clark et al. 2020; XTREME (scored with evaluate-v1.1.py)",

@@ -65,7 +65,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import DataFormatError, MissingDataError
 from . import TARGET, Task, register, register_family
 from .base import Family, json_error, need_str, parse_json, read_text, require_file, short, type_name
-from .retrieval import TATOEBA_XTREME, read_tatoeba, tatoeba_languages
+from .retrieval import TATOEBA_HF, TATOEBA_XTREME, read_tatoeba, tatoeba_languages
 
 #: XQuAD-R languages (LAReQA).
 LAREQA_LANGS = tuple("ar de el en es hi ru th tr vi zh".split())
@@ -626,7 +626,7 @@ register(Task(
 ), aliases=("mewsli-x",))
 register(Task(
     name="tatoeba-xtreme-r", kind="retrieval", roles=(TARGET,), languages=TATOEBA_XTREME_R, metric="accuracy@1",
-    read=read_tatoeba, data_subdir="tatoeba", test_split="test",
+    read=read_tatoeba, data_subdir="tatoeba", test_split="test", hf=TATOEBA_HF,  # the hub lacks az lt pl ro uk
     extra={"discover_languages": tatoeba_languages, "mode": "nearest"},
     description="Tatoeba sentence retrieval xx->en on XTREME-R's 41 languages (XTREME's 36 + az lt pl ro uk)",
     source="Artetxe & Schwenk 2019; XTREME-R (Ruder et al. 2021)",

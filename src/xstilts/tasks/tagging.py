@@ -52,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import DataFormatError, MissingDataError, XstiltsError
 from ..languages import XTREME_LANGUAGES
 from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import Family, parse_json, read_text, read_text_lines, short, type_name
+from .base import ConfigByLanguage, Family, parse_json, read_text, read_text_lines, short, type_name
 
 #: ignored position in the token labels (special tokens, prefix words, non-first sub-words)
 IGNORE = -100
@@ -400,20 +400,6 @@ def _hf_tagged(labels: tuple[str, ...], tag_keys: tuple[str, ...]):
     return conv
 
 
-class _ConfigByLanguage(str):
-    """A hub config template whose ``format(lang=code)`` substitutes a name looked up from the code (the
-    ``google/xtreme`` UD-POS configs are named ``udpos.English``...), for :attr:`HFSource.config`."""
-
-    def __new__(cls, template: str, names: dict[str, str]):
-        obj = super().__new__(cls, template)
-        obj.names = names
-        return obj
-
-    def format(self, *args, **kwargs) -> str:
-        lang = kwargs.get("lang")
-        return str.format(str(self), lang=self.names.get(lang, lang))
-
-
 _HF_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
 
 
@@ -421,7 +407,7 @@ _HF_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
 register(Task(
     name="udpos", kind="tagging", roles=(TARGET,), languages=UDPOS_LANGS, metric="f1", labels=UPOS_LABELS,
     read=read_udpos, data_subdir="udpos",
-    hf=HFSource("google/xtreme", _ConfigByLanguage("udpos.{lang}", UDPOS_HF_NAMES), _HF_SPLITS,
+    hf=HFSource("google/xtreme", ConfigByLanguage("udpos.{lang}", UDPOS_HF_NAMES), _HF_SPLITS,
                 _hf_tagged(UPOS_LABELS, ("pos_tags", "pos_tag"))),
     description="Universal Dependencies v2.5 part-of-speech tagging, 17 UPOS tags, 33 languages; trained on English",
     source="Nivre et al. 2020 (UD v2.5); XTREME (Hu et al. 2020), F1 as its evaluate.py",

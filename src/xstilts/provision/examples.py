@@ -1,0 +1,935 @@
+"""Small data files in every task's official format and folder layout, and a tiny random encoder to run them on.
+
+``write_examples(out_dir)`` writes ``<out_dir>/<task>/`` for every registered task: a few dozen synthetic examples per
+split, in English for training and in two or three of the task's other languages for evaluation, laid out exactly as
+the task's reader expects a local ``data_dir`` (the official releases' file names and formats: SQuAD JSON, XNLI TSV,
+CoNLL-U, WikiANN ``lang:token<TAB>tag``, Tatoeba/BUCC line files, XQuAD-R, Mewsli-X JSON lines, ...). Everything is
+deterministic (seeded by the task name), so the files are the same on every machine.
+
+The content is synthetic but valid and, where that is cheap, learnable: sentences are rendered from one abstract
+structure (a name, a verb, nouns, an adjective, a number) into each language's own words, so parallel data is a real
+translation of the structure; names, numbers and a few marker symbols are shared across languages, and labels depend
+on them (a pair's label on a marker in its second sentence, a multiple-choice answer on the marker in the right
+choice, a question's answer is the name in the context, an entity tag on the name), so even a tiny encoder trained
+for a few steps on the English data scores above chance, and zero-shot transfer works through the shared tokens.
+
+``write_tiny_model(folder)`` writes a randomly initialised 2-layer BERT with a word-level tokenizer whose vocabulary
+covers every token of the generated data (CJK text is split into characters, as BERT does), so every task runs in
+seconds on a CPU.
+
+    python -m xstilts.provision.examples --out examples/data --model examples/tiny-model
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import random
+import shutil
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+# ----------------------------------------------------------------------------------------------- vocabulary
+#: Per language: nouns (N), verbs (V), adjectives (A), a determiner (D), a preposition (P), "who" (Q) and the full
+#: stop. Chinese is written without spaces (its tokenizer splits CJK characters), the others with spaces.
+LEXICON: dict[str, dict] = {
+    "en": {"N": ["house", "tree", "river", "city", "book"], "V": ["sees", "takes", "finds"], "A": ["big", "small"],
+           "D": "the", "P": "near", "Q": "who", "stop": "."},
+    "de": {"N": ["Haus", "Baum", "Fluss", "Stadt", "Buch"], "V": ["sieht", "nimmt", "findet"],
+           "A": ["große", "kleine"], "D": "das", "P": "bei", "Q": "wer", "stop": "."},
+    "es": {"N": ["casa", "árbol", "río", "ciudad", "libro"], "V": ["ve", "toma", "encuentra"],
+           "A": ["grande", "pequeño"], "D": "el", "P": "cerca", "Q": "quién", "stop": "."},
+    "fr": {"N": ["maison", "arbre", "rivière", "ville", "livre"], "V": ["voit", "prend", "trouve"],
+           "A": ["grand", "petit"], "D": "le", "P": "près", "Q": "qui", "stop": "."},
+    "ru": {"N": ["дом", "дерево", "река", "город", "книга"], "V": ["видит", "берёт", "находит"],
+           "A": ["большой", "маленький"], "D": "этот", "P": "у", "Q": "кто", "stop": "."},
+    "uk": {"N": ["дім", "дерево", "річка", "місто", "книга"], "V": ["бачить", "бере", "знаходить"],
+           "A": ["великий", "малий"], "D": "цей", "P": "біля", "Q": "хто", "stop": "."},
+    "zh": {"N": ["房子", "树", "河", "城市", "书"], "V": ["看见", "拿", "找到"], "A": ["大", "小"], "D": "这",
+           "P": "在", "Q": "谁", "stop": "。"},
+    "ar": {"N": ["بيت", "شجرة", "نهر", "مدينة", "كتاب"], "V": ["يرى", "يأخذ", "يجد"], "A": ["كبير", "صغير"],
+           "D": "هذا", "P": "قرب", "Q": "من", "stop": "."},
+    "sw": {"N": ["nyumba", "mti", "mto", "mji", "kitabu"], "V": ["anaona", "anachukua", "anapata"],
+           "A": ["kubwa", "ndogo"], "D": "hii", "P": "karibu", "Q": "nani", "stop": "."},
+    "et": {"N": ["maja", "puu", "jõgi", "linn", "raamat"], "V": ["näeb", "võtab", "leiab"], "A": ["suur", "väike"],
+           "D": "see", "P": "juures", "Q": "kes", "stop": "."},
+    "tr": {"N": ["ev", "ağaç", "nehir", "şehir", "kitap"], "V": ["görür", "alır", "bulur"], "A": ["büyük", "küçük"],
+           "D": "bu", "P": "yakın", "Q": "kim", "stop": "."},
+    "el": {"N": ["σπίτι", "δέντρο", "ποτάμι", "πόλη", "βιβλίο"], "V": ["βλέπει", "παίρνει", "βρίσκει"],
+           "A": ["μεγάλο", "μικρό"], "D": "το", "P": "κοντά", "Q": "ποιος", "stop": "."},
+    "hi": {"N": ["घर", "पेड़", "नदी", "शहर", "किताब"], "V": ["देखता", "लेता", "पाता"], "A": ["बड़ा", "छोटा"],
+           "D": "यह", "P": "पास", "Q": "कौन", "stop": "।"},
+    "vi": {"N": ["nhà", "cây", "sông", "phố", "sách"], "V": ["thấy", "lấy", "tìm"], "A": ["lớn", "nhỏ"],
+           "D": "này", "P": "gần", "Q": "ai", "stop": "."},
+    "th": {"N": ["บ้าน", "ต้นไม้", "แม่น้ำ", "เมือง", "หนังสือ"], "V": ["เห็น", "เอา", "พบ"], "A": ["ใหญ่", "เล็ก"],
+           "D": "นี้", "P": "ใกล้", "Q": "ใคร", "stop": "."},
+    "fi": {"N": ["talo", "puu", "joki", "kaupunki", "kirja"], "V": ["näkee", "ottaa", "löytää"],
+           "A": ["iso", "pieni"], "D": "tämä", "P": "lähellä", "Q": "kuka", "stop": "."},
+}
+#: Shared across languages (as names and numbers are in real text): people, places, organisations.
+FIRST_NAMES = ["Anna", "Omar", "Lena", "Ravi", "Sara", "Kenji", "Maria", "Ivan"]
+SURNAMES = ["Berg", "Khan", "Silva", "Novak"]
+PLACES = ["Paris", "Lagos", "Lima", "Oslo", "Delhi", "Hanoi"]
+ORGS = ["UNESCO", "FIFA", "NASA", "Interpol"]
+#: Language-neutral markers the labels depend on: entailment/paraphrase/correct, neutral, contradiction/wrong.
+YES, MAYBE, NO = "✓", "≈", "✗"
+#: Extra tokens of the formats: Mewsli-X queries (``mention: left { mention } right``), XCOPA prompts as
+#: ``run_xcopa.py`` writes them (``premise What was the cause?``), German "dem" of the UD multiword token "beim",
+#: numbers.
+SYMBOLS = (["What", "was", "cause", "effect", "dem", ".", "。", "।", "?", "？", ":", "{", "}", "(", ")", ",", "-",
+            YES, MAYBE, NO] + [str(i) for i in range(100)])
+
+#: Evaluation languages written per task (English training data is always written where the task has it).
+TASK_LANGUAGES: dict[str, tuple[str, ...]] = {
+    "xnli": ("en", "de", "zh"), "pawsx": ("en", "de", "zh"), "udpos": ("en", "de", "zh"),
+    "panx": ("en", "de", "zh"), "xquad": ("en", "de", "zh"), "mlqa": ("en", "de", "zh"),
+    "tydiqa": ("en", "sw", "ru"), "xcopa": ("et", "sw", "zh"), "tatoeba": ("de", "sw", "zh"),
+    "tatoeba-xtreme-r": ("de", "uk", "zh"), "tatoeba-udhr": ("de", "es", "zh"), "tatoeba-bible": ("es",),
+    "bucc2018": ("de", "zh"), "lareqa": ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"),
+    "mewslix": ("en", "de", "es"),
+}
+#: Tasks whose example folder needs another task's folder beside it (XTREME's download layout).
+DEPENDS = {"xquad": ("squad",), "mlqa": ("squad",), "xcopa": ("siqa",)}
+
+_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def _is_cjk(ch: str) -> bool:
+    cp = ord(ch)
+    return 0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0xF900 <= cp <= 0xFAFF
+
+
+def _pieces(word: str) -> list[str]:
+    """The vocabulary entries of *word* under the tiny tokenizer: CJK characters one by one, other words whole."""
+    if any(_is_cjk(c) for c in word):
+        return list(word)
+    return [word]
+
+
+def vocabulary() -> list[str]:
+    """Every token the generated data can contain, specials first (the tiny tokenizer's vocabulary)."""
+    words: list[str] = []
+    for lex in LEXICON.values():
+        for key in ("N", "V", "A"):
+            words += lex[key]
+        words += [lex["D"], lex["P"], lex["Q"], lex["stop"]]
+    words += FIRST_NAMES + SURNAMES + PLACES + ORGS + SYMBOLS
+    out: dict[str, None] = {}
+    for w in words:
+        for p in _pieces(w):
+            out.setdefault(p, None)
+    return _SPECIALS + sorted(out)
+
+
+# ----------------------------------------------------------------------------------------------- sentences
+@dataclass
+class Clause:
+    """An abstract sentence, rendered the same way into every language: ``subject verb det [adj] noun [prep place]
+    [number] stop``; the subject is a person (first name, optionally a surname), an organisation or a noun."""
+
+    subject: tuple[str, ...]
+    subject_type: str  # PER, ORG or N
+    verb: int
+    adj: int | None
+    noun: int
+    place: str | None = None
+    number: str | None = None
+    marker: str | None = None
+
+
+def random_clause(rng: random.Random, *, person: bool | None = None, place: bool | None = None,
+                  number: bool | None = None) -> Clause:
+    """A random :class:`Clause`; *person* forces a person subject (True) or a non-person one (False)."""
+    kind = rng.choice(["PER", "PER", "ORG", "N"]) if person is None else ("PER" if person else rng.choice(["ORG", "N"]))
+    if kind == "PER":
+        subject = (rng.choice(FIRST_NAMES),) + ((rng.choice(SURNAMES),) if rng.random() < 0.5 else ())
+    elif kind == "ORG":
+        subject = (rng.choice(ORGS),)
+    else:
+        subject = (str(rng.randrange(5)),)  # index of a noun, rendered per language
+    return Clause(subject, kind, rng.randrange(3), rng.randrange(2) if rng.random() < 0.6 else None, rng.randrange(5),
+                  rng.choice(PLACES) if (place if place is not None else rng.random() < 0.5) else None,
+                  str(rng.randrange(100)) if (number if number is not None else rng.random() < 0.4) else None)
+
+
+#: UPOS, PAN-X and CCG tags of each word role.
+_UPOS = {"name": "PROPN", "org": "PROPN", "D": "DET", "A": "ADJ", "N": "NOUN", "V": "VERB", "P": "ADP",
+         "place": "PROPN", "num": "NUM", "stop": "PUNCT", "mark": "SYM", "Q": "PRON"}
+_CCG = {"name": "N", "org": "N", "D": "NP/N", "A": "N/N", "N": "N", "V": "(S\\NP)/NP", "P": "(NP\\NP)/NP",
+        "place": "N", "num": "N/N", "stop": ".", "mark": "N", "Q": "NP"}
+
+
+def render(clause: Clause, lang: str, *, question: bool = False) -> list[tuple[str, str, str]]:
+    """``[(word, role, ner_tag)]`` of *clause* in *lang*; with *question* the subject is replaced by "who" and the
+    sentence ends with a question mark."""
+    lex = LEXICON[lang]
+    out: list[tuple[str, str, str]] = []
+    if question:
+        out.append((lex["Q"], "Q", "O"))
+    elif clause.subject_type == "PER":
+        out += [(w, "name", ("B-PER" if i == 0 else "I-PER")) for i, w in enumerate(clause.subject)]
+    elif clause.subject_type == "ORG":
+        out.append((clause.subject[0], "org", "B-ORG"))
+    else:
+        out += [(lex["D"], "D", "O"), (lex["N"][int(clause.subject[0])], "N", "O")]
+    out.append((lex["V"][clause.verb], "V", "O"))
+    out.append((lex["D"], "D", "O"))
+    if clause.adj is not None:
+        out.append((lex["A"][clause.adj], "A", "O"))
+    out.append((lex["N"][clause.noun], "N", "O"))
+    if clause.place:
+        out += [(lex["P"], "P", "O"), (clause.place, "place", "B-LOC")]
+    if clause.number:
+        out.append((clause.number, "num", "O"))
+    if clause.marker:
+        out.append((clause.marker, "mark", "O"))
+    out.append((("？" if lang == "zh" else "?") if question else lex["stop"], "stop", "O"))
+    return out
+
+
+def join(words: list[str], lang: str) -> str:
+    """Words as running text: no spaces around CJK words (Chinese), no space before the full stop."""
+    text = ""
+    for w in words:
+        if not text:
+            text = w
+        elif w in (".", "?", "。", "？", "।", ",") or lang == "zh" and (_is_cjk(w[0]) or _is_cjk(text[-1])):
+            text += w
+        else:
+            text += " " + w
+    return text
+
+
+def sentence(clause: Clause, lang: str, **kw) -> str:
+    return join([w for w, _, _ in render(clause, lang, **kw)], lang)
+
+
+def _sep(lang: str) -> str:
+    return "" if lang == "zh" else " "
+
+
+# ----------------------------------------------------------------------------------------------- file helpers
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8", newline="\n")
+    return path
+
+
+def _jsonl(rows: list[dict]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+def _json(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=1) + "\n"
+
+
+def _rng(task: str, part: str = "") -> random.Random:
+    """A generator seeded by the task's name (string seeds are hashed with SHA-512: the same on every machine)."""
+    return random.Random(f"xstilts-examples:{task}:{part}")
+
+
+# ------------------------------------------------------------------------------------ sentence-pair classification
+def _pair(rng: random.Random, lang: str, labels: tuple[str, ...]) -> tuple[str, str, int]:
+    """A premise and a hypothesis (a rewording of the same clause) whose label is the marker it carries."""
+    y = rng.randrange(len(labels))
+    a = random_clause(rng)
+    b = replace(a, adj=rng.choice([None, 0, 1]), number=None,
+                marker=(YES, MAYBE, NO)[y] if len(labels) == 3 else (NO, YES)[y])
+    return sentence(a, lang), sentence(b, lang), y
+
+
+NLI = ("entailment", "neutral", "contradiction")
+XNLI_HEADER = ("language gold_label sentence1_binary_parse sentence2_binary_parse sentence1_parse sentence2_parse "
+               "sentence1 sentence2 promptID pairID genre label1 label2 label3 label4 label5").split()
+
+
+def _mnli_rows(rng: random.Random, n: int, prefix: str) -> list[dict]:
+    rows = []
+    for i in range(n):
+        a, b, y = _pair(rng, "en", NLI)
+        rows.append({"annotator_labels": [NLI[y]], "genre": rng.choice(["fiction", "government", "travel"]),
+                     "gold_label": NLI[y], "pairID": f"{prefix}{i}{'enc'[y]}", "promptID": i,
+                     "sentence1": a, "sentence1_binary_parse": f"( {a} )", "sentence1_parse": f"(ROOT {a})",
+                     "sentence2": b, "sentence2_binary_parse": f"( {b} )", "sentence2_parse": f"(ROOT {b})"})
+    # one pair without annotator consensus, which readers skip (as GLUE)
+    a, b, _ = _pair(rng, "en", NLI)
+    rows.append({"annotator_labels": ["neutral", "contradiction"], "genre": "fiction", "gold_label": "-",
+                 "pairID": f"{prefix}x", "promptID": n, "sentence1": a, "sentence2": b})
+    return rows
+
+
+def write_mnli(root: Path) -> Path:
+    rng = _rng("mnli")
+    _write(root / "multinli_1.0_train.jsonl", _jsonl(_mnli_rows(rng, 64, "t")))
+    _write(root / "multinli_1.0_dev_matched.jsonl", _jsonl(_mnli_rows(rng, 24, "m")))
+    _write(root / "multinli_1.0_dev_mismatched.jsonl", _jsonl(_mnli_rows(rng, 24, "mm")))
+    return root
+
+
+def write_xnli(root: Path) -> Path:
+    rng = _rng("xnli")
+    write_mnli(root / "multinli")  # XTREME trains XNLI on English MultiNLI
+    for split, n in (("dev", 12), ("test", 20)):
+        rows = ["\t".join(XNLI_HEADER)]
+        for lang in TASK_LANGUAGES["xnli"]:
+            for i in range(n):
+                a, b, y = _pair(rng, lang, NLI)
+                cols = [lang, NLI[y], f"( {a} )", f"( {b} )", f"(ROOT {a})", f"(ROOT {b})", a, b, str(i), str(i),
+                        "fiction"] + [NLI[y]] * 5
+                rows.append("\t".join(cols))
+        _write(root / f"xnli.{split}.tsv", "\n".join(rows) + "\n")
+    return root
+
+
+def write_anli(root: Path) -> Path:
+    rng = _rng("anli")
+    for rnd in ("R1", "R2", "R3"):
+        for split, n in (("train", 24), ("dev", 12), ("test", 12)):
+            rows = []
+            for i in range(n):
+                a, b, y = _pair(rng, "en", NLI)
+                rows.append({"uid": f"{rnd.lower()}-{split}-{i}", "context": a, "hypothesis": b, "label": "enc"[y],
+                             "model_label": "enc"[rng.randrange(3)], "emturk": False, "genre": "", "reason": "",
+                             "tag": ""})
+            _write(root / rnd / f"{split}.jsonl", _jsonl(rows))
+    return root
+
+
+def write_qqp(root: Path) -> Path:
+    rng = _rng("qqp")
+    head = "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate"
+    for split, n in (("train", 64), ("dev", 24)):
+        rows = [head]
+        for i in range(n):
+            a, b, y = _pair(rng, "en", ("0", "1"))
+            rows.append(f"{i}\t{2 * i + 1}\t{2 * i + 2}\t{a}\t{b}\t{y}")
+        _write(root / f"{split}.tsv", "\n".join(rows) + "\n")
+    rows = ["id\tquestion1\tquestion2"]  # the GLUE test file has no labels (readers score on dev)
+    for i in range(8):
+        a, b, _ = _pair(rng, "en", ("0", "1"))
+        rows.append(f"{i}\t{a}\t{b}")
+    _write(root / "test.tsv", "\n".join(rows) + "\n")
+    return root
+
+
+def _pawsx_rows(rng: random.Random, lang: str, n: int) -> str:
+    rows = ["id\tsentence1\tsentence2\tlabel"]
+    for i in range(n):
+        a, b, y = _pair(rng, lang, ("0", "1"))
+        rows.append(f"{i + 1}\t{a}\t{b}\t{y}")
+    return "\n".join(rows) + "\n"
+
+
+def write_pawsx(root: Path) -> Path:
+    rng = _rng("pawsx")
+    _write(root / "en" / "train.tsv", _pawsx_rows(rng, "en", 64))
+    for lang in TASK_LANGUAGES["pawsx"]:
+        _write(root / lang / "dev_2k.tsv", _pawsx_rows(rng, lang, 12))
+        _write(root / lang / "test_2k.tsv", _pawsx_rows(rng, lang, 20))
+        if lang != "en":
+            _write(root / lang / "translated_train.tsv", _pawsx_rows(rng, lang, 16))
+    return root
+
+
+def _write_kjv(task: str):
+    def write(root: Path) -> Path:
+        rng = _rng(task)
+        for split, n in (("train", 64), ("dev", 16), ("test", 24)):
+            rows = ["id\tsentence1\tsentence2\tlabel"]
+            for i in range(n):
+                a, b, y = _pair(rng, "en", ("0", "1"))
+                rows.append(f"Gen.{1 + i // 30}.{1 + i % 30}\t{a}\t{b}\t{y}")
+            _write(root / f"{split}.tsv", "\n".join(rows) + "\n")
+        return root
+
+    return write
+
+
+# ------------------------------------------------------------------------------------------------------ QA
+def _qa_item(rng: random.Random, lang: str, qid: str) -> tuple[str, dict]:
+    """A context of two or three sentences, one with a person as subject; the question asks who does it, the
+    answer is the person's name (its first occurrence in the context)."""
+    clauses = [random_clause(rng, person=False) for _ in range(rng.randint(1, 2))]
+    target = random_clause(rng, person=True)
+    clauses.insert(rng.randrange(len(clauses) + 1), target)
+    context = _sep(lang).join(sentence(c, lang) for c in clauses)
+    answer = " ".join(target.subject)
+    start = context.index(answer)  # the first occurrence, as SQuAD's answer_start
+    return context, {"id": qid, "question": sentence(target, lang, question=True),
+                     "answers": [{"text": answer, "answer_start": start}]}
+
+
+def _squad_doc(rng: random.Random, lang: str, n: int, prefix: str, *, version: str = "1.1",
+               impossible: int = 0) -> dict:
+    paragraphs = []
+    for i in range(n):
+        context, qa = _qa_item(rng, lang, f"{prefix}{i}")
+        qas = [qa]
+        if i < impossible:  # SQuAD v2.0: an unanswerable question about the same paragraph
+            c = random_clause(rng, person=True)
+            qas.append({"id": f"{prefix}{i}-u", "question": sentence(c, lang, question=True), "answers": [],
+                        "is_impossible": True,
+                        "plausible_answers": [{"text": qa["answers"][0]["text"],
+                                               "answer_start": qa["answers"][0]["answer_start"]}]})
+            qa["is_impossible"] = False
+        paragraphs.append({"context": context, "qas": qas})
+    articles = [{"title": f"Article_{k}", "paragraphs": paragraphs[k::4]} for k in range(min(4, len(paragraphs)))]
+    return {"version": version, "data": articles}
+
+
+def write_squad(root: Path) -> Path:
+    rng = _rng("squad")
+    _write(root / "train-v1.1.json", _json(_squad_doc(rng, "en", 64, "s")))
+    _write(root / "dev-v1.1.json", _json(_squad_doc(rng, "en", 20, "sd")))
+    return root
+
+
+def write_squad2(root: Path) -> Path:
+    rng = _rng("squad2")
+    _write(root / "train-v2.0.json", _json(_squad_doc(rng, "en", 64, "t", version="v2.0", impossible=16)))
+    _write(root / "dev-v2.0.json", _json(_squad_doc(rng, "en", 20, "d", version="v2.0", impossible=6)))
+    return root
+
+
+def write_xquad(root: Path) -> Path:
+    # training data: ../squad (XTREME's download/squad), written by write_squad; XQuAD shares question ids across
+    # languages
+    for lang in TASK_LANGUAGES["xquad"]:
+        _write(root / f"xquad.{lang}.json", _json(_squad_doc(_rng("xquad", lang), lang, 20, "xq-")))
+    return root
+
+
+def write_mlqa(root: Path) -> Path:
+    rng = _rng("mlqa")
+    for split, n in (("dev", 8), ("test", 20)):
+        for lang in TASK_LANGUAGES["mlqa"]:
+            doc = _squad_doc(rng, lang, n, f"{split}-{lang}-")
+            _write(root / "MLQA_V1" / split / f"{split}-context-{lang}-question-{lang}.json", _json(doc))
+        # a cross-lingual (G-XLT) file, as in the release; XTREME uses only the matching-language files
+        _write(root / "MLQA_V1" / split / f"{split}-context-de-question-en.json",
+               _json(_squad_doc(rng, "de", 4, f"{split}-de-en-")))
+    return root
+
+
+_TYDIQA_NAMES = {"en": "english", "sw": "swahili", "ru": "russian", "ar": "arabic", "fi": "finnish"}
+
+
+def write_tydiqa(root: Path) -> Path:
+    rng = _rng("tydiqa")
+    train = _squad_doc(rng, "en", 64, "english-")
+    _write(root / "tydiqa-goldp-v1.1-train" / "tydiqa.en.train.json", _json(train))
+    for lang in TASK_LANGUAGES["tydiqa"]:
+        doc = _squad_doc(rng, lang, 20, f"{_TYDIQA_NAMES[lang]}-")
+        _write(root / "tydiqa-goldp-v1.1-dev" / f"tydiqa.{lang}.dev.json", _json(doc))
+    return root
+
+
+# ------------------------------------------------------------------------------------------------- tagging
+def _tagged(rng: random.Random, lang: str) -> list[tuple[str, str, str]]:
+    return render(random_clause(rng), lang)
+
+
+_DEPREL = {"name": "nsubj", "org": "nsubj", "D": "det", "A": "amod", "N": "obj", "V": "root", "P": "case",
+           "place": "nmod", "num": "nummod", "stop": "punct", "mark": "dep", "Q": "nsubj"}
+_TREEBANKS = {"en": ("UD_English-EWT", "en_ewt"), "de": ("UD_German-GSD", "de_gsd"), "zh": ("UD_Chinese-GSD", "zh_gsd")}
+
+
+def _conllu_sentence(words: list[tuple[str, str, str]], lang: str, sent_id: str) -> str:
+    """One CoNLL-U sentence: the verb is the root, every other word depends on it."""
+    forms = [w for w, _, _ in words]
+    roles = [r for _, r, _ in words]
+    verb = roles.index("V") + 1
+    lines = [f"# sent_id = {sent_id}", f"# text = {join(forms, lang)}"]
+    for i, (form, role, _) in enumerate(words, 1):
+        nxt = roles[i] if i < len(words) else None
+        misc = "SpaceAfter=No" if nxt == "stop" or lang == "zh" and nxt is not None else "_"
+        lines.append("\t".join([str(i), form, form.lower(), _UPOS[role], "_", "_", "0" if role == "V" else str(verb),
+                                _DEPREL[role], "_", misc]))
+    return "\n".join(lines) + "\n\n"
+
+
+def _conllu_de_beim(rng: random.Random, sent_id: str) -> str:
+    """A German sentence with the contraction "beim" = "bei dem" (a multiword token, as in UD German-GSD)."""
+    c = random_clause(rng, place=False, number=False)
+    words = render(c, "de")[:-1]
+    n = len(words)
+    rows = [f"# sent_id = {sent_id}",
+            f"# text = {join([w for w, _, _ in words] + ['beim', 'Fluss', '.'], 'de')}"]
+    verb = [r for _, r, _ in words].index("V") + 1
+    for i, (form, role, _) in enumerate(words, 1):
+        rows.append("\t".join([str(i), form, form.lower(), _UPOS[role], "_", "_", "0" if role == "V" else str(verb),
+                               _DEPREL[role], "_", "_"]))
+    rows.append(f"{n + 1}-{n + 2}\tbeim\t_\t_\t_\t_\t_\t_\t_\t_")
+    rows.append(f"{n + 1}\tbei\tbei\tADP\t_\t_\t{n + 3}\tcase\t_\t_")
+    rows.append(f"{n + 2}\tdem\tder\tDET\t_\t_\t{n + 3}\tdet\t_\t_")
+    rows.append(f"{n + 3}\tFluss\tFluss\tNOUN\t_\t_\t{verb}\tobl\t_\tSpaceAfter=No")
+    rows.append(f"{n + 4}\t.\t.\tPUNCT\t_\t_\t{verb}\tpunct\t_\t_")
+    return "\n".join(rows) + "\n\n"
+
+
+def write_udpos(root: Path) -> Path:
+    """UD v2.5 release layout: ``UD_<Language>-<Treebank>/<lang>_<tb>-ud-<split>.conllu``."""
+    rng = _rng("udpos")
+    for lang in TASK_LANGUAGES["udpos"]:
+        folder, stem = _TREEBANKS[lang]
+        splits = (("train", 64), ("dev", 12), ("test", 20)) if lang == "en" else (("dev", 8), ("test", 20))
+        for split, n in splits:
+            parts = [f"# newdoc id = {stem}-{split}\n"]
+            for i in range(n):
+                if lang == "de" and i % 4 == 3:
+                    parts.append(_conllu_de_beim(rng, f"{stem}-{split}-{i}"))
+                else:
+                    parts.append(_conllu_sentence(_tagged(rng, lang), lang, f"{stem}-{split}-{i}"))
+            _write(root / folder / f"{stem}-ud-{split}.conllu", "".join(parts))
+    return root
+
+
+def write_panx(root: Path) -> Path:
+    """WikiANN as XTREME's download script lays it out: ``{lang}-{split}`` with ``lang:token<TAB>tag`` lines."""
+    rng = _rng("panx")
+    for lang in TASK_LANGUAGES["panx"]:
+        splits = (("train", 64), ("dev", 12), ("test", 20)) if lang == "en" else (("dev", 8), ("test", 20))
+        for split, n in splits:
+            blocks = []
+            for _ in range(n):
+                words = _tagged(rng, lang)
+                blocks.append("".join(f"{lang}:{w}\t{t}\n" for w, _, t in words))
+            _write(root / f"{lang}-{split}", "\n".join(blocks))
+    return root
+
+
+def write_ccg(root: Path) -> Path:
+    """jiant's CCG layout: ``ccg.{train,dev,test}`` with ``words<TAB>supertags`` per sentence."""
+    rng = _rng("ccg")
+    for split, n in (("train", 64), ("dev", 16), ("test", 16)):
+        lines = []
+        for _ in range(n):
+            words = _tagged(rng, "en")
+            lines.append(" ".join(w for w, _, _ in words) + "\t" + " ".join(_CCG[r] for _, r, _ in words))
+        _write(root / f"ccg.{split}", "\n".join(lines) + "\n")
+    return root
+
+
+# ----------------------------------------------------------------------------------------- multiple choice
+def _choices(rng: random.Random, lang: str, n: int) -> tuple[list[str], int]:
+    """*n* candidate continuations; the right one carries the marker ✓, the others ✗."""
+    y = rng.randrange(n)
+    out = []
+    for k in range(n):
+        c = random_clause(rng, number=False)
+        c.marker = YES if k == y else NO
+        out.append(sentence(c, lang))
+    return out, y
+
+
+def write_hellaswag(root: Path) -> Path:
+    rng = _rng("hellaswag")
+    for split, n in (("train", 48), ("val", 16), ("test", 8)):
+        rows = []
+        for i in range(n):
+            ctx_a = sentence(random_clause(rng), "en")
+            ctx_b = LEXICON["en"]["D"]
+            endings, y = _choices(rng, "en", 4)
+            row = {"ind": i, "activity_label": "Synthetic", "ctx_a": ctx_a, "ctx_b": ctx_b,
+                   "ctx": f"{ctx_a} {ctx_b}", "split": split, "split_type": "indomain", "endings": endings,
+                   "source_id": f"synthetic~{i}"}
+            if split != "test":
+                row["label"] = y
+            rows.append(row)
+        _write(root / f"hellaswag_{split}.jsonl", _jsonl(rows))
+    return root
+
+
+def write_cosmosqa(root: Path) -> Path:
+    """Cosmos QA release layout: ``train.csv`` / ``valid.csv`` (quoted CSV) and the unlabelled ``test.jsonl``."""
+    rng = _rng("cosmosqa")
+    cols = ["id", "context", "question", "answer0", "answer1", "answer2", "answer3", "label"]
+    for split, n in (("train", 48), ("valid", 16)):
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(cols)
+        for i in range(n):
+            ctx = " ".join(sentence(random_clause(rng), "en") for _ in range(2))
+            answers, y = _choices(rng, "en", 4)
+            w.writerow([f"{split}-{i}", ctx, sentence(random_clause(rng, person=True), "en", question=True),
+                        *answers, y])
+        _write(root / f"{split}.csv", buf.getvalue())
+    rows = []
+    for i in range(8):
+        answers, _ = _choices(rng, "en", 4)
+        rows.append({"id": f"test-{i}", "context": sentence(random_clause(rng), "en"),
+                     "question": sentence(random_clause(rng, person=True), "en", question=True),
+                     **{f"answer{k}": a for k, a in enumerate(answers)}})
+    _write(root / "test.jsonl", _jsonl(rows))
+    return root
+
+
+def write_commonsenseqa(root: Path) -> Path:
+    rng = _rng("commonsenseqa")
+    for name, n, labelled in (("train_rand_split.jsonl", 48, True), ("dev_rand_split.jsonl", 16, True),
+                              ("test_rand_split_no_answers.jsonl", 8, False)):
+        rows = []
+        for i in range(n):
+            texts, y = _choices(rng, "en", 5)
+            row = {"id": f"{name[:3]}{i:04d}", "question": {
+                "question_concept": LEXICON["en"]["N"][i % 5],
+                "choices": [{"label": k, "text": t} for k, t in zip("ABCDE", texts)],
+                "stem": sentence(random_clause(rng, person=True), "en", question=True)}}
+            if labelled:
+                row["answerKey"] = "ABCDE"[y]
+            rows.append(row)
+        _write(root / name, _jsonl(rows))
+    return root
+
+
+def _siqa_rows(rng: random.Random, n: int) -> tuple[list[dict], list[str]]:
+    rows, labels = [], []
+    for _ in range(n):
+        answers, y = _choices(rng, "en", 3)
+        rows.append({"context": sentence(random_clause(rng, person=True), "en"),
+                     "question": sentence(random_clause(rng, person=True), "en", question=True),
+                     "answerA": answers[0], "answerB": answers[1], "answerC": answers[2]})
+        labels.append(str(y + 1))
+    return rows, labels
+
+
+def write_siqa(root: Path) -> Path:
+    """Social IQa release layout: ``socialiqa-train-dev/{train,dev}.jsonl`` and ``{train,dev}-labels.lst``."""
+    rng = _rng("siqa")
+    for split, n in (("train", 48), ("dev", 16)):
+        rows, labels = _siqa_rows(rng, n)
+        _write(root / "socialiqa-train-dev" / f"{split}.jsonl", _jsonl(rows))
+        _write(root / "socialiqa-train-dev" / f"{split}-labels.lst", "".join(x + "\n" for x in labels))
+    return root
+
+
+def _copa_rows(rng: random.Random, lang: str, n: int) -> list[dict]:
+    rows = []
+    for i in range(n):
+        (c1, c2), y = _choices(rng, lang, 2)
+        row = {"premise": sentence(random_clause(rng), lang), "choice1": c1, "choice2": c2,
+               "question": rng.choice(["cause", "effect"]), "label": y, "idx": i}
+        if lang != "en":
+            row["changed"] = False
+        rows.append(row)
+    return rows
+
+
+def write_xcopa(root: Path) -> Path:
+    """cambridgeltl/xcopa layout ``data/{lang}/{val,test}.{lang}.jsonl``, English COPA as XTREME-R renames it
+    (``train.en.jsonl``, ``val.en.jsonl``); Social IQa is read from the sibling ``siqa`` folder."""
+    rng = _rng("xcopa")
+    for lang in TASK_LANGUAGES["xcopa"]:
+        _write(root / "data" / lang / f"val.{lang}.jsonl", _jsonl(_copa_rows(rng, lang, 8)))
+        _write(root / "data" / lang / f"test.{lang}.jsonl", _jsonl(_copa_rows(rng, lang, 20)))
+    _write(root / "train.en.jsonl", _jsonl(_copa_rows(rng, "en", 48)))
+    _write(root / "val.en.jsonl", _jsonl(_copa_rows(rng, "en", 12)))
+    return root
+
+
+# ------------------------------------------------------------------------------------------------ retrieval
+def _parallel(rng: random.Random, lang: str, n: int) -> tuple[list[str], list[str]]:
+    """*n* translation pairs (*lang*, English): the same clause rendered in both; each pair has its own number."""
+    src, eng = [], []
+    numbers = rng.sample(range(100), n) if n <= 100 else [rng.randrange(100) for _ in range(n)]
+    for k in range(n):
+        c = random_clause(rng, number=False)
+        c.number = str(numbers[k])
+        src.append(sentence(c, lang))
+        eng.append(sentence(c, "en"))
+    return src, eng
+
+
+def _write_tatoeba_format(task: str):
+    def write(root: Path) -> Path:
+        from ..languages import to_lang3
+
+        rng = _rng(task)
+        for lang in TASK_LANGUAGES[task]:
+            src, eng = _parallel(rng, lang, 24)
+            l3 = to_lang3(lang)
+            _write(root / f"tatoeba.{l3}-eng.{l3}", "".join(s + "\n" for s in src))
+            _write(root / f"tatoeba.{l3}-eng.eng", "".join(s + "\n" for s in eng))
+        return root
+
+    return write
+
+
+def write_bucc2018(root: Path) -> Path:
+    """BUCC 2018 with XTREME's split names: ``{xx}-en.{dev,test}.{xx,en,gold}``; ids as the shared task's."""
+    rng = _rng("bucc2018")
+    for lang in TASK_LANGUAGES["bucc2018"]:
+        for split, n in (("dev", 16), ("test", 24)):
+            src, eng = _parallel(rng, lang, n)
+            keep = set(rng.sample(range(n), n * 2 // 3))  # translated pairs: the gold
+            rest = sorted(set(range(n)) - keep)
+            src_only, en_only = set(rest[::2]), set(rest[1::2])  # the others have no translation on the other side
+            s_ids = [f"{lang}-{k + 1:09d}" for k in range(n)]
+            order = list(range(n))
+            rng.shuffle(order)
+            e_ids = {k: f"en-{pos + 1:09d}" for pos, k in enumerate(order)}
+            src_rows = [f"{s_ids[k]}\t{src[k]}" for k in range(n) if k not in en_only]
+            eng_rows = [f"{e_ids[k]}\t{eng[k]}" for k in sorted(set(range(n)) - src_only, key=e_ids.get)]
+            gold = [f"{s_ids[k]}\t{e_ids[k]}" for k in sorted(keep)]
+            _write(root / f"{lang}-en.{split}.{lang}", "\n".join(src_rows) + "\n")
+            _write(root / f"{lang}-en.{split}.en", "\n".join(eng_rows) + "\n")
+            _write(root / f"{lang}-en.{split}.gold", "\n".join(gold) + "\n")
+    return root
+
+
+def write_lareqa(root: Path) -> Path:
+    """XQuAD-R as XTREME's ``download_lareqa_data.sh`` lays it out: ``xquad-r/{lang}.json`` (SQuAD format plus
+    ``sentence_breaks``), parallel across the 11 languages (shared question ids)."""
+    rng = _rng("lareqa")
+    structure = []
+    for p in range(6):
+        clauses = [random_clause(rng, person=(k == 0)) for k in range(3)]
+        rng.shuffle(clauses)
+        structure.append(clauses)
+    for lang in TASK_LANGUAGES["lareqa"]:
+        paragraphs = []
+        for p, clauses in enumerate(structure):
+            sents = [sentence(c, lang) for c in clauses]
+            sep = _sep(lang)
+            context = sep.join(sents)
+            breaks, pos = [], 0
+            for s in sents:
+                breaks.append([pos, pos + len(s)])
+                pos += len(s) + len(sep)
+            qas = []
+            for k, c in enumerate(clauses):
+                if c.subject_type != "PER":
+                    continue
+                answer = " ".join(c.subject)
+                start = breaks[k][0] + sents[k].index(answer)
+                qas.append({"id": f"lareqa-{p}-{k}", "question": sentence(c, lang, question=True),
+                            "answers": [{"text": answer, "answer_start": start}]})
+            paragraphs.append({"context": context, "sentence_breaks": breaks, "qas": qas})
+        _write(root / "xquad-r" / f"{lang}.json", _json({"version": "1.1", "data": [
+            {"title": f"Article_{k}", "paragraphs": paragraphs[k::2]} for k in range(2)]}))
+    return root
+
+
+def write_mewslix(root: Path) -> Path:
+    """Mewsli-X (XTREME-R release): ``candidate_set_entities.jsonl`` and ``wikinews_mentions-{dev,test}.jsonl``."""
+    rng = _rng("mewslix")
+    people = [f"{f} {s}" for f in FIRST_NAMES for s in SURNAMES]
+    entities = {}
+    lines = []
+    for k, name in enumerate(people + PLACES + ORGS):
+        eid = f"Q{1000 + k}"
+        entities[name] = eid
+        c = random_clause(rng, person=False, number=False)
+        c.subject, c.subject_type = tuple(name.split()), "PER"
+        desc = sentence(c, "en") + " " + sentence(random_clause(rng, person=False), "en")
+        lang = rng.choice(["en", "de", "es"])
+        lines.append({"entity_id": eid, "title": name, "description": desc, "sentence_spans": [
+            {"start": 0, "end": len(desc)}], "description_language": lang,
+            "description_url": f"https://{lang}.wikipedia.org/wiki/{name.replace(' ', '_')}"})
+    _write(root / "candidate_set_entities.jsonl", _jsonl(lines))
+    for split, n_docs in (("dev", 4), ("test", 8)):
+        docs = []
+        for lang in TASK_LANGUAGES["mewslix"]:
+            for d in range(n_docs):
+                sents, names, mentions = [], [], []
+                sep = _sep(lang)
+                for _ in range(2):  # two sentences, each about a person (first name and surname: an entity)
+                    c = random_clause(rng, person=True)
+                    c.subject = (c.subject[0], c.subject[1] if len(c.subject) > 1 else rng.choice(SURNAMES))
+                    sents.append(sentence(c, lang))
+                    names.append(" ".join(c.subject))
+                text = sep.join(sents)
+                spans, pos = [], 0
+                for s in sents:
+                    spans.append({"start": pos, "end": pos + len(s)})
+                    pos += len(s) + len(sep)
+                for m, name in enumerate(names):
+                    start = spans[m]["start"]  # the subject opens its sentence
+                    mentions.append({"example_id": f"{split}-{lang}-{d}-{m}", "mention_span": {
+                        "start": start, "end": start + len(name), "text": name}, "entity_id": entities[name]})
+                docs.append({"context": {"document_title": f"News {d}", "document_url": f"https://{lang}.wikinews"
+                                         f".org/wiki/News_{d}", "document_id": f"{lang}-{split}-{d}",
+                                         "language": lang, "text": text, "sentence_spans": spans},
+                             "mentions": mentions})
+        _write(root / f"wikinews_mentions-{split}.jsonl", _jsonl(docs))
+    return root
+
+
+def write_mlm(root: Path) -> Path:
+    """Plain text, one sentence per line, in several languages (``*.txt``), for continued masked-LM training."""
+    rng = _rng("mlm")
+    for lang in ("en", "de", "es", "sw", "zh"):
+        lines = [_sep(lang).join(sentence(random_clause(rng), lang) for _ in range(2)) for _ in range(60)]
+        _write(root / f"{lang}.txt", "\n".join(lines) + "\n")
+    return root
+
+
+# ------------------------------------------------------------------------------------------------ registry
+WRITERS: dict[str, Callable[[Path], Path]] = {
+    "mnli": write_mnli, "anli": write_anli, "anli-r1": write_anli, "anli-r2": write_anli, "anli-r3": write_anli,
+    "qqp": write_qqp, "xnli": write_xnli, "pawsx": write_pawsx,
+    "kjv-web-paraphrase": _write_kjv("kjv-web-paraphrase"),
+    "kjv-web-paraphrase-hard": _write_kjv("kjv-web-paraphrase-hard"),
+    "squad": write_squad, "squad2": write_squad2, "xquad": write_xquad, "mlqa": write_mlqa, "tydiqa": write_tydiqa,
+    "udpos": write_udpos, "panx": write_panx, "ccg": write_ccg,
+    "hellaswag": write_hellaswag, "cosmosqa": write_cosmosqa, "commonsenseqa": write_commonsenseqa,
+    "siqa": write_siqa, "xcopa": write_xcopa,
+    "tatoeba": _write_tatoeba_format("tatoeba"), "tatoeba-xtreme-r": _write_tatoeba_format("tatoeba-xtreme-r"),
+    "tatoeba-udhr": _write_tatoeba_format("tatoeba-udhr"), "tatoeba-bible": _write_tatoeba_format("tatoeba-bible"),
+    "bucc2018": write_bucc2018, "lareqa": write_lareqa, "mewslix": write_mewslix, "mlm": write_mlm,
+}
+
+
+#: Written into every example folder; only folders carrying it are ever replaced.
+MARKER = ".xstilts-examples"
+
+
+def write_examples(out_dir: str | Path, tasks: list[str] | None = None) -> dict[str, Path]:
+    """Write ``<out_dir>/<task>/`` in the task's official layout for *tasks* (default: every registered task) and
+    the folders they read beside them (``squad`` for XQuAD and MLQA, ``siqa`` for XCOPA). Task folders written
+    earlier by this function are replaced. Returns ``{task: folder}`` for every folder written.
+
+    Raises:
+        KeyError: a task without an example writer.
+        FileExistsError: a task folder exists that this function did not write (real data is never overwritten).
+    """
+    from ..tasks import REGISTRY, get_task
+
+    out = Path(out_dir)
+    names = list(REGISTRY) if tasks is None else [get_task(t).name for t in tasks]
+    missing = [t for t in names if t not in WRITERS]
+    if missing:
+        raise KeyError(f"no example writer for task(s) {', '.join(missing)}")
+    todo: list[str] = []
+    for t in names:
+        for dep in DEPENDS.get(t, ()) + (t,):
+            if dep not in todo:
+                todo.append(dep)
+    for t in todo:
+        folder = out / t
+        if folder.exists() and not (folder / MARKER).is_file():
+            raise FileExistsError(f"{folder}: exists and was not written by xstilts.provision.examples; not "
+                                  f"replacing it (choose another output folder)")
+    written = {}
+    for t in todo:
+        folder = out / t
+        if folder.exists():
+            shutil.rmtree(folder)
+        written[t] = WRITERS[t](folder)
+        _write(folder / MARKER, "synthetic example data written by `python -m xstilts.provision.examples`\n")
+    return written
+
+
+# --------------------------------------------------------------------------------------------- tiny model
+def write_tiny_model(folder: str | Path, hidden: int = 32, layers: int = 2, heads: int = 2, seed: int = 0) -> Path:
+    """A randomly initialised BERT encoder and a word-level tokenizer over :func:`vocabulary` (BERT's normaliser,
+    which puts CJK characters apart, and BERT's pre-tokenizer); about 40 thousand parameters. A folder it wrote
+    before is replaced; any other existing folder is an error (:class:`FileExistsError`)."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    folder = Path(folder)
+    vocab = {t: i for i, t in enumerate(vocabulary())}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=False,
+                                                lowercase=False)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                   sep_token="[SEP]", mask_token="[MASK]", model_max_length=512)
+    if folder.exists():
+        if not (folder / MARKER).is_file():
+            raise FileExistsError(f"{folder}: exists and was not written by xstilts.provision.examples; not "
+                                  f"replacing it (choose another folder for the tiny model)")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    _write(folder / MARKER, "tiny random encoder written by `python -m xstilts.provision.examples`\n")
+    fast.save_pretrained(folder)
+    torch.manual_seed(seed)
+    cfg = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                     intermediate_size=2 * hidden, max_position_embeddings=512, pad_token_id=0)
+    BertModel(cfg, add_pooling_layer=False).save_pretrained(folder)
+    return folder
+
+
+# ---------------------------------------------------------------------------------------------- run summary
+def config_command(config: str | Path) -> str:
+    """``eval`` for a config that only evaluates retrieval tasks (no intermediate phase), else ``run``."""
+    from ..config import load_config
+    from ..tasks import get_task
+
+    cfg = load_config(config)
+    if not cfg.intermediate.tasks and cfg.target.tasks and not any(get_task(s.task).trainable
+                                                                   for s in cfg.target.tasks):
+        return "eval"
+    return "run"
+
+
+def headline(config: str | Path, output_dir: str | Path | None = None, task: str | None = None) -> dict:
+    """The headline result of the finished run of *config* for *task* (default: the config file's name):
+    ``{"task", "metric", "score", "languages"}``. A task of the intermediate phase is scored on its English dev
+    set; a target task by its mean over the evaluated languages."""
+    from ..config import load_config
+    from ..tasks import get_task
+
+    cfg = load_config(config)
+    task = get_task(task or Path(config).stem).name
+    out = Path(output_dir) if output_dir is not None else Path(cfg.output_dir)
+    variant = "stilts" if cfg.intermediate.tasks else "baseline"
+    run = json.loads((out / cfg.name / f"{variant}-seed{cfg.seeds[0]}" / "run.json").read_text(encoding="utf-8"))
+    for spec in cfg.intermediate.tasks:
+        if get_task(spec.task).name == task:
+            phase = next(p for p in run["phases"] if p["phase"] == "intermediate")
+            metrics = json.loads((Path(phase["dir"]) / "metrics.json").read_text(encoding="utf-8"))
+            t = get_task(spec.task)
+            per_lang = metrics["dev"][spec.label]
+            lang = next(iter(per_lang))
+            return {"task": task, "metric": f"{t.metric} ({lang} dev)", "score": per_lang[lang][t.metric],
+                    "languages": len(per_lang)}
+    for spec in cfg.target.tasks:
+        if get_task(spec.task).name == task:
+            m = run["tasks"][spec.label]
+            return {"task": task, "metric": m["metric"], "score": m["average"], "languages": len(m["languages"])}
+    raise KeyError(f"{config}: task {task!r} is in neither phase")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, help="write the example data folders here (<out>/<task>/)")
+    ap.add_argument("--tasks", default=None, help="comma-separated tasks (default: all registered tasks)")
+    ap.add_argument("--model", type=Path, help="write the tiny random encoder and its tokenizer here")
+    ap.add_argument("--command", metavar="CONFIG", help="print `run` or `eval`: the xstilts command for CONFIG")
+    ap.add_argument("--headline", metavar="CONFIG", help="print the headline score of CONFIG's finished run "
+                                                         "(task<TAB>metric<TAB>score<TAB>languages)")
+    ap.add_argument("--runs", type=Path, default=None, help="with --headline: the run's output_dir")
+    args = ap.parse_args(argv)
+    from ..errors import XstiltsError
+
+    try:
+        if args.command:
+            print(config_command(args.command))
+            return
+        if args.headline:
+            h = headline(args.headline, args.runs)
+            print(f"{h['task']}\t{h['metric']}\t{h['score']:.1f}\t{h['languages']}")
+            return
+    except (XstiltsError, OSError, KeyError) as e:
+        raise SystemExit(f"error: {e}") from None
+    if args.out is None and args.model is None:
+        ap.error("nothing to do: give --out and/or --model")
+    if args.out is not None:
+        written = write_examples(args.out, args.tasks.split(",") if args.tasks else None)
+        print(f"example data: {len(written)} task folders in {args.out}")
+    if args.model is not None:
+        write_tiny_model(args.model)
+        print(f"tiny model: {args.model} ({len(vocabulary())} tokens)")
+
+
+if __name__ == "__main__":
+    main()
