@@ -196,3 +196,23 @@ def test_collect_tasks_from_run_and_phase_folders(tmp_path):
     got = collect_tasks([run, phase])
     assert set(got) == set(tasks)
     assert xtreme_score(got)["overall"] == pytest.approx(516 / 9)
+
+
+def test_tasks_command_shows_both_benchmarks_language_counts():
+    """`xstilts tasks --json`: XTREME's languages per task, and XTREME-R's (UD-POS 38, PAN-X 48, XQuAD 12, ...)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from xstilts.cli import app
+
+    r = CliRunner().invoke(app, ["tasks", "--json"])
+    assert r.exit_code == 0, r.output
+    rows = {t["name"]: t for t in json.loads(r.stdout)}
+    xtreme = {"xnli": 15, "pawsx": 7, "udpos": 33, "panx": 40, "xquad": 11, "mlqa": 7, "tydiqa": 9, "bucc2018": 4,
+              "tatoeba": 36}
+    xtreme_r = {"xnli": 15, "xcopa": 11, "udpos": 38, "panx": 48, "xquad": 12, "mlqa": 7, "tydiqa": 9,
+                "tatoeba-xtreme-r": 41, "mewslix": 11, "lareqa": 11}
+    assert {t: len(rows[t]["languages"]) for t in xtreme} == xtreme
+    assert {t: len(rows[t]["xtreme_r_languages"]) for t in xtreme_r} == xtreme_r
+    assert rows["tatoeba"]["xtreme_r_languages"] is None and rows["pawsx"]["xtreme_r_languages"] is None

@@ -37,6 +37,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from .benchmark import QA_TASKS, XTREME_LANGUAGES, XTREME_R_LANGUAGES
 from .errors import DataFormatError, MissingDataError, XstiltsError
 
 #: The official script these definitions follow.
@@ -62,43 +63,16 @@ GROUP2TASK: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-def _langs(s: str) -> tuple[str, ...]:
-    return tuple(s.split(",")) if s else ()
-
-
-_X = {
-    "pawsx": "de,en,es,fr,ja,ko,zh",
-    "xnli": "ar,bg,de,el,en,es,fr,hi,ru,sw,th,tr,ur,vi,zh",
-    "panx": "ar,he,vi,id,jv,ms,tl,eu,ml,ta,te,af,nl,en,de,el,bn,hi,mr,ur,fa,fr,it,pt,es,bg,ru,ja,ka,ko,th,sw,yo,my,zh,"
-            "kk,tr,et,fi,hu",
-    "udpos": "af,ar,bg,de,el,en,es,et,eu,fa,fi,fr,he,hi,hu,id,it,ja,kk,ko,mr,nl,pt,ru,ta,te,th,tl,tr,ur,vi,yo,zh",
-    "bucc2018": "de,fr,ru,zh",
-    "tatoeba": "ar,he,vi,id,jv,tl,eu,ml,ta,te,af,nl,de,el,bn,hi,mr,ur,fa,fr,it,pt,es,bg,ru,ja,ka,ko,th,sw,zh,kk,tr,et,"
-               "fi,hu",
-    "xquad": "en,es,de,el,ru,tr,ar,vi,th,zh,hi",
-    "mlqa": "en,es,de,ar,hi,vi,zh",
-    "tydiqa": "en,ar,bn,fi,id,ko,ru,sw,te",
-}
-_R = {
-    "xnli": _X["xnli"],
-    "panx": _X["panx"] + ",qu,pl,uk,az,lt,pa,gu,ro",
-    "udpos": _X["udpos"] + ",lt,pl,uk,wo,ro",
-    "tatoeba": _X["tatoeba"] + ",az,lt,pl,uk,ro",
-    "xcopa": "et,ht,id,it,qu,sw,ta,th,tr,vi,zh",
-    "lareqa": "",
-    "mewslix": "ar,de,en,es,fa,ja,pl,ro,ta,tr,uk",
-    "xquad": _X["xquad"] + ",ro",
-    "mlqa": _X["mlqa"],
-    "tydiqa": _X["tydiqa"],
-}
-#: ``XTREME_TASK2LANGS`` / ``XTREME_R_TASK2LANGS`` of ``evaluate.py``: tasks in output order, each with the languages
-#: it is scored and averaged on (LAReQA has none there: ``evaluate.py`` cannot score it).
+#: ``XTREME_TASK2LANGS`` / ``XTREME_R_TASK2LANGS`` of ``evaluate.py``: tasks in its output order, each with the
+#: languages it is scored and averaged on; the lists are :mod:`xstilts.benchmark`'s, except LAReQA, which has none
+#: there (``evaluate.py`` cannot score it).
 TASK2LANGS: dict[str, dict[str, tuple[str, ...]]] = {
-    "xtreme": {t: _langs(v) for t, v in _X.items()},
-    "xtreme-r": {t: _langs(v) for t, v in _R.items()},
+    "xtreme": dict(XTREME_LANGUAGES),
+    "xtreme-r": {t: () if t == "lareqa" else XTREME_R_LANGUAGES[t]
+                 for t in ("xnli", "panx", "udpos", "tatoeba", "xcopa", "lareqa", "mewslix", "xquad", "mlqa",
+                           "tydiqa")},
 }
 
-QA_TASKS = ("xquad", "mlqa", "tydiqa")
 #: Tasks whose prediction and label files must have the same number of examples (``evaluate_one_task``'s assert).
 _COUNTED = ("pawsx", "xnli", "tatoeba", "panx", "udpos", "xcopa")
 MEWSLIX_K = 20

@@ -35,7 +35,8 @@ from .modeling import (available_memory, build_backbone, count_parameters, estim
 from .paths import cache_dir
 from .report import write_comparison, write_results
 from .tasks import get_family, get_task
-from .training import MultiTaskModel, TaskData, eval_all_languages, seed_everything, train
+from .training import (MultiTaskModel, TaskData, end_trackers, eval_all_languages, log_eval_metrics,
+                       resolve_trackers, seed_everything, start_trackers, total_steps, train)
 
 #: Bumped when a change alters what a phase computes, so that old phase folders are not reused.
 PHASE_VERSION = 1
@@ -69,7 +70,6 @@ def _accelerator(cfg: ExperimentConfig, logs: Path | None = None):
     GradientState._reset_state()
     device = pick_device(cfg.device)
     # trackers: training curves of the phase in *logs* (<phase folder>/logs); see xstilts.training.resolve_trackers
-    from .training import resolve_trackers
 
     trackers = resolve_trackers(cfg.trackers) if logs is not None else []
     return Accelerator(cpu=device.type == "cpu", mixed_precision=cfg.mixed_precision, log_with=trackers or None,
@@ -149,7 +149,6 @@ class Pipeline:
         for spec in cfg.target.tasks:
             if task_data_dir(spec).is_dir():
                 eval_languages(spec)
-        from .training import resolve_trackers
 
         resolve_trackers(cfg.trackers)  # a tracker asked for by name but not installed: fail now
 
@@ -307,7 +306,6 @@ class Pipeline:
                     head.summary = summary
         model = MultiTaskModel(encoder, heads)
         acc = _accelerator(cfg, state_dir.parent / "logs")
-        from .training import end_trackers, start_trackers
 
         start_trackers(acc, state_dir.parent.name.removeprefix(".").removesuffix(".partial"), {
             "phase": "intermediate" if hp is cfg.intermediate else "target", "tasks": "+".join(s.label for s in specs),
@@ -328,7 +326,6 @@ class Pipeline:
                                f"gradient_checkpointing or mixed_precision")
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         from .checkpoint import list_checkpoints, required_bytes
-        from .training import total_steps
 
         steps = total_steps([d.size for d in datas], hp)
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -422,18 +419,9 @@ class Pipeline:
                 lang = spec.train_language or task.train_language
                 dev[spec.label] = {lang: self._evaluate(model, spec, task.dev_split, lang, tokenizer, cfg, acc, pad,
                                                         tmp / "predictions", ic.eval_batch_size)}
-            from .training import end_trackers, log_eval_metrics
-
-            log_eval_metrics(acc, "dev", dev, history["steps"])  # trackers: then closed before the folder's rename
-            end_trackers(acc)
-            if is_main_process():
-                ckpt = tmp / "checkpoint"
-                save_backbone(model.encoder, ckpt / "encoder", tokenizer, cfg.model, start.path)
-                torch.save({k: v.state_dict() for k, v in model.heads.items()}, ckpt / "heads.pt")
-                atomic_write_text(tmp / "config.yaml", dump_config(cfg))
-                atomic_write_json(tmp / "metrics.json", {"phase": "intermediate", "key": key, "seed": seed,
-                                                         "tasks": [s.label for s in ic.tasks], "dev": dev,
-                                                         "train": history, "seconds": time.time() - t0})
+            self._finish_phase(tmp, acc, model, tokenizer, cfg, start, "dev", dev, history["steps"], lambda: {
+                "phase": "intermediate", "key": key, "seed": seed, "tasks": [s.label for s in ic.tasks], "dev": dev,
+                "train": history, "seconds": time.time() - t0})
         shown = []
         for spec in ic.tasks:
             task = get_task(spec.task)
@@ -442,6 +430,21 @@ class Pipeline:
         console.print(f"  [green]✓[/] intermediate phase done in {time.time() - t0:.0f} s; English dev: "
                       + ", ".join(shown))
         return final
+
+    @staticmethod
+    def _finish_phase(tmp: Path, acc, model, tokenizer, cfg: ExperimentConfig, start: EncoderRef, split: str,
+                      scores: dict, steps: int, metrics) -> None:
+        """End of a training phase: log *scores* ({task label: {language: metrics}}) of *split* to the trackers and
+        close them (before the work folder is renamed); on the main process, write the checkpoint (encoder, heads),
+        the config and ``metrics()`` into *tmp*."""
+        log_eval_metrics(acc, split, scores, steps)
+        end_trackers(acc)
+        if is_main_process():
+            ckpt = tmp / "checkpoint"
+            save_backbone(model.encoder, ckpt / "encoder", tokenizer, cfg.model, start.path)
+            torch.save({k: v.state_dict() for k, v in model.heads.items()}, ckpt / "heads.pt")
+            atomic_write_text(tmp / "config.yaml", dump_config(cfg))
+            atomic_write_json(tmp / "metrics.json", metrics())
 
     def target_phase(self, cfg: ExperimentConfig, spec: TaskSpec, start: EncoderRef, seed: int) -> Path:
         """Phase 3 for a trainable task: fine-tune on English, evaluate zero-shot in every language."""
@@ -464,17 +467,9 @@ class Pipeline:
                                                               tmp / "train_state")
             per_lang = self._evaluate_languages(model, spec, task.test_split, langs, tokenizer, cfg, acc, pad,
                                                 tmp / "predictions", tc.eval_batch_size)
-            from .training import end_trackers, log_eval_metrics
-
-            log_eval_metrics(acc, "test", {spec.label: per_lang}, history["steps"])  # trackers: then closed
-            end_trackers(acc)
-            if is_main_process():
-                ckpt = tmp / "checkpoint"
-                save_backbone(model.encoder, ckpt / "encoder", tokenizer, cfg.model, start.path)
-                torch.save({k: v.state_dict() for k, v in model.heads.items()}, ckpt / "heads.pt")
-                atomic_write_text(tmp / "config.yaml", dump_config(cfg))
-                atomic_write_json(tmp / "metrics.json", _task_metrics(spec, task, per_lang, key, history,
-                                                                      time.time() - t0))
+            self._finish_phase(tmp, acc, model, tokenizer, cfg, start, "test", {spec.label: per_lang},
+                               history["steps"], lambda: _task_metrics(spec, task, per_lang, key, history,
+                                                                       time.time() - t0))
         return final
 
     def retrieval_phase(self, cfg: ExperimentConfig, spec: TaskSpec, start: EncoderRef) -> Path:
