@@ -1,0 +1,155 @@
+#!/usr/bin/env python
+"""Score the recorded random submissions with the real XTREME ``evaluate.py`` and with ``xstilts evaluate``; compare.
+
+    python scripts/check_official_eval.py --xtreme PATH/TO/google-research/xtreme [--squad-v2 evaluate-v2.0.py]
+        [--write-golden FILE]
+
+PATH is a checkout of google-research/xtreme (``evaluate.py`` with ``--xtreme_version``, commit da430dd or later, and
+its ``third_party/evaluate_squad.py``, ``evaluate_mlqa.py``, ``utils_mewslix.py``); seqeval must be importable by this
+Python. Each case of :data:`xstilts.provision.submissions.CASES` is written to a temporary folder and scored by
+
+* the official command line, run as a subprocess in PATH: ``python evaluate.py --prediction_folder P --label_folder L
+  --xtreme_version V --output_file OUT`` (``PYTHONHASHSEED=0``, UTF-8 mode), and
+* :func:`xstilts.official_eval.evaluate`,
+
+and every number of the official ``--output_file`` must equal ours to 1e-9. With ``--squad-v2`` (the official SQuAD
+v2.0 ``evaluate-v2.0.py``), random SQuAD v2.0 dev files with unanswerable questions are also scored by it (``-o``)
+and by :func:`xstilts.metrics.qa.squad_v2_scores`. Where the official script fails, the
+exit status and its last stderr line are shown. ``--write-golden`` records the official outputs (numbers only, no
+code), the official task and group tables, the input digests and the seqeval version, which is what
+``tests/test_official_eval.py`` checks against.
+Exit status: 0 when everything agrees, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+
+def official_tables(xtreme: Path) -> dict:
+    sys.path.insert(0, str(xtreme))
+    try:
+        spec = importlib.util.spec_from_file_location("xtreme_official_evaluate", xtreme / "evaluate.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(xtreme))
+    return {v: {"task2langs": mod.XTREME_VERSIONS_LANG_DICT[v], "group2task": mod.XTREME_VERSIONS_GROUP_DICT[v]}
+            for v in ("xtreme", "xtreme-r")}
+
+
+def run_official(xtreme: Path, pred: Path, label: Path, version: str, out: Path) -> dict:
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONUTF8": "1"}
+    p = subprocess.run([sys.executable, "evaluate.py", "--prediction_folder", str(pred), "--label_folder", str(label),
+                        "--xtreme_version", version, "--output_file", str(out)],
+                       cwd=xtreme, env=env, capture_output=True, text=True)
+    err = [x for x in p.stderr.strip().splitlines() if x.strip()]
+    return {"returncode": p.returncode, "error": err[-1] if p.returncode and err else None,
+            "output": json.loads(out.read_text(encoding="utf-8")) if out.exists() else None}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--xtreme", type=Path, required=True, help="google-research/xtreme checkout")
+    ap.add_argument("--squad-v2", type=Path, help="the official SQuAD v2.0 evaluate-v2.0.py")
+    ap.add_argument("--write-golden", type=Path, help="record the official outputs here (JSON)")
+    args = ap.parse_args()
+    xtreme = args.xtreme.resolve()
+    if not (xtreme / "evaluate.py").is_file():
+        ap.error(f"{xtreme}/evaluate.py: not found (expected a google-research/xtreme checkout)")
+
+    import seqeval
+
+    from xstilts.errors import XstiltsError
+    from xstilts.official_eval import evaluate, official_json
+    from xstilts.provision.submissions import CASES, build_case, compare, digest
+
+    golden = {"about": "Outputs of google-research/xtreme evaluate.py on xstilts.provision.submissions.CASES; "
+                       "written by scripts/check_official_eval.py",
+              "seqeval": seqeval.__version__ if hasattr(seqeval, "__version__") else _dist_version("seqeval"),
+              "python": platform.python_version(), "tables": official_tables(xtreme), "cases": {}}
+    bad = 0
+    total = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, case in CASES.items():
+            root = Path(tmp) / name
+            pred, label = build_case(root, name)
+            off = run_official(xtreme, pred, label, case["version"], root / "official.json")
+            rec = {"digest": digest(pred, label), **off}
+            golden["cases"][name] = rec
+            try:
+                ours = official_json(evaluate(pred, label, case["version"]))
+                ours_err = None
+            except XstiltsError as e:
+                ours, ours_err = None, str(e)
+            if off["output"] is None:
+                print(f"{name:24s} official: exit {off['returncode']}, no output ({off['error']}); "
+                      f"ours: {'error: ' + ours_err if ours_err else 'scored'}")
+                continue
+            if ours is None:
+                print(f"{name:24s} official scored it; ours failed: {ours_err}")
+                bad += 1
+                continue
+            n, worst, problems = compare(ours, off["output"])
+            total += n
+            status = "equal" if not problems else f"{len(problems)} DIFFERENCES"
+            tail = f" (official exit {off['returncode']}: {off['error']})" if off["returncode"] else ""
+            print(f"{name:24s} {n:4d} numbers, max |diff| {worst:.3g}: {status}{tail}")
+            for p in problems[:20]:
+                print("    " + p)
+            bad += bool(problems)
+        if args.squad_v2:
+            from xstilts.metrics.qa import squad_v2_scores
+            from xstilts.provision.submissions import SQUAD_V2_KEYS, SQUAD_V2_SEEDS, squad_v2_lists, write_squad_v2
+
+            golden["squad_v2"] = {}
+            for seed in SQUAD_V2_SEEDS:
+                root = Path(tmp) / f"squad_v2-{seed}"
+                data_file, pred_file = write_squad_v2(root, seed)
+                out = Path(tmp) / f"squad_v2-{seed}-eval.json"
+                p = subprocess.run([sys.executable, str(args.squad_v2.resolve()), str(data_file), str(pred_file),
+                                    "-o", str(out)], capture_output=True, text=True,
+                                   env={**os.environ, "PYTHONUTF8": "1"})
+                if p.returncode:
+                    print(f"squad_v2 seed {seed}: official exit {p.returncode}: {p.stderr.strip()[-300:]}")
+                    bad += 1
+                    continue
+                off = json.loads(out.read_text(encoding="utf-8"))
+                golden["squad_v2"][str(seed)] = {"digest": digest(root), "output": off}
+                ours = squad_v2_scores(*squad_v2_lists(data_file, pred_file))
+                ours["total"] = len(squad_v2_lists(data_file, pred_file)[1])
+                problems, worst = [], 0.0
+                for k, v in off.items():
+                    mine = ours[SQUAD_V2_KEYS[k] or "total"]
+                    worst = max(worst, abs(mine - v))
+                    if abs(mine - v) > 1e-9:
+                        problems.append(f"{k}: ours {mine!r}, official {v!r}")
+                total += len(off)
+                print(f"{'squad_v2-' + str(seed):24s} {len(off):4d} numbers, max |diff| {worst:.3g}: "
+                      f"{'equal' if not problems else problems}")
+                bad += bool(problems)
+    print(f"{total} numbers compared over {len(CASES) + len(golden.get("squad_v2", {}))} cases; {'all equal' if not bad else f'{bad} cases differ'} "
+          f"(seqeval {golden['seqeval']}, Python {golden['python']})")
+    if args.write_golden:
+        args.write_golden.parent.mkdir(parents=True, exist_ok=True)
+        args.write_golden.write_text(json.dumps(golden, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"wrote {args.write_golden}")
+    return 1 if bad else 0
+
+
+def _dist_version(name: str) -> str:
+    from importlib.metadata import version
+
+    return version(name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
