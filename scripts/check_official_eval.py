@@ -2,7 +2,7 @@
 """Score the recorded random submissions with the real XTREME ``evaluate.py`` and with ``xstilts evaluate``; compare.
 
     python scripts/check_official_eval.py --xtreme PATH/TO/google-research/xtreme [--squad-v2 evaluate-v2.0.py]
-        [--write-golden FILE]
+        [--write-golden FILE] [--runs FOLDER...]
 
 PATH is a checkout of google-research/xtreme (``evaluate.py`` with ``--xtreme_version``, commit da430dd or later, and
 its ``third_party/evaluate_squad.py``, ``evaluate_mlqa.py``, ``utils_mewslix.py``); seqeval must be importable by this
@@ -18,6 +18,12 @@ and by :func:`xstilts.metrics.qa.squad_v2_scores`. Where the official script fai
 exit status and its last stderr line are shown. ``--write-golden`` records the official outputs (numbers only, no
 code), the official task and group tables, the input digests and the seqeval version, which is what
 ``tests/test_official_eval.py`` checks against.
+
+``--runs`` also checks what xstilts reported in real runs: under each FOLDER, every phase's predictions
+(``<phase>/predictions/<task>/test-<lang>.<ext>``) are scored against the gold labels the phase wrote beside them
+(``<phase>/labels/...``) with the official ``evaluate_one_task`` of the checkout, and every official number must equal
+the phase's ``metrics.json`` to 1e-9.
+
 Exit status: 0 when everything agrees, 1 otherwise.
 """
 
@@ -60,6 +66,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--xtreme", type=Path, required=True, help="google-research/xtreme checkout")
     ap.add_argument("--squad-v2", type=Path, help="the official SQuAD v2.0 evaluate-v2.0.py")
+    ap.add_argument("--runs", type=Path, nargs="*", default=[], help="run or output folders to re-score")
     ap.add_argument("--write-golden", type=Path, help="record the official outputs here (JSON)")
     args = ap.parse_args()
     xtreme = args.xtreme.resolve()
@@ -136,13 +143,60 @@ def main() -> int:
                 print(f"{'squad_v2-' + str(seed):24s} {len(off):4d} numbers, max |diff| {worst:.3g}: "
                       f"{'equal' if not problems else problems}")
                 bad += bool(problems)
-    print(f"{total} numbers compared over {len(CASES) + len(golden.get("squad_v2", {}))} cases; {'all equal' if not bad else f'{bad} cases differ'} "
+    for folder in args.runs:
+        n, b = check_runs(xtreme, folder)
+        total += n
+        bad += b
+    print(f"{total} numbers compared over {len(CASES) + len(golden.get('squad_v2', {}))} cases; {'all equal' if not bad else f'{bad} cases differ'} "
           f"(seqeval {golden['seqeval']}, Python {golden['python']})")
     if args.write_golden:
         args.write_golden.parent.mkdir(parents=True, exist_ok=True)
         args.write_golden.write_text(json.dumps(golden, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"wrote {args.write_golden}")
     return 1 if bad else 0
+
+
+def check_runs(xtreme: Path, folder: Path) -> tuple[int, int]:
+    """Re-score every phase under *folder* with the official ``evaluate_one_task``; returns (numbers, failures)."""
+    from xstilts.benchmark import BENCHMARKS
+
+    sys.path.insert(0, str(xtreme))
+    try:
+        spec = importlib.util.spec_from_file_location("xtreme_official_evaluate", xtreme / "evaluate.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(xtreme))
+    official_folder = {**BENCHMARKS["xtreme-r"].folders, **BENCHMARKS["xtreme"].folders}
+    n = bad = files = 0
+    worst = 0.0
+    for metrics_file in sorted(folder.rglob("metrics.json")):
+        phase = metrics_file.parent
+        metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+        for task_dir in sorted((phase / "predictions").glob("*/")):
+            official_task = official_folder.get(task_dir.name)
+            if official_task is None or official_task == "lareqa" or "languages" not in metrics:
+                continue
+            for pred in sorted(task_dir.glob("test-*.*")):
+                lang = pred.stem.split("-", 1)[1]
+                gold = phase / "labels" / task_dir.name / pred.name
+                if not gold.is_file():
+                    print(f"{pred}: no gold labels beside it ({gold})")
+                    bad += 1
+                    continue
+                off = mod.evaluate_one_task(str(pred), str(gold), official_task, language=lang)
+                ours = metrics["languages"][lang]
+                files += 1
+                for metric, value in off.items():
+                    mine = ours["accuracy@1" if official_task == "tatoeba" and metric == "accuracy" else metric]
+                    n += 1
+                    worst = max(worst, abs(mine - value))
+                    if abs(mine - value) > 1e-9:
+                        print(f"{pred}: {metric}: reported {mine!r}, official {value!r}")
+                        bad += 1
+    print(f"{str(folder):24s} {n:4d} numbers in {files} prediction files, max |diff| {worst:.3g}: "
+          f"{'equal' if not bad else f'{bad} DIFFERENCES'}")
+    return n, bad
 
 
 def _dist_version(name: str) -> str:

@@ -152,6 +152,50 @@ def test_config_runs_end_to_end(examples, tmp_path, monkeypatch, one_thread, tas
     # trained for 60 steps on 48-64 English examples, the tiny encoder learns the synthetic tasks, and the shared
     # names and markers carry it over to the other languages
     assert floor <= h["score"] <= 100.0, h
+    assert_reported_equals_official_scoring(out, tmp_path, task)
+
+
+def assert_reported_equals_official_scoring(runs: Path, tmp_path: Path, task: str) -> None:
+    """``xstilts export --labels`` gives prediction and label folders from which ``evaluate.py``'s scoring (here
+    :func:`xstilts.official_eval.score_file`, equal to it to 1e-9) recomputes every per-language score the run
+    reported."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from xstilts.benchmark import BENCHMARKS
+    from xstilts.cli import app
+    from xstilts.official_eval import score_file
+
+    version = "xtreme-r" if task in ("xcopa", "mewslix") else "xtreme"
+    run_dirs = [str(p.parent) for p in runs.rglob("run.json")]
+    assert len(run_dirs) == 1
+    res = CliRunner().invoke(app, ["export", *run_dirs, "--out", str(tmp_path / "sub"), "--labels",
+                                   str(tmp_path / "gold"), "--benchmark", version])
+    assert res.exit_code == 0, res.output
+    folder = BENCHMARKS[version].folders[task]
+    metrics = [json.loads(p.read_text()) for p in runs.rglob("metrics.json")]
+    reported = next(m["languages"] for m in metrics if m.get("task") == task)
+    files = sorted((tmp_path / "sub" / folder).iterdir())
+    assert {f.stem.split("-", 1)[1] for f in files} == set(reported)
+    assert sorted(p.name for p in (tmp_path / "gold" / folder).iterdir()) == [f.name for f in files]
+    for f in files:
+        lang = f.stem.split("-", 1)[1]
+        official = score_file(folder, f, tmp_path / "gold" / folder / f.name, lang)
+        for metric, value in official.items():
+            ours = reported[lang]["accuracy@1" if task == "tatoeba" and metric == "accuracy" else metric]
+            assert ours == pytest.approx(value, abs=1e-9), (task, lang, metric)
+
+
+@pytest.mark.parametrize("task", ["tatoeba", "bucc2018", "mewslix"])
+def test_retrieval_configs_export_their_labels(examples, tmp_path, monkeypatch, one_thread, task):
+    from xstilts.pipeline import Pipeline
+
+    root, _ = examples
+    monkeypatch.chdir(root)
+    out = tmp_path / "runs"
+    Pipeline(load_config(CONFIGS / f"{task}.yaml", [f"output_dir={out}"])).run()
+    assert_reported_equals_official_scoring(out, tmp_path, task)
 
 
 # --------------------------------------------------------------------------------------------- hub sources

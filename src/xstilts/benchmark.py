@@ -317,7 +317,7 @@ def _extension(folder: str) -> str:
 
 
 def export_submission(sources: str | Path | Iterable[str | Path], out_dir: str | Path,
-                      benchmark: str = "xtreme") -> dict:
+                      benchmark: str = "xtreme", labels_dir: str | Path | None = None) -> dict:
     """Copy the test predictions of run/phase folders into the layout XTREME's ``evaluate.py`` reads.
 
     Phases write ``<phase>/predictions/<task>/test-<lang>.<ext>``; the submission is ``<out_dir>/<task>/test-<lang>.
@@ -326,12 +326,17 @@ def export_submission(sources: str | Path | Iterable[str | Path], out_dir: str |
     as ``tatoeba``). Score it with ``python evaluate.py --prediction_folder <out_dir> --label_folder <labels>
     [--xtreme_version xtreme-r]``. Files already in *out_dir* are overwritten, others are left alone.
 
+    With *labels_dir*, the gold labels the phases scored against (``<phase>/labels/<task>/test-<lang>.<ext>``, written
+    next to the predictions) go to ``<labels_dir>/<task>/...`` in the same layout: the ``--label_folder`` with which
+    ``evaluate.py`` (or ``xstilts evaluate``) recomputes the scores the run reported.
+
     Args:
         sources: run folders (with ``run.json``) and/or phase folders (with ``metrics.json``).
         benchmark: ``xtreme`` or ``xtreme-r`` (which tasks and folder names).
     Returns:
         ``{"benchmark", "out_dir", "files": {folder: [file names]}, "missing_tasks": [...], "missing_languages":
-        {folder: [...]}, "skipped": [task names not in the benchmark], "warnings": [...]}``.
+        {folder: [...]}, "skipped": [task names not in the benchmark], "warnings": [...]}``, and with *labels_dir*
+        ``"labels_dir"`` and ``"labels": {folder: [file names]}``.
     Raises:
         XstiltsError: a folder is not a run or phase folder, or two sources give different predictions for the same
             file.
@@ -369,9 +374,18 @@ def export_submission(sources: str | Path | Iterable[str | Path], out_dir: str |
                     chosen[key] = (priority, f)
     out_dir = Path(out_dir)
     files: dict[str, list[str]] = {}
+    label_files: dict[str, list[str]] = {}
     for (folder, fname), (_, f) in sorted(chosen.items()):
         atomic_write_bytes(out_dir / folder / fname, f.read_bytes())
         files.setdefault(folder, []).append(fname)
+        if labels_dir is not None:
+            gold = f.parents[2] / "labels" / f.parent.name / fname  # <phase>/labels/<task>/<file>
+            if gold.is_file():
+                atomic_write_bytes(Path(labels_dir) / folder / fname, gold.read_bytes())
+                label_files.setdefault(folder, []).append(fname)
+            else:
+                warnings.append(f"{folder}/{fname}: no gold labels in {gold.parent.parent} (phases written before "
+                                f"xstilts saved labels, or a task evaluate.py cannot score)")
     missing_languages = {}
     for task, langs in bench.languages.items():
         if task not in files:
@@ -386,6 +400,9 @@ def export_submission(sources: str | Path | Iterable[str | Path], out_dir: str |
     if "lareqa" in files:
         warnings.append("lareqa: XTREME's evaluate.py does not score LAReQA from files; the predictions are "
                         "{question id: [top-20 candidate ids]}")
-    return {"benchmark": bench.name, "out_dir": str(out_dir), "files": files,
-            "missing_tasks": [t for t in bench.languages if t not in files], "missing_languages": missing_languages,
-            "skipped": sorted(skipped), "warnings": warnings}
+    res = {"benchmark": bench.name, "out_dir": str(out_dir), "files": files,
+           "missing_tasks": [t for t in bench.languages if t not in files], "missing_languages": missing_languages,
+           "skipped": sorted(skipped), "warnings": warnings}
+    if labels_dir is not None:
+        res.update(labels_dir=str(labels_dir), labels=label_files)
+    return res

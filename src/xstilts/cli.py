@@ -200,12 +200,19 @@ def score(runs: list[Path] = typer.Argument(..., help="run folders (run.json) or
 @app.command()
 def export(runs: list[Path] = typer.Argument(..., help="run folders or phase folders"),
            out: Path = typer.Option(..., "--out", help="submission folder to write"),
-           benchmark: str = typer.Option("xtreme", help="xtreme or xtreme-r")) -> None:
-    """Copy test predictions into the layout of XTREME's official evaluate.py (one file per task and language)."""
+           benchmark: str = typer.Option("xtreme", help="xtreme or xtreme-r"),
+           labels: Optional[Path] = typer.Option(None, "--labels", help="also write the gold labels the run scored "
+                                                                        "against here (evaluate.py's --label_folder)")
+           ) -> None:
+    """Copy test predictions into the layout of XTREME's official evaluate.py (one file per task and language).
+
+    With --labels, the gold labels go to a second folder in the same layout, so that
+    `evaluate.py --prediction_folder OUT --label_folder LABELS` (or `xstilts evaluate`) recomputes the run's scores.
+    """
     from .benchmark import export_submission
 
     try:
-        res = export_submission(runs, out, benchmark=benchmark)
+        res = export_submission(runs, out, benchmark=benchmark, labels_dir=labels)
     except (XstiltsError, OSError, ValueError) as e:
         _fail(e)
         return

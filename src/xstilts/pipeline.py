@@ -377,6 +377,9 @@ class Pipeline:
         if is_main_process():
             fname, content = data.family.prediction_file(data.task, split, lang, preds, data.examples)
             atomic_write_text(pred_dir / data.task.name / fname, content)
+            gold = data.family.label_file(data.task, split, lang, data.examples)
+            if gold is not None:  # the label file evaluate.py compares it with (xstilts export --labels)
+                atomic_write_text(pred_dir.parent / "labels" / data.task.name / gold[0], gold[1])
             stats = data.family.example_stats(data.task, preds, data.examples)
             if stats is not None:  # for paired bootstrap over examples in reports
                 atomic_write_text(pred_dir.parent / "per_example" / data.task.name / f"{split}-{lang}.jsonl",
@@ -529,6 +532,9 @@ class Pipeline:
                                   "".join(json.dumps(x) + "\n" for x in stats))
             for lang, (fname, content) in lines.items():
                 atomic_write_text(tmp / "predictions" / task.name / fname, content)
+            for lang, (fname, content) in family.label_files(task, langs, lambda sp, lang: load_examples(
+                    spec, sp, lang)).items():
+                atomic_write_text(tmp / "labels" / task.name / fname, content)
             atomic_write_text(tmp / "config.yaml", dump_config(cfg))
             m = _task_metrics(spec, task, per_lang, key, None, time.time() - t0)
             m["retrieval"] = {**settings, "layer": layer, "encoder": start.key}

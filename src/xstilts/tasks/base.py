@@ -346,6 +346,17 @@ class Family:
         ``predictions/<task>/``. Default: ``{split}-{lang}.tsv`` with :meth:`prediction_lines`, one per line."""
         return f"{split}-{language}.tsv", "".join(x + "\n" for x in self.prediction_lines(task, predictions))
 
+    def label_file(self, task: Task, split: str, language: str, examples: list) -> tuple[str, str] | None:
+        """``(file name, content)`` of the gold labels of *examples* in the layout of :meth:`prediction_file`: the
+        label file XTREME's ``evaluate.py`` compares that prediction file with (written under ``labels/<task>/``, so
+        ``xstilts export --labels`` gives its ``--label_folder``). ``None``: not supported."""
+        return None
+
+    def label_files(self, task: Task, languages: list[str], load) -> dict[str, tuple[str, str]]:
+        """For families with ``trainable = False``: ``{lang: (file name, content)}`` of the gold labels of each
+        language's test data (``load(split, language)``), matching the prediction files of :meth:`evaluate`."""
+        return {}
+
     def example_stats(self, task: Task, predictions: list, examples: list) -> list[dict] | None:
         """Per-example statistics from which :meth:`metric_from_stats` recomputes the task's headline metric on any
         subset of examples (for paired bootstrap confidence intervals), e.g. ``{"correct": 1}`` for accuracy,

@@ -246,6 +246,10 @@ class PairClassification(Family):
     def prediction_lines(self, task, predictions):
         return [task.labels[p] for p in predictions]
 
+    def label_file(self, task, split, language, examples):
+        """The gold label names, one per line (XTREME's ``test-<lang>.tsv`` label layout)."""
+        return self.prediction_file(task, split, language, [e.label for e in examples], examples)
+
     def example_stats(self, task, predictions, examples):
         return [{"correct": int(p == e.label)} for p, e in zip(predictions, examples)]
 

@@ -553,5 +553,12 @@ class MultipleChoice(Family):
                     "".join(json.dumps({"label": int(p)}) + "\n" for p in predictions))
         return super().prediction_file(task, split, language, predictions, examples)
 
+    def label_file(self, task, split, language, examples):
+        """The gold choice of each example, in the layout of the predictions (XCOPA: ``{"label": k}`` per line, which
+        ``evaluate.py``'s ``read_xcopa`` reads like the official JSON lines)."""
+        if any(e.label < 0 for e in examples):
+            return None  # a test file without answers
+        return self.prediction_file(task, split, language, [e.label for e in examples], examples)
+
 
 register_family(MultipleChoice())

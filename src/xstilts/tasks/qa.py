@@ -597,5 +597,19 @@ class SpanQA(Family):
         obj = {e.guid: p for e, p in zip(examples, predictions)}
         return f"{split}-{language}.json", json.dumps(obj, ensure_ascii=False, indent=0) + "\n"
 
+    def label_file(self, task, split, language, examples):
+        """``{split}-{lang}.json`` in SQuAD v1.1 format (``{"version", "data": [{"title", "paragraphs": [{"context",
+        "qas": [{"id", "question", "answers": [{"text", "answer_start"}]}]}]}]}``), one paragraph per context in the
+        order of first appearance: the gold file ``evaluate.py`` reads for XQuAD, MLQA and TyDiQA-GoldP."""
+        articles: dict[str, dict[str, list]] = {}
+        for e in examples:
+            paragraphs = articles.setdefault(e.title, {})
+            paragraphs.setdefault(e.context, []).append(
+                {"id": e.guid, "question": e.question,
+                 "answers": [{"text": t, "answer_start": s} for t, s in zip(e.answers, e.answer_starts)]})
+        data = [{"title": title, "paragraphs": [{"context": c, "qas": qas} for c, qas in paragraphs.items()]}
+                for title, paragraphs in articles.items()]
+        return f"{split}-{language}.json", json.dumps({"version": "1.1", "data": data}, ensure_ascii=False) + "\n"
+
 
 register_family(SpanQA())

@@ -194,6 +194,19 @@ class Retrieval(Family):
                     f"{a}\t{b}\n" for a, b in sorted(p for p, v in test_c.items() if v >= threshold)))
         return scores, lines, stats
 
+    def label_files(self, task, languages, load):
+        """Tatoeba: the gold English line of each source line (its own index), one per line; BUCC: the gold
+        ``xx_id<TAB>en_id`` pairs, one per line (the ``.gold`` file)."""
+        out = {}
+        for lang in languages:
+            d = load(task.test_split, lang)
+            if task.extra.get("mode") == "nearest":
+                content = "".join(f"{i}\n" for i in range(len(d.src)))
+            else:
+                content = "".join(f"{a}\t{b}\n" for a, b in d.gold)
+            out[lang] = (f"{task.test_split}-{lang}.tsv", content)
+        return out
+
 
 def bucc_candidates(data: ParallelData, src_emb, tgt_emb, k: int = 4) -> dict[tuple[str, str], float]:
     """Margin-scored candidate pairs keyed by ``(src_id, en_id)`` (see :func:`xstilts.metrics.mine_candidates`)."""

@@ -607,6 +607,19 @@ class RankingRetrieval(Family):
         _load_candidates.cache_clear()
         return scores, files, stats
 
+    def label_files(self, task, languages, load):
+        """Mewsli-X: ``{example id: [gold entity id]}`` per language (the gold file ``evaluate.py`` reads). LAReQA:
+        none (``evaluate.py`` lists no languages for it)."""
+        if task.extra.get("mode") != "mewslix":
+            return {}
+        out = {}
+        for lang in languages:
+            d = load(task.test_split, lang)
+            gold = {m.example_id: [m.entity_id] for m in d.mentions}
+            out[lang] = (f"{task.test_split}-{lang}.json", json.dumps(gold, ensure_ascii=False) + "\n")
+        _load_candidates.cache_clear()
+        return out
+
 
 register_family(RankingRetrieval())
 

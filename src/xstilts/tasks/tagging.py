@@ -696,6 +696,10 @@ class Tagging(Family):
         total = sum(s["total"] for s in stats)
         return 100.0 * sum(s["correct"] for s in stats) / total if total else 0.0
 
+    def label_file(self, task, split, language, examples):
+        """The gold tags in the layout of the predictions: one per line, a blank line between sentences."""
+        return self.prediction_file(task, split, language, [list(e.tags) for e in examples], examples)
+
     def prediction_lines(self, task, predictions):
         """XTREME's tagging submission layout (``run_tag.py save_predictions``): one tag per line, a blank line
         between sentences, none after the last."""
