@@ -273,6 +273,36 @@ def test_hub_language_without_rows_is_missing_data(monkeypatch):
         load_examples(TaskSpec(task="tydiqa"), "test", "ko")
 
 
+def test_hub_without_the_language_fails_before_downloading(monkeypatch):
+    import datasets
+
+    from xstilts.errors import MissingDataError
+    from xstilts.loading import load_examples
+
+    fake = FakeHub({("google/xtreme", "tatoeba.deu", "validation"): [
+        {"source_sentence": "Anna sieht.\n", "target_sentence": "Anna sees.\n"}]})
+    monkeypatch.setattr(datasets, "load_dataset", fake)
+    # google/xtreme has Tatoeba for XTREME's 36 languages only; XTREME-R adds az lt pl ro uk
+    with pytest.raises(MissingDataError, match=r"google/xtreme has no tatoeba-xtreme-r data for 'az'"):
+        load_examples(TaskSpec(task="tatoeba-xtreme-r"), "test", "az")
+    assert fake.calls == []
+    assert load_examples(TaskSpec(task="tatoeba-xtreme-r"), "test", "de").src == ["Anna sieht."]
+
+
+def test_hub_script_datasets_say_what_to_do(monkeypatch):
+    import datasets
+
+    from xstilts.errors import MissingDataError
+    from xstilts.loading import load_examples
+
+    def scripted(*a, **k):  # what datasets >= 4 raises for a hub repository with a loading script
+        raise RuntimeError("Dataset scripts are no longer supported, but found cosmos_qa.py")
+
+    monkeypatch.setattr(datasets, "load_dataset", scripted)
+    with pytest.raises(MissingDataError, match=r"allenai/cosmos_qa .*RuntimeError.*loading script.*wilburOne/cosmosqa"):
+        load_examples(TaskSpec(task="cosmosqa"), "train", "en")
+
+
 # ---------------------------------------------------------------------------------------------- languages
 def test_language_lists_are_the_benchmarks():
     from xstilts.benchmark import XTREME_LANGUAGES, XTREME_R_LANGUAGES

@@ -44,6 +44,9 @@ def _from_hub(task: Task, split: str, language: str) -> list:
     except ImportError as e:  # pragma: no cover - datasets is a dependency
         raise XstiltsError("the `datasets` package is needed to load tasks from the hub") from e
     hf = task.hf
+    if hf.languages is not None and language not in hf.languages:
+        raise MissingDataError(f"{hf.path} has no {task.name} data for {language!r} (it has "
+                               f"{', '.join(hf.languages)}); put the official files in the task's data folder")
     path, config, hub_split = hf.split_sources.get(split) or (hf.path, hf.config, hf.splits[split])
     cfg = config.format(lang=language) if config else None
     ds = datasets.load_dataset(path, cfg, split=hub_split.format(lang=language))
@@ -79,9 +82,11 @@ def load_examples(spec: TaskSpec, split: str, language: str) -> list:
     except MissingDataError:
         raise
     except Exception as e:
+        note = f" {task.hf.note}" if task.hf.note else ""
         raise MissingDataError(
             f"{folder}: no local data for task {task.name!r}, and loading {task.hf.path} from the Hugging Face hub "
-            f"failed ({type(e).__name__}: {str(e)[:200]}). Put the official files there or set data_dir.") from None
+            f"failed ({type(e).__name__}: {str(e)[:200]}).{note} Put the official files there or set data_dir.") \
+            from None
 
 
 def subsample(examples: list, n: int | None) -> list:

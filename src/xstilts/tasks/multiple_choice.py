@@ -382,19 +382,26 @@ def _hf_copa(row: dict, i: int) -> MCExample:
 
 
 # ------------------------------------------------------------------------------------------------- registry
+def _script_note(official: str) -> str:
+    return (f"This hub repository still ships a loading script, which datasets 4 no longer runs (use datasets<4 with "
+            f"trust_remote_code, or the official files: {official}).")
+
+
 XCOPA_LANGS = tuple("et ht id it qu sw ta th tr vi zh".split())
 
 register(Task(
     name="hellaswag", kind="multiple_choice", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy",
     read=read_hellaswag, data_subdir="hellaswag", test_split="dev", extra={"num_choices": 4},
-    hf=HFSource("Rowan/hellaswag", None, {"train": "train", "dev": "validation", "test": "validation"}, _hf_hellaswag),
+    hf=HFSource("Rowan/hellaswag", None, {"train": "train", "dev": "validation", "test": "validation"}, _hf_hellaswag,
+                note=_script_note("github.com/rowanz/hellaswag, data/hellaswag_{train,val}.jsonl")),
     description="HellaSwag, commonsense sentence completion, 4 endings (ActivityNet and WikiHow contexts)",
     source="Zellers et al. 2019",
 ))
 register(Task(
     name="cosmosqa", kind="multiple_choice", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy",
     read=read_cosmosqa, data_subdir="cosmosqa", test_split="dev", extra={"num_choices": 4},
-    hf=HFSource("allenai/cosmos_qa", None, {"train": "train", "dev": "validation", "test": "validation"}, _hf_cosmos),
+    hf=HFSource("allenai/cosmos_qa", None, {"train": "train", "dev": "validation", "test": "validation"}, _hf_cosmos,
+                note=_script_note("github.com/wilburOne/cosmosqa, data/{train,valid}.csv")),
     description="Cosmos QA, commonsense reading comprehension, 4 answers", source="Huang et al. 2019",
 ), aliases=("cosmos_qa",))
 register(Task(
@@ -406,7 +413,8 @@ register(Task(
 register(Task(
     name="siqa", kind="multiple_choice", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy",
     read=read_siqa, data_subdir="siqa", test_split="dev", extra={"num_choices": 3},
-    hf=HFSource("allenai/social_i_qa", None, {"train": "train", "dev": "validation", "test": "validation"}, _hf_siqa),
+    hf=HFSource("allenai/social_i_qa", None, {"train": "train", "dev": "validation", "test": "validation"}, _hf_siqa,
+                note=_script_note("socialiqa-train-dev.zip from leaderboard.allenai.org/socialiqa")),
     description="Social IQa, social commonsense questions, 3 answers (XTREME-R trains on it before COPA for XCOPA)",
     source="Sap et al. 2019; XTREME-R",
 ), aliases=("socialiqa",))

@@ -50,6 +50,7 @@ for Mewsli-X this is the layout XTREME's ``evaluate.py --xtreme_version xtreme-r
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import json.decoder
@@ -639,7 +640,8 @@ register(Task(
 ), aliases=("mewsli-x",))
 register(Task(
     name="tatoeba-xtreme-r", kind="retrieval", roles=(TARGET,), languages=TATOEBA_XTREME_R, metric="accuracy@1",
-    read=read_tatoeba, data_subdir="tatoeba", test_split="test", hf=TATOEBA_HF,  # the hub lacks az lt pl ro uk
+    read=read_tatoeba, data_subdir="tatoeba", test_split="test",
+    hf=dataclasses.replace(TATOEBA_HF, languages=TATOEBA_XTREME),  # google/xtreme lacks az lt pl ro uk
     extra={"discover_languages": tatoeba_languages, "mode": "nearest"},
     description="Tatoeba sentence retrieval xx->en on XTREME-R's 41 languages (XTREME's 36 + az lt pl ro uk)",
     source="Artetxe & Schwenk 2019; XTREME-R (Ruder et al. 2021)",
