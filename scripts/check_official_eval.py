@@ -2,7 +2,7 @@
 """Score the recorded random submissions with the real XTREME ``evaluate.py`` and with ``xstilts evaluate``; compare.
 
     python scripts/check_official_eval.py --xtreme PATH/TO/google-research/xtreme [--squad-v2 evaluate-v2.0.py]
-        [--write-golden FILE] [--runs FOLDER...]
+        [--retrieval] [--write-golden FILE] [--runs FOLDER...]
 
 PATH is a checkout of google-research/xtreme (``evaluate.py`` with ``--xtreme_version``, commit da430dd or later, and
 its ``third_party/evaluate_squad.py``, ``evaluate_mlqa.py``, ``utils_mewslix.py``); seqeval must be importable by this
@@ -19,6 +19,13 @@ exit status and its last stderr line are shown. ``--write-golden`` records the o
 code), the official task and group tables, the input digests and the seqeval version, which is what
 ``tests/test_official_eval.py`` checks against.
 
+``--retrieval`` (needs faiss, e.g. ``pip install faiss-cpu``) checks the embedding-level procedures on seeded random
+embeddings (:func:`xstilts.provision.submissions.retrieval_case`) against the checkout's
+``third_party/utils_retrieve.py``: Tatoeba ``similarity_search`` predictions against
+:func:`xstilts.metrics.tatoeba_accuracy`, and BUCC ``mine_bitext`` + ``bucc_eval`` (candidates with their margin
+scores, the F1-optimal threshold, precision, recall, F1) against :func:`xstilts.tasks.retrieval.bucc_candidates`,
+:func:`xstilts.metrics.bucc_optimize` and :func:`xstilts.metrics.bucc_scores`.
+
 ``--runs`` also checks what xstilts reported in real runs: under each FOLDER, every phase's predictions
 (``<phase>/predictions/<task>/test-<lang>.<ext>``) are scored against the gold labels the phase wrote beside them
 (``<phase>/labels/...``) with the official ``evaluate_one_task`` of the checkout, and every official number must equal
@@ -30,6 +37,8 @@ Exit status: 0 when everything agrees, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import importlib.util
 import json
 import os
@@ -67,6 +76,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--xtreme", type=Path, required=True, help="google-research/xtreme checkout")
     ap.add_argument("--squad-v2", type=Path, help="the official SQuAD v2.0 evaluate-v2.0.py")
+    ap.add_argument("--retrieval", action="store_true", help="also check Tatoeba and BUCC against utils_retrieve.py")
     ap.add_argument("--runs", type=Path, nargs="*", default=[], help="run or output folders to re-score")
     ap.add_argument("--write-golden", type=Path, help="record the official outputs here (JSON)")
     args = ap.parse_args()
@@ -144,6 +154,10 @@ def main() -> int:
                 print(f"{'squad_v2-' + str(seed):24s} {len(off):4d} numbers, max |diff| {worst:.3g}: "
                       f"{'equal' if not problems else problems}")
                 bad += bool(problems)
+        if args.retrieval:
+            n, b, golden["retrieval"] = check_retrieval(xtreme, Path(tmp))
+            total += n
+            bad += b
     for folder in args.runs:
         n, b = check_runs(xtreme, folder)
         total += n
@@ -155,6 +169,72 @@ def main() -> int:
         args.write_golden.write_text(json.dumps(golden, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"wrote {args.write_golden}")
     return 1 if bad else 0
+
+
+def check_retrieval(xtreme: Path, tmp: Path) -> tuple[int, int, dict]:
+    """Tatoeba and BUCC from embeddings: XTREME's utils_retrieve.py vs xstilts; returns (numbers, failures, record)."""
+    import torch
+
+    from xstilts.metrics import bucc_optimize, bucc_scores, tatoeba_accuracy
+    from xstilts.provision.submissions import RETRIEVAL_SEEDS, retrieval_case
+    from xstilts.tasks.retrieval import ParallelData, bucc_candidates
+
+    sys.path.insert(0, str(xtreme / "third_party"))
+    try:
+        import utils_retrieve as ur
+    finally:
+        sys.path.remove(str(xtreme / "third_party"))
+    record, n, bad = {}, 0, 0
+    for seed in RETRIEVAL_SEEDS:
+        c = retrieval_case(seed)
+        d = c["tatoeba_src"].shape[1]
+        with contextlib.redirect_stdout(io.StringIO()):
+            pred = ur.similarity_search(c["tatoeba_src"].copy(), c["tatoeba_tgt"].copy(), d, normalize=True)
+        off_pred = [int(p) for p in pred[:, 0]]
+        off_acc = 100.0 * sum(p == i for i, p in enumerate(off_pred)) / len(off_pred)
+        acc, ours_pred = tatoeba_accuracy(torch.from_numpy(c["tatoeba_src"]), torch.from_numpy(c["tatoeba_tgt"]))
+        n += len(off_pred) + 1
+        problems = [] if ours_pred == off_pred and abs(acc - off_acc) <= 1e-9 else [
+            f"tatoeba: ours {acc} {ours_pred}, official {off_acc} {off_pred}"]
+        # BUCC: the files run_retrieval.py gives mine_bitext and bucc_eval
+        root = tmp / f"bucc-{seed}"
+        root.mkdir(parents=True, exist_ok=True)
+        files = {}
+        for name, lines in (("src.txt", c["src_texts"]), ("src.id", c["src_ids"]), ("tgt.txt", c["tgt_texts"]),
+                            ("tgt.id", c["tgt_ids"]), ("gold", [f"{a}\t{b}" for a, b in c["gold"]])):
+            files[name] = root / name
+            files[name].write_text("".join(x + "\n" for x in lines), encoding="utf-8")
+        cand_file = root / "candidates.tsv"
+        with contextlib.redirect_stdout(io.StringIO()):
+            ur.mine_bitext(c["bucc_src"].copy(), c["bucc_tgt"].copy(), str(files["src.txt"]), str(files["tgt.txt"]),
+                           str(cand_file))
+            off = ur.bucc_eval(str(cand_file), str(files["gold"]), str(files["src.txt"]), str(files["tgt.txt"]),
+                               str(files["src.id"]), str(files["tgt.id"]), str(root / "pred.tsv"))
+            off_c = ur.read_candidate2score(str(cand_file), str(files["src.txt"]), str(files["tgt.txt"]),
+                                            str(files["src.id"]), str(files["tgt.id"]))
+        data = ParallelData(c["src_ids"], c["src_texts"], c["tgt_ids"], c["tgt_texts"], c["gold"])
+        ours_c = bucc_candidates(data, torch.from_numpy(c["bucc_src"]), torch.from_numpy(c["bucc_tgt"]), k=4)
+        thr = bucc_optimize(ours_c, c["gold"])
+        s = bucc_scores(ours_c, c["gold"], thr)
+        if set(ours_c) != set(off_c):
+            problems.append(f"bucc candidates: only ours {sorted(set(ours_c) - set(off_c))[:5]}, only official "
+                            f"{sorted(set(off_c) - set(ours_c))[:5]}")
+        worst = max((abs(ours_c[k] - v) for k, v in off_c.items() if k in ours_c), default=0.0)
+        if worst > 1e-5:
+            problems.append(f"bucc candidate scores differ by up to {worst:.3g}")
+        if abs(thr - off["best-threshold"]) > 1e-5:
+            problems.append(f"bucc threshold: ours {thr!r}, official {off['best-threshold']!r}")
+        for ours_k, off_k in (("precision", "precision"), ("recall", "recall"), ("f1", "F1")):
+            if abs(s[ours_k] - off[off_k]) > 1e-9:
+                problems.append(f"bucc {ours_k}: ours {s[ours_k]!r}, official {off[off_k]!r}")
+        n += len(off_c) + 4
+        print(f"{'retrieval-' + str(seed):24s} Tatoeba {len(off_pred)} predictions (acc {off_acc:.2f}), BUCC "
+              f"{len(off_c)} candidates (max score diff {worst:.2g}), F1 {off['F1']:.2f}: "
+              f"{'equal' if not problems else problems}")
+        bad += bool(problems)
+        record[str(seed)] = {"tatoeba_predictions": off_pred, "tatoeba_accuracy": off_acc,
+                             "bucc_candidates": sorted([a, b, v] for (a, b), v in off_c.items()), "bucc": off}
+    return n, bad, record
 
 
 def check_runs(xtreme: Path, folder: Path) -> tuple[int, int]:

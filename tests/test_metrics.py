@@ -94,7 +94,7 @@ def test_tatoeba_accuracy_two_of_four():
     tgt = torch.tensor([[0.9, 0.0, 0.1], [0.1, 0.9, 0.0], [0.0, 0.2, 0.9], [0.0, 0.0, 1.0]])
     # src2 = e3: cos with tgt2 = 0.9 / sqrt(0.85) = 0.976, with tgt3 = 1.0 -> 3 (wrong)
     # src3: cos with tgt0 = 0.81 / 0.82 = 0.988, with tgt1 = 0.18 / 0.82 = 0.22, with tgt3 = 0 -> 0 (wrong)
-    acc, pred = tatoeba_accuracy(src, tgt)
+    acc, pred = tatoeba_accuracy(src, tgt, "xx-en")
     assert pred == [0, 1, 3, 0]
     assert acc == 50.0
 
@@ -105,7 +105,7 @@ TGT4 = torch.eye(4)
 
 def test_tatoeba_accuracy_three_of_four():
     # src3 = (0.9, 0, 0, 0.1): cos with tgt0 = 0.994, with its translation tgt3 = 0.110 -> 0 (wrong)
-    acc, pred = tatoeba_accuracy(SRC4, TGT4)
+    acc, pred = tatoeba_accuracy(SRC4, TGT4, "xx-en")
     assert pred == [0, 1, 2, 0]
     assert acc == 75.0
 
@@ -113,13 +113,13 @@ def test_tatoeba_accuracy_three_of_four():
 def test_tatoeba_accuracy_is_cosine_not_dot_product():
     tgt = TGT4.clone()
     tgt[3] *= 100.0  # by dot product src3 . tgt3 = 10 > 0.9 = src3 . tgt0, which would make src3 correct
-    assert tatoeba_accuracy(SRC4, tgt) == (75.0, [0, 1, 2, 0])
+    assert tatoeba_accuracy(SRC4, tgt, "xx-en") == (75.0, [0, 1, 2, 0])
     tgt = TGT4.clone()
     tgt[0] *= 0.01  # by dot product src3 . tgt0 = 0.009 < 0.1 = src3 . tgt3, which would make src3 correct
     tgt[1] *= 100.0
     src = SRC4.clone()
     src[1] *= 0.001
-    assert tatoeba_accuracy(src, tgt) == (75.0, [0, 1, 2, 0])
+    assert tatoeba_accuracy(src, tgt, "xx-en") == (75.0, [0, 1, 2, 0])
 
 
 def test_tatoeba_accuracy_tie_goes_to_lowest_index():
@@ -127,12 +127,30 @@ def test_tatoeba_accuracy_tie_goes_to_lowest_index():
     tgt = torch.tensor([[1.0, 0.0], [2.0, 0.0], [0.0, 3.0]])
     # src0 -> tgt2 (wrong); src1: cos 1 with both tgt0 and tgt1 -> 0 (wrong, gold 1);
     # src2: cos 1/sqrt(2) with all three -> 0 (wrong, gold 2)
-    acc, pred = tatoeba_accuracy(src, tgt)
+    acc, pred = tatoeba_accuracy(src, tgt, "xx-en")
     assert pred == [2, 0, 0]
     assert acc == 0.0
     # the same tie resolved in favour of the gold index when it is the lowest
-    acc2, pred2 = tatoeba_accuracy(torch.tensor([[1.0, 0.0], [1.0, 0.0]]), torch.tensor([[5.0, 0.0], [1.0, 0.0]]))
+    acc2, pred2 = tatoeba_accuracy(torch.tensor([[1.0, 0.0], [1.0, 0.0]]), torch.tensor([[5.0, 0.0], [1.0, 0.0]]),
+                                   "xx-en")
     assert pred2 == [0, 0] and acc2 == 50.0
+
+
+def test_tatoeba_default_is_xtreme_en_to_xx():
+    """XTREME's ``similarity_search(x=src, y=eng)`` indexes the source side and queries it with each English
+    sentence; on SRC4/TGT4 that direction differs from xx -> en."""
+    # English e0: cos with src0 = 1, with src3 = 0.9 / sqrt(0.82) = 0.994 -> 0 (right); e3: cos with src3 = 0.110,
+    # with the others 0 -> 3 (right); e1, e2 -> 1, 2. All four right, where xx -> en got src3 wrong.
+    assert tatoeba_accuracy(SRC4, TGT4) == (100.0, [0, 1, 2, 3])
+    assert tatoeba_accuracy(SRC4, TGT4, "en-xx") == tatoeba_accuracy(TGT4, SRC4, "xx-en")
+    src = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.9, 0.1, 0.0]])
+    tgt = torch.tensor([[0.9, 0.0, 0.1], [0.1, 0.9, 0.0], [0.0, 0.2, 0.9], [0.0, 0.0, 1.0]])
+    # e0 = (0.9, 0, 0.1): cos with src0 = 0.994, with src3 = 0.81 / 0.82 = 0.988 -> 0; e1 = (0.1, 0.9, 0): src1 0.994,
+    # src3 0.18 / 0.82 = 0.22 -> 1; e2 = (0, 0.2, 0.9): src2 0.976 -> 2; e3 = (0, 0, 1): src2 1.0 -> 2 (wrong, gold 3)
+    acc, pred = tatoeba_accuracy(src, tgt)
+    assert pred == [0, 1, 2, 2] and acc == 75.0
+    with pytest.raises(ValueError, match="direction"):
+        tatoeba_accuracy(src, tgt, "en-en")
 
 
 def test_tatoeba_accuracy_size_mismatch():
@@ -295,3 +313,75 @@ def test_bucc_scores_nothing_correct():
     assert bucc_scores(CANDIDATES, GOLD, 0.95) == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "threshold": 0.95}
     assert bucc_scores({("x", "y"): 1.0}, GOLD, 0.5) == {"precision": 0.0, "recall": 0.0, "f1": 0.0,
                                                          "threshold": 0.5}
+
+
+def test_mine_candidates_keeps_scores_above_the_threshold():
+    # mine_bitext writes a pair only when its margin score is above its threshold (default 0, so a negative margin
+    # never makes a candidate); on the hand-computed case above the scores are 1.0732, 1.0323 and 0.9231
+    src = torch.tensor([(0.0, 1.0, 0.0), (0.8, 0.6, 0.0), (2 / 3, 1 / 3, 2 / 3)])
+    tgt = torch.tensor([(0.0, 0.6, 0.8), (2 / 3, 2 / 3, 1 / 3), (2 / 3, 1 / 3, -2 / 3)])
+    assert [(s, t) for s, t, _ in mine_candidates(src, tgt, k=2)] == [(1, 2), (2, 1), (0, 0)]
+    # the greedy pass is the same; only the pairs at or below the threshold are left out
+    assert [(s, t) for s, t, _ in mine_candidates(src, tgt, k=2, threshold=1.0)] == [(1, 2), (2, 1)]
+    assert mine_candidates(src, tgt, k=2, threshold=1.05) == mine_candidates(src, tgt, k=2)[:1]
+
+
+def test_bucc_candidates_unify_and_drop_repeated_sentences():
+    from xstilts.tasks.retrieval import ParallelData, bucc_candidates
+
+    e = torch.eye(3)
+    # source "a" appears twice (rows 0 and 2, same embedding); target "y" once. As XTREME: mining runs over the
+    # distinct sentences {a, b} x {x, y, z}, and a pair with the repeated "a" cannot be mapped to an id
+    data = ParallelData(["s0", "s1", "s2"], ["a", "b", "a"], ["t0", "t1", "t2"], ["x", "y", "z"],
+                        [("s0", "t0"), ("s1", "t1")])
+    src = torch.stack([e[0], e[1], e[0]])
+    tgt = torch.stack([e[0] + 0.1 * e[2], e[1] + 0.1 * e[2], e[2]])
+    cands = bucc_candidates(data, src, tgt, k=2)
+    assert set(cands) == {("s1", "t1")}  # a-x is mined too, but "a" is repeated
+    # without the repeat, a-x is a candidate as well
+    data2 = ParallelData(["s0", "s1"], ["a", "b"], ["t0", "t1", "t2"], ["x", "y", "z"], data.gold)
+    assert set(bucc_candidates(data2, src[:2], tgt, k=2)) == {("s0", "t0"), ("s1", "t1")}
+    # the margin of b-y is the same either way: the duplicate row of "a" does not enter the neighbourhood means
+    assert cands[("s1", "t1")] == pytest.approx(bucc_candidates(data2, src[:2], tgt, k=2)[("s1", "t1")], abs=1e-6)
+
+
+def test_bucc_threshold_official_uses_the_scored_split_and_dev_the_dev_split():
+    from xstilts.provision.submissions import retrieval_case
+    from xstilts.tasks import get_family, get_task
+    from xstilts.tasks.retrieval import ParallelData, bucc_candidates
+
+    task = get_task("bucc2018")
+    cases = {"dev": retrieval_case(1), "test": retrieval_case(2)}
+    vectors, datas = {}, {}
+    for split, c in cases.items():  # distinct texts per split, so one table of embeddings serves both
+        src_t = [f"{split} {t}" for t in c["src_texts"]]
+        tgt_t = [f"{split} {t}" for t in c["tgt_texts"]]
+        vectors.update(zip(src_t, torch.from_numpy(c["bucc_src"])))
+        vectors.update(zip(tgt_t, torch.from_numpy(c["bucc_tgt"])))
+        datas[split] = ParallelData(c["src_ids"], src_t, c["tgt_ids"], tgt_t, c["gold"])
+    calls = []
+
+    def load(split, lang):
+        calls.append(split)
+        return datas[split]
+
+    def embed(texts, prefix=None):
+        return torch.stack([vectors[t] for t in texts])
+
+    family = get_family(task.kind)
+    test = datas["test"]
+    test_c = bucc_candidates(test, embed(test.src), embed(test.tgt), k=4)
+    dev_c = bucc_candidates(datas["dev"], embed(datas["dev"].src), embed(datas["dev"].tgt), k=4)
+    t_official, t_dev = bucc_optimize(test_c, test.gold), bucc_optimize(dev_c, datas["dev"].gold)
+    assert t_official != t_dev
+    scores, lines, _ = family.evaluate(task, ["de"], load, embed, {"k": 4})
+    assert calls == ["test"]  # the official threshold needs no dev split
+    assert scores["de"]["threshold"] == t_official
+    assert scores["de"]["f1"] == bucc_scores(test_c, test.gold, t_official)["f1"]
+    calls.clear()
+    scores_dev, _, _ = family.evaluate(task, ["de"], load, embed, {"k": 4, "bucc_threshold": "dev"})
+    assert sorted(calls) == ["dev", "test"] and scores_dev["de"]["threshold"] == t_dev
+    assert scores_dev["de"]["f1"] == bucc_scores(test_c, test.gold, t_dev)["f1"] <= scores["de"]["f1"]
+    # the prediction file holds exactly the pairs at or above the threshold
+    predicted = {tuple(x.split("\t")) for x in lines["de"][1].splitlines()}
+    assert predicted == {p for p, v in test_c.items() if v >= t_official}

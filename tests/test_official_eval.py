@@ -5,7 +5,9 @@ the real google-research/xtreme ``evaluate.py`` (commit da430dd, its command lin
 Mewsli-X scorers it calls); ``scripts/check_official_eval.py`` recorded its ``--output_file`` JSON, exit status and
 error in ``tests/data/official_eval_golden.json``. Here the same folders are rebuilt (their SHA-256 must match the
 record) and every per-language score, average, group score and ``all_task`` of ``xstilts evaluate`` must equal the
-recorded official number to 1e-9. Hand-computed cases, the error messages and the CLI come after.
+recorded official number to 1e-9. The same holds for SQuAD v2.0 (``evaluate-v2.0.py``) and for Tatoeba and BUCC
+scored from embeddings (XTREME's ``utils_retrieve.py`` with faiss). Hand-computed cases, the error messages and the
+CLI come after.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from xstilts.cli import app
 from xstilts.errors import DataFormatError, XstiltsError
 from xstilts.official_eval import (GROUP2TASK, TASK2LANGS, evaluate, format_report, official_json, read_tag,
                                    score_file)
-from xstilts.provision.submissions import (CASES, SQUAD_V2_KEYS, SQUAD_V2_SEEDS, _write, build_case, compare, digest,
-                                          squad_v2_lists, write_squad_v2)
+from xstilts.provision.submissions import (CASES, RETRIEVAL_SEEDS, SQUAD_V2_KEYS, SQUAD_V2_SEEDS, _write, build_case,
+                                          compare, digest, retrieval_case, squad_v2_lists, write_squad_v2)
 
 TOL = 1e-9
 
@@ -372,3 +374,29 @@ def test_squad_v2_equals_official(tmp_path, seed):
     assert out["NoAns_total"] >= 10 and out["HasAns_total"] >= 20 and out["exact"] < out["f1"]
     for key, value in rec["output"].items():
         assert ours[SQUAD_V2_KEYS[key] or "total"] == pytest.approx(value, abs=TOL), key
+
+
+@pytest.mark.parametrize("seed", RETRIEVAL_SEEDS)
+def test_tatoeba_and_bucc_equal_xtreme_utils_retrieve(seed):
+    """Tatoeba predictions and BUCC candidates, threshold and scores from the same random embeddings as XTREME's
+    ``similarity_search``, ``mine_bitext`` and ``bucc_eval`` (faiss) gave (recorded by check_official_eval.py)."""
+    import torch
+
+    from xstilts.metrics import bucc_optimize, bucc_scores, tatoeba_accuracy
+    from xstilts.tasks.retrieval import ParallelData, bucc_candidates
+
+    rec = GOLDEN["retrieval"][str(seed)]
+    c = retrieval_case(seed)
+    acc, pred = tatoeba_accuracy(torch.from_numpy(c["tatoeba_src"]), torch.from_numpy(c["tatoeba_tgt"]))
+    assert pred == rec["tatoeba_predictions"] and acc == pytest.approx(rec["tatoeba_accuracy"], abs=TOL)
+    data = ParallelData(c["src_ids"], c["src_texts"], c["tgt_ids"], c["tgt_texts"], c["gold"])
+    cands = bucc_candidates(data, torch.from_numpy(c["bucc_src"]), torch.from_numpy(c["bucc_tgt"]), k=4)
+    official = {(a, b): v for a, b, v in rec["bucc_candidates"]}
+    assert set(cands) == set(official)  # a repeated sentence (one of them in a gold pair) never makes a candidate
+    assert all(abs(cands[k] - v) < 1e-5 for k, v in official.items())  # faiss vs torch float32 sums
+    threshold = bucc_optimize(cands, c["gold"])
+    assert threshold == pytest.approx(rec["bucc"]["best-threshold"], abs=1e-5)
+    s = bucc_scores(cands, c["gold"], threshold)
+    assert (s["precision"], s["recall"], s["f1"]) == pytest.approx(
+        (rec["bucc"]["precision"], rec["bucc"]["recall"], rec["bucc"]["F1"]), abs=TOL)
+    assert 0 < s["f1"] < 100

@@ -267,6 +267,13 @@ class EvaluationConfig(_Strict):
     max_length: int | None = Field(None, gt=1, description="max tokens for retrieval inputs (default model.max_length)")
     batch_size: int = Field(64, gt=0)
     bucc_k: int = Field(4, gt=0, description="neighbourhood size of ratio-margin scoring")
+    bucc_threshold: Literal["official", "dev"] = Field(
+        "official", description="BUCC mining threshold: official = the F1-optimal threshold on the gold of the split "
+                                "scored (XTREME's bucc_eval and jiant do this), dev = tuned on the dev split and "
+                                "applied to test")
+    tatoeba_direction: Literal["en-xx", "xx-en"] = Field(
+        "en-xx", description="Tatoeba retrieval: en-xx (each English sentence retrieves its source sentence, as "
+                             "XTREME's run_retrieval.py and jiant compute it) or xx-en")
     query_prefix: str | None = Field(None, description="prefix for query texts (LAReQA questions, Mewsli-X mentions), "
                                                        "e.g. 'query: ' for e5; None = model.text_prefix")
     retrieval_from: Literal["intermediate", "pretrained"] = Field(

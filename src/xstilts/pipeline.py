@@ -497,6 +497,10 @@ class Pipeline:
         settings = {"layer": ev.retrieval_layer, "pooling": ev.pooling, "max_length": ev.max_length or cfg.model.max_length,
                     "k": ev.bucc_k, "prefix": cfg.model.text_prefix, "query_prefix": ev.query_prefix,
                     "options": spec.options}
+        if task.extra.get("mode") == "nearest":  # Tatoeba-style tasks only, so other retrieval keys do not change
+            settings["direction"] = ev.tatoeba_direction
+        if task.extra.get("mode") == "margin":
+            settings["bucc_threshold"] = ev.bucc_threshold
         key = stable_hash({"phase": "retrieval", "v": PHASE_VERSION, "start": start.key, "settings": settings,
                            "task": {**spec.model_dump(mode="json"), "languages": langs, "data": _data_fingerprint(spec)}})
         final = self._phase_dir("eval", spec.label, key)

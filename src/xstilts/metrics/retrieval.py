@@ -1,7 +1,9 @@
 """Retrieval metrics from sentence embeddings. Scores are percentages (0-100), as XTREME reports them.
 
-* :func:`tatoeba_accuracy` — Tatoeba accuracy@1 from xx to en with cosine nearest neighbour, as
-  ``similarity_search`` + accuracy in XTREME's ``third_party/evaluate_retrieval.py`` / ``utils_retrieve.py``.
+* :func:`tatoeba_accuracy` — Tatoeba accuracy@1 with cosine nearest neighbour, by default as XTREME's code computes
+  it: ``similarity_search(x=source, y=English)`` in ``third_party/run_retrieval.py`` / ``evaluate_retrieval.py``
+  (``utils_retrieve.py``) indexes the source sentences and searches them with each English sentence (en -> xx; jiant,
+  the X-STILTs code, does the same); xx -> en is an option.
 * :func:`mine_candidates`, :func:`bucc_optimize`, :func:`bucc_scores` — BUCC 2018 bitext mining with ratio-margin
   scoring (Artetxe & Schwenk 2019, "Margin-based Parallel Corpus Mining with Multilingual Sentence Embeddings"),
   as ``mine_bitext`` (``--retrieval max --margin ratio --neighborhood 4``), ``bucc_optimize`` and ``bucc_extract``
@@ -44,19 +46,35 @@ def knn(x: torch.Tensor, y: torch.Tensor, k: int, chunk: int = 4096) -> tuple[to
     return torch.cat(sims), torch.cat(inds)
 
 
-def tatoeba_accuracy(src: torch.Tensor, tgt: torch.Tensor) -> tuple[float, list[int]]:
-    """Accuracy@1 of retrieving ``tgt[i]`` for ``src[i]`` by cosine similarity (xx -> en).
+#: Tatoeba retrieval directions: ``en-xx`` (XTREME's code: each English sentence retrieves among the source
+#: sentences) and ``xx-en`` (each source sentence retrieves among the English ones).
+TATOEBA_DIRECTIONS = ("en-xx", "xx-en")
+
+
+def tatoeba_accuracy(src: torch.Tensor, tgt: torch.Tensor, direction: str = "en-xx") -> tuple[float, list[int]]:
+    """Accuracy@1 of Tatoeba retrieval by cosine similarity: the share of queries whose nearest neighbour is their
+    translation (row *i* of one side is the translation of row *i* of the other).
+
+    ``en-xx`` (default) is what XTREME's ``similarity_search(x, y)`` computes: a faiss ``IndexFlatL2`` over the
+    L2-normalised source embeddings ``x``, searched with each normalised English embedding ``y[j]``; prediction *j*
+    is the source index found for English sentence *j* (L2 distance between unit vectors ranks as cosine).
+    ``xx-en`` swaps the roles.
 
     Args:
-        src: ``[n, d]`` source-language embeddings; tgt: ``[n, d]`` English embeddings, row *i* the translation of
-            ``src[i]``.
+        src: ``[n, d]`` source-language embeddings; tgt: ``[n, d]`` English embeddings.
+        direction: ``en-xx`` or ``xx-en``.
     Returns:
-        ``(accuracy in %, predicted English index per source sentence)``. A tie goes to the lowest index, as
-        ``numpy.argmax`` does in XTREME's script.
+        ``(accuracy in %, predicted index per query)``: per English sentence the source index (``en-xx``), or per
+        source sentence the English index (``xx-en``). A tie goes to the lowest index.
+    Raises:
+        ValueError: the sides differ in size, or an unknown direction.
     """
     if src.shape[0] != tgt.shape[0]:
         raise ValueError(f"{src.shape[0]} source sentences but {tgt.shape[0]} targets")
-    _, idx = knn(l2_normalize(src), l2_normalize(tgt), 1)
+    if direction not in TATOEBA_DIRECTIONS:
+        raise ValueError(f"Tatoeba direction {direction!r}: expected one of {', '.join(TATOEBA_DIRECTIONS)}")
+    queries, database = (tgt, src) if direction == "en-xx" else (src, tgt)
+    _, idx = knn(l2_normalize(queries), l2_normalize(database), 1)
     pred = idx[:, 0].tolist()
     return 100.0 * sum(p == i for i, p in enumerate(pred)) / len(pred), pred
 
@@ -67,15 +85,17 @@ def _margin_scores(x, y, cand, fwd_mean, bwd_mean) -> torch.Tensor:
     return dots / ((fwd_mean.unsqueeze(1) + bwd_mean[cand]) / 2)
 
 
-def mine_candidates(src: torch.Tensor, tgt: torch.Tensor, k: int = 4) -> list[tuple[int, int, float]]:
+def mine_candidates(src: torch.Tensor, tgt: torch.Tensor, k: int = 4,
+                    threshold: float = 0.0) -> list[tuple[int, int, float]]:
     """Candidate pairs by ratio-margin scoring, XTREME/LASER ``mine_bitext`` in ``max`` retrieval mode.
 
     Both sides are L2-normalised. For each source sentence the best of its *k* nearest targets by margin score
     (forward), and for each target the best of its *k* nearest sources (backward); all those pairs are taken in
-    decreasing score, skipping any whose source or target was already used.
+    decreasing score, skipping any whose source or target was already used, and kept when their score is above
+    *threshold* (``mine_bitext``'s default 0: a pair with a negative cosine is never a candidate).
 
     Args:
-        src: ``[n, d]``, tgt: ``[m, d]`` embeddings.
+        src: ``[n, d]``, tgt: ``[m, d]`` embeddings (one row per distinct sentence, as ``mine_bitext`` unifies them).
     Returns:
         ``[(src_index, tgt_index, score)]`` in decreasing score.
     """
@@ -96,7 +116,8 @@ def mine_candidates(src: torch.Tensor, tgt: torch.Tensor, k: int = 4) -> list[tu
         if s not in seen_s and t not in seen_t:
             seen_s.add(s)
             seen_t.add(t)
-            out.append((s, t, float(scores[i])))
+            if scores[i] > threshold:
+                out.append((s, t, float(scores[i])))
     return out
 
 

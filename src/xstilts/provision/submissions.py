@@ -351,3 +351,52 @@ def compare(ours: dict, official: dict, tol: float = 1e-9) -> tuple[int, float, 
             else:
                 num(f"{key}.{metric}", mine[metric], v)
     return n, worst, problems
+
+
+# ------------------------------------------------------------------------------------ retrieval from embeddings
+#: Seeds of the recorded retrieval cases: Tatoeba ``similarity_search`` and BUCC ``mine_bitext`` + ``bucc_eval`` of
+#: XTREME's ``third_party/utils_retrieve.py`` (faiss), run on the same random embeddings as xstilts.
+RETRIEVAL_SEEDS = (0, 1, 2)
+
+
+def retrieval_case(seed: int) -> dict:
+    """Random sentence embeddings and texts for checking Tatoeba and BUCC scoring against XTREME's code.
+
+    Tatoeba: ``tatoeba_src`` / ``tatoeba_tgt`` ``[60, 16]`` float32, row *i* of one side a noisy copy of row *i* of
+    the other. BUCC: ``bucc_src`` ``[80, 16]`` and ``bucc_tgt`` ``[90, 16]`` with texts, ids and gold pairs: 50
+    translation pairs (noisy copies), the rest unrelated; a few sentences repeat on each side (with their
+    embedding), one of them in a gold pair, as in the real BUCC files.
+
+    Returns:
+        ``{"tatoeba_src", "tatoeba_tgt", "bucc_src", "bucc_tgt", "src_texts", "src_ids", "tgt_texts", "tgt_ids",
+        "gold"}`` (numpy arrays and lists).
+    """
+    import numpy as np
+
+    rs = np.random.RandomState(seed)
+    d = 16
+    t_src = rs.randn(60, d).astype(np.float32)
+    t_tgt = (t_src + rs.randn(60, d).astype(np.float32) * np.float32(0.9)).astype(np.float32)
+    pairs = 50
+    base = rs.randn(pairs, d).astype(np.float32)
+    src = np.concatenate([base + rs.randn(pairs, d).astype(np.float32) * np.float32(0.7),
+                          rs.randn(30, d).astype(np.float32)]).astype(np.float32)
+    tgt = np.concatenate([base + rs.randn(pairs, d).astype(np.float32) * np.float32(0.7),
+                          rs.randn(40, d).astype(np.float32)]).astype(np.float32)
+    src_texts = [f"quelle phrase {i}" for i in range(len(src))]
+    tgt_texts = [f"target sentence {i}" for i in range(len(tgt))]
+    for a, b in ((60, 61), (70, 3), (71, 72)):  # repeats: the same text and embedding twice
+        src_texts[b], src[b] = src_texts[a], src[a]
+    for a, b in ((55, 56), (80, 7)):
+        tgt_texts[b], tgt[b] = tgt_texts[a], tgt[a]
+    order_s, order_t = rs.permutation(len(src)), rs.permutation(len(tgt))
+    src, tgt = src[order_s], tgt[order_t]
+    src_texts = [src_texts[i] for i in order_s]
+    tgt_texts = [tgt_texts[i] for i in order_t]
+    src_ids = [f"de-{i:09d}" for i in range(len(src))]
+    tgt_ids = [f"en-{i:09d}" for i in range(len(tgt))]
+    pos_s = {int(o): k for k, o in enumerate(order_s)}
+    pos_t = {int(o): k for k, o in enumerate(order_t)}
+    gold = [(src_ids[pos_s[i]], tgt_ids[pos_t[i]]) for i in range(pairs)]
+    return {"tatoeba_src": t_src, "tatoeba_tgt": t_tgt, "bucc_src": src, "bucc_tgt": tgt, "src_texts": src_texts,
+            "src_ids": src_ids, "tgt_texts": tgt_texts, "tgt_ids": tgt_ids, "gold": gold}

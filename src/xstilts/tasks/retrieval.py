@@ -128,9 +128,10 @@ class Retrieval(Family):
 
     ``evaluate`` loads every language's data, embeds each distinct text once (the English side of Tatoeba-format
     data repeats across languages), and scores each language by the task's ``mode``: ``nearest`` (Tatoeba
-    accuracy@1, xx->en cosine nearest neighbour) or ``margin`` (BUCC: ratio-margin mining, threshold tuned on dev).
-    Prediction lines follow the XTREME submission layout: Tatoeba, the predicted English line index per source line;
-    BUCC, one ``xx_id<TAB>en_id`` per extracted pair.
+    accuracy@1, cosine nearest neighbour, en->xx as XTREME's code or xx->en) or ``margin`` (BUCC: ratio-margin mining, threshold tuned on dev).
+    Prediction lines follow the XTREME submission layout: Tatoeba, per query line the index of the retrieved line
+    (en->xx: per English line the source line, as XTREME's ``run_retrieval.py`` writes them); BUCC, one
+    ``xx_id<TAB>en_id`` per extracted pair.
     """
 
     kind = "retrieval"
@@ -160,14 +161,19 @@ class Retrieval(Family):
         Args:
             load: ``load(split, language) -> ParallelData``.
             embed: ``embed(texts) -> Tensor [len(texts), H]`` (the configured layer, pooling and prefix).
-            settings: ``{"k": neighbourhood for margin scoring, ...}``.
+            settings: ``{"k": neighbourhood for margin scoring, "direction": Tatoeba direction (default en-xx),
+                "bucc_threshold": "official" (F1-optimal on the scored split's own gold, as XTREME's ``bucc_eval``
+                and jiant) or "dev" (tuned on the dev split, applied to test), ...}``.
         Returns:
             ``({lang: scores (%) and n}, {lang: (file name, content)}, {lang: per-example statistics})``; the
             statistics (:meth:`example_stats`) are given for Tatoeba-style tasks only.
         """
         from .. import metrics
 
-        loaded = {(lang, sp): load(sp, lang) for lang in languages for sp in self.splits(task)}
+        splits = self.splits(task)
+        if task.extra.get("mode") != "nearest" and settings.get("bucc_threshold", "official") != "dev":
+            splits = [task.test_split]  # the threshold comes from the test gold itself
+        loaded = {(lang, sp): load(sp, lang) for lang in languages for sp in splits}
         texts = sorted({t for d in loaded.values() for t in (*d.src, *d.tgt)}, key=len)
         table = embed(texts)
         row = {t: i for i, t in enumerate(texts)}
@@ -179,16 +185,19 @@ class Retrieval(Family):
         for lang in languages:
             if task.extra.get("mode") == "nearest":
                 d, s, t = emb(loaded[(lang, task.test_split)])
-                acc, pred = metrics.tatoeba_accuracy(s, t)
+                acc, pred = metrics.tatoeba_accuracy(s, t, settings.get("direction", "en-xx"))
                 scores[lang] = {"accuracy@1": acc, "n": len(d.src)}
                 lines[lang] = (f"{task.test_split}-{lang}.tsv", "".join(f"{p}\n" for p in pred))
                 stats[lang] = self.example_stats(task, pred, d)
             else:
-                dev, test = emb(loaded[(lang, task.dev_split)]), emb(loaded[(lang, task.test_split)])
+                test = emb(loaded[(lang, task.test_split)])
                 k = settings.get("k", 4)
-                dev_c = bucc_candidates(*dev, k=k)
-                threshold = metrics.bucc_optimize(dev_c, dev[0].gold)
                 test_c = bucc_candidates(*test, k=k)
+                if settings.get("bucc_threshold", "official") == "dev":
+                    dev = emb(loaded[(lang, task.dev_split)])
+                    threshold = metrics.bucc_optimize(bucc_candidates(*dev, k=k), dev[0].gold)
+                else:  # XTREME's bucc_eval and jiant: the F1-optimal threshold on the gold of the split scored
+                    threshold = metrics.bucc_optimize(test_c, test[0].gold)
                 scores[lang] = {**metrics.bucc_scores(test_c, test[0].gold, threshold), "n": len(test[0].src)}
                 lines[lang] = (f"{task.test_split}-{lang}.tsv", "".join(
                     f"{a}\t{b}\n" for a, b in sorted(p for p, v in test_c.items() if v >= threshold)))
@@ -208,11 +217,38 @@ class Retrieval(Family):
         return out
 
 
+def _distinct(texts: list[str]) -> tuple[list[int], dict[str, int]]:
+    """Rows of the first occurrence of each distinct text, in order, and the row of each text that occurs once."""
+    first: dict[str, int] = {}
+    count: dict[str, int] = {}
+    for i, t in enumerate(texts):
+        first.setdefault(t, i)
+        count[t] = count.get(t, 0) + 1
+    return list(first.values()), {t: first[t] for t, c in count.items() if c == 1}
+
+
 def bucc_candidates(data: ParallelData, src_emb, tgt_emb, k: int = 4) -> dict[tuple[str, str], float]:
-    """Margin-scored candidate pairs keyed by ``(src_id, en_id)`` (see :func:`xstilts.metrics.mine_candidates`)."""
+    """Margin-scored candidate pairs keyed by ``(src_id, en_id)``, as XTREME's ``mine_bitext`` + ``bucc_eval``.
+
+    As there, each side is first reduced to its distinct sentences (``text_load_unify``), the pairs are mined among
+    those (:func:`xstilts.metrics.mine_candidates`, ``max`` retrieval, ratio margin, score > 0), and a pair is mapped
+    back to sentence ids only when both sentences occur once on their side (``read_sent2id`` drops a sentence that
+    is repeated, so no pair with it can be predicted).
+
+    Args:
+        src_emb, tgt_emb: ``[n, d]`` / ``[m, d]`` embeddings of ``data.src`` / ``data.tgt``, row by row.
+    """
     from ..metrics import mine_candidates
 
-    return {(data.src_ids[s], data.tgt_ids[t]): score for s, t, score in mine_candidates(src_emb, tgt_emb, k)}
+    src_rows, src_once = _distinct(data.src)
+    tgt_rows, tgt_once = _distinct(data.tgt)
+    out: dict[tuple[str, str], float] = {}
+    for s, t, score in mine_candidates(src_emb[src_rows], tgt_emb[tgt_rows], k):
+        a, b = data.src[src_rows[s]], data.tgt[tgt_rows[t]]
+        if a in src_once and b in tgt_once:
+            pair = (data.src_ids[src_once[a]], data.tgt_ids[tgt_once[b]])
+            out[pair] = max(score, out.get(pair, score))
+    return out
 
 
 register_family(Retrieval())
@@ -229,7 +265,7 @@ register(Task(
     name="tatoeba", kind="retrieval", roles=(TARGET,), languages=TATOEBA_XTREME, metric="accuracy@1",
     read=read_tatoeba, data_subdir="tatoeba", test_split="test", hf=TATOEBA_HF,
     extra={"discover_languages": tatoeba_languages, "mode": "nearest"},
-    description="Tatoeba sentence retrieval xx->en, 36 XTREME languages, cosine nearest neighbour",
+    description="Tatoeba sentence retrieval, 36 XTREME languages, cosine nearest neighbour (en->xx as XTREME's code)",
     source="Artetxe & Schwenk 2019; XTREME (Hu et al. 2020)",
 ))
 register(Task(
@@ -250,6 +286,6 @@ register(Task(
     name="bucc2018", kind="retrieval", roles=(TARGET,), languages=("de", "fr", "ru", "zh"), metric="f1",
     read=read_bucc, data_subdir="bucc2018", dev_split="dev", test_split="test",
     extra={"mode": "margin"},
-    description="BUCC 2018 parallel sentence mining, ratio-margin scoring (k=4), threshold tuned on dev",
+    description="BUCC 2018 parallel sentence mining, ratio-margin scoring (k=4), F1-optimal threshold as XTREME's code",
     source="Zweigenbaum et al. 2018; Artetxe & Schwenk 2019; XTREME",
 ), aliases=("bucc",))

@@ -643,6 +643,6 @@ register(Task(
     read=read_tatoeba, data_subdir="tatoeba", test_split="test",
     hf=dataclasses.replace(TATOEBA_HF, languages=TATOEBA_XTREME),  # google/xtreme lacks az lt pl ro uk
     extra={"discover_languages": tatoeba_languages, "mode": "nearest"},
-    description="Tatoeba sentence retrieval xx->en on XTREME-R's 41 languages (XTREME's 36 + az lt pl ro uk)",
+    description="Tatoeba sentence retrieval on XTREME-R's 41 languages (XTREME's 36 + az lt pl ro uk)",
     source="Artetxe & Schwenk 2019; XTREME-R (Ruder et al. 2021)",
 ))
