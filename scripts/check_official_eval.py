@@ -19,7 +19,9 @@ exit status and its last stderr line are shown. ``--write-golden`` records the o
 code), the official task and group tables, the input digests and the seqeval version, which is what
 ``tests/test_official_eval.py`` checks against.
 
-``--retrieval`` (needs faiss, e.g. ``pip install faiss-cpu``) checks the embedding-level procedures on seeded random
+``--retrieval`` (needs faiss, e.g. ``pip install faiss-cpu``) also checks LAReQA's mAP@20 (``utils_lareqa``'s
+``average_precision_at_k`` over ``mean_avg_prec_at_k``'s ranking) against :func:`xstilts.metrics.ranking.rank_by_cosine`
+and :func:`~xstilts.metrics.ranking.mean_avg_prec_at_k`, and the embedding-level procedures on seeded random
 embeddings (:func:`xstilts.provision.submissions.retrieval_case`) against the checkout's
 ``third_party/utils_retrieve.py``: Tatoeba ``similarity_search`` predictions against
 :func:`xstilts.metrics.tatoeba_accuracy`, and BUCC ``mine_bitext`` + ``bucc_eval`` (candidates with their margin
@@ -173,15 +175,21 @@ def main() -> int:
 
 def check_retrieval(xtreme: Path, tmp: Path) -> tuple[int, int, dict]:
     """Tatoeba and BUCC from embeddings: XTREME's utils_retrieve.py vs xstilts; returns (numbers, failures, record)."""
+    import numpy as np
     import torch
 
     from xstilts.metrics import bucc_optimize, bucc_scores, tatoeba_accuracy
-    from xstilts.provision.submissions import RETRIEVAL_SEEDS, retrieval_case
+    from xstilts.metrics.ranking import mean_avg_prec_at_k, rank_by_cosine
+    from xstilts.provision.submissions import RETRIEVAL_SEEDS, lareqa_case, retrieval_case
     from xstilts.tasks.retrieval import ParallelData, bucc_candidates
 
     sys.path.insert(0, str(xtreme / "third_party"))
     try:
         import utils_retrieve as ur
+        try:
+            import utils_lareqa as lareqa  # needs scikit-learn for its other functions
+        except ImportError:
+            import utils_lareqa_scoring as lareqa
     finally:
         sys.path.remove(str(xtreme / "third_party"))
     record, n, bad = {}, 0, 0
@@ -234,6 +242,21 @@ def check_retrieval(xtreme: Path, tmp: Path) -> tuple[int, int, dict]:
         bad += bool(problems)
         record[str(seed)] = {"tatoeba_predictions": off_pred, "tatoeba_accuracy": off_acc,
                              "bucc_candidates": sorted([a, b, v] for (a, b), v in off_c.items()), "bucc": off}
+        # LAReQA: mean_avg_prec_at_k's ranking (dot product, argsort()[::-1]) and average_precision_at_k
+        lq = lareqa_case(seed)
+        scores = lq["questions"].dot(lq["candidates"].T)
+        off_ap = [lareqa.average_precision_at_k(np.array(r), scores[i].argsort()[::-1], 20)
+                  for i, r in enumerate(lq["relevant"])]
+        off_map = 100.0 * float(np.mean(off_ap))
+        _, idx = rank_by_cosine(torch.from_numpy(lq["questions"]), torch.from_numpy(lq["candidates"]), 20,
+                                device="cpu")
+        ours_map = mean_avg_prec_at_k(lq["relevant"], idx.tolist(), 20)
+        n += 1
+        ok = abs(ours_map - off_map) <= 1e-9
+        print(f"{'lareqa-' + str(seed):24s} mAP@20 over {len(off_ap)} questions: official {off_map:.4f}, ours "
+              f"{ours_map:.4f}: {'equal' if ok else 'DIFFERENT'}")
+        bad += not ok
+        record[str(seed)]["lareqa_map20"] = off_map
     return n, bad, record
 
 

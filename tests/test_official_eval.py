@@ -23,7 +23,8 @@ from xstilts.errors import DataFormatError, XstiltsError
 from xstilts.official_eval import (GROUP2TASK, TASK2LANGS, evaluate, format_report, official_json, read_tag,
                                    score_file)
 from xstilts.provision.submissions import (CASES, RETRIEVAL_SEEDS, SQUAD_V2_KEYS, SQUAD_V2_SEEDS, _write, build_case,
-                                          compare, digest, retrieval_case, squad_v2_lists, write_squad_v2)
+                                          compare, digest, lareqa_case, retrieval_case, squad_v2_lists,
+                                          write_squad_v2)
 
 TOL = 1e-9
 
@@ -400,3 +401,18 @@ def test_tatoeba_and_bucc_equal_xtreme_utils_retrieve(seed):
     assert (s["precision"], s["recall"], s["f1"]) == pytest.approx(
         (rec["bucc"]["precision"], rec["bucc"]["recall"], rec["bucc"]["F1"]), abs=TOL)
     assert 0 < s["f1"] < 100
+
+
+@pytest.mark.parametrize("seed", RETRIEVAL_SEEDS)
+def test_lareqa_map20_equals_xtreme_utils_lareqa(seed):
+    """mAP@20 from the same encodings as XTREME's ``mean_avg_prec_at_k`` ranking (dot product of normalised
+    encodings) and ``average_precision_at_k`` gave."""
+    import torch
+
+    from xstilts.metrics.ranking import mean_avg_prec_at_k, rank_by_cosine
+
+    c = lareqa_case(seed)
+    _, idx = rank_by_cosine(torch.from_numpy(c["questions"]), torch.from_numpy(c["candidates"]), 20, device="cpu")
+    ours = mean_avg_prec_at_k(c["relevant"], idx.tolist(), 20)
+    assert ours == pytest.approx(GOLDEN["retrieval"][str(seed)]["lareqa_map20"], abs=TOL)
+    assert 5 < ours < 95

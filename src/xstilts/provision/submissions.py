@@ -400,3 +400,19 @@ def retrieval_case(seed: int) -> dict:
     gold = [(src_ids[pos_s[i]], tgt_ids[pos_t[i]]) for i in range(pairs)]
     return {"tatoeba_src": t_src, "tatoeba_tgt": t_tgt, "bucc_src": src, "bucc_tgt": tgt, "src_texts": src_texts,
             "src_ids": src_ids, "tgt_texts": tgt_texts, "tgt_ids": tgt_ids, "gold": gold}
+
+
+def lareqa_case(seed: int) -> dict:
+    """Random L2-normalised question and candidate encodings (``[40, 16]``, ``[120, 16]`` float32) and 1-11 relevant
+    candidates per question, for checking LAReQA's mAP@20 against XTREME's ``utils_lareqa.mean_avg_prec_at_k``
+    (dot-product ranking of XTREME-R's normalised dual-encoder encodings). Returns ``{"questions", "candidates",
+    "relevant"}``."""
+    import numpy as np
+
+    rs = np.random.RandomState(1000 + seed)
+    cands = rs.randn(120, 16).astype(np.float32)
+    relevant = [sorted(int(x) for x in rs.choice(120, size=rs.randint(1, 12), replace=False)) for _ in range(40)]
+    # a question near the mean of its relevant candidates, plus noise, so some are found in the top 20 and some not
+    qs = np.stack([cands[r].mean(0) + rs.randn(16).astype(np.float32) * np.float32(0.8) for r in relevant])
+    norm = lambda a: (a / np.linalg.norm(a, axis=1, keepdims=True)).astype(np.float32)  # noqa: E731
+    return {"questions": norm(qs), "candidates": norm(cands), "relevant": relevant}
