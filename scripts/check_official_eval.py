@@ -52,7 +52,8 @@ import warnings
 from pathlib import Path
 
 
-def official_tables(xtreme: Path) -> dict:
+def official_module(xtreme: Path):
+    """The checkout's ``evaluate.py`` as a module (its ``third_party`` imports resolved from the checkout)."""
     sys.path.insert(0, str(xtreme))
     try:
         spec = importlib.util.spec_from_file_location("xtreme_official_evaluate", xtreme / "evaluate.py")
@@ -60,6 +61,11 @@ def official_tables(xtreme: Path) -> dict:
         spec.loader.exec_module(mod)
     finally:
         sys.path.remove(str(xtreme))
+    return mod
+
+
+def official_tables(xtreme: Path) -> dict:
+    mod = official_module(xtreme)
     return {v: {"task2langs": mod.XTREME_VERSIONS_LANG_DICT[v], "group2task": mod.XTREME_VERSIONS_GROUP_DICT[v]}
             for v in ("xtreme", "xtreme-r")}
 
@@ -144,8 +150,8 @@ def main() -> int:
                     continue
                 off = json.loads(out.read_text(encoding="utf-8"))
                 golden["squad_v2"][str(seed)] = {"digest": digest(root), "output": off}
-                ours = squad_v2_scores(*squad_v2_lists(data_file, pred_file))
-                ours["total"] = len(squad_v2_lists(data_file, pred_file)[1])
+                preds, golds = squad_v2_lists(data_file, pred_file)
+                ours = {**squad_v2_scores(preds, golds), "total": len(golds)}
                 problems, worst = [], 0.0
                 for k, v in off.items():
                     mine = ours[SQUAD_V2_KEYS[k] or "total"]
@@ -263,14 +269,9 @@ def check_retrieval(xtreme: Path, tmp: Path) -> tuple[int, int, dict]:
 def check_runs(xtreme: Path, folder: Path) -> tuple[int, int]:
     """Re-score every phase under *folder* with the official ``evaluate_one_task``; returns (numbers, failures)."""
     from xstilts.benchmark import BENCHMARKS
+    from xstilts.official_eval import reported_metric
 
-    sys.path.insert(0, str(xtreme))
-    try:
-        spec = importlib.util.spec_from_file_location("xtreme_official_evaluate", xtreme / "evaluate.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(xtreme))
+    mod = official_module(xtreme)
     official_folder = {**BENCHMARKS["xtreme-r"].folders, **BENCHMARKS["xtreme"].folders}
     n = bad = files = 0
     worst = 0.0
@@ -294,7 +295,7 @@ def check_runs(xtreme: Path, folder: Path) -> tuple[int, int]:
                 ours = metrics["languages"][lang]
                 files += 1
                 for metric, value in off.items():
-                    mine = ours["accuracy@1" if official_task == "tatoeba" and metric == "accuracy" else metric]
+                    mine = ours[reported_metric(official_task, metric)]
                     n += 1
                     worst = max(worst, abs(mine - value))
                     if abs(mine - value) > 1e-9:

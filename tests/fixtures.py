@@ -11,26 +11,11 @@ WORDS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu 
 
 def make_tiny_model(folder: Path, hidden: int = 32, layers: int = 2, seed: int = 0) -> Path:
     """A BERT encoder with random weights and a word-level tokenizer over :data:`WORDS` (plus ``w0``..``w99``)."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+    from xstilts.provision.examples import save_word_level_bert
 
-    folder = Path(folder)
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    vocab = {t: i for i, t in enumerate(specials + list(WORDS) + [f"w{i}" for i in range(100)])}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                                   sep_token="[SEP]", mask_token="[MASK]", model_max_length=512)
-    fast.save_pretrained(folder)
-    torch.manual_seed(seed)
-    cfg = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
-                     intermediate_size=2 * hidden, max_position_embeddings=256, pad_token_id=0)
-    BertModel(cfg, add_pooling_layer=False).save_pretrained(folder)
-    return folder
+    return save_word_level_bert(folder, specials + list(WORDS) + [f"w{i}" for i in range(100)],
+                                bert_pretokenizer=False, hidden=hidden, layers=layers, max_positions=256, seed=seed)
 
 
 def toy_pair(rng: random.Random) -> tuple[str, str, int]:

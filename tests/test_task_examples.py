@@ -165,7 +165,7 @@ def assert_reported_equals_official_scoring(runs: Path, tmp_path: Path, task: st
 
     from xstilts.benchmark import BENCHMARKS
     from xstilts.cli import app
-    from xstilts.official_eval import score_file
+    from xstilts.official_eval import reported_metric, score_file
 
     version = "xtreme-r" if task in ("xcopa", "mewslix") else "xtreme"
     run_dirs = [str(p.parent) for p in runs.rglob("run.json")]
@@ -183,7 +183,7 @@ def assert_reported_equals_official_scoring(runs: Path, tmp_path: Path, task: st
         lang = f.stem.split("-", 1)[1]
         official = score_file(folder, f, tmp_path / "gold" / folder / f.name, lang)
         for metric, value in official.items():
-            ours = reported[lang]["accuracy@1" if task == "tatoeba" and metric == "accuracy" else metric]
+            ours = reported[lang][reported_metric(folder, metric)]
             assert ours == pytest.approx(value, abs=1e-9), (task, lang, metric)
 
 

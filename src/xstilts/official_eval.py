@@ -73,6 +73,16 @@ TASK2LANGS: dict[str, dict[str, tuple[str, ...]]] = {
                            "tydiqa")},
 }
 
+#: Where a run reports a metric of ``evaluate.py`` under another name: ``(task, official name) -> xstilts name``.
+REPORTED_NAMES = {("tatoeba", "accuracy"): "accuracy@1"}
+
+
+def reported_metric(task: str, metric: str) -> str:
+    """The key under which a run's ``metrics.json`` holds ``evaluate.py``'s *metric* of *task* (``task`` as the
+    submission folder names it)."""
+    return REPORTED_NAMES.get((task, metric), metric)
+
+
 #: Tasks whose prediction and label files must have the same number of examples (``evaluate_one_task``'s assert).
 _COUNTED = ("pawsx", "xnli", "tatoeba", "panx", "udpos", "xcopa")
 MEWSLIX_K = 20

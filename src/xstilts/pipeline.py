@@ -14,6 +14,7 @@ resolved config, ``run.json`` (its phases), links to the phase folders and the r
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -528,16 +529,17 @@ class Pipeline:
                                        prefix=cfg.model.text_prefix if prefix is None else prefix, device=device,
                                        advance=adv)
 
+        # each split and language read once: evaluation and the gold label files share it
+        load = functools.cache(lambda sp, lang: load_examples(spec, sp, lang))
         with atomic_dir(final) as tmp:
-            res = family.evaluate(task, langs, lambda sp, lang: load_examples(spec, sp, lang), embed, settings)
+            res = family.evaluate(task, langs, load, embed, settings)
             per_lang, lines = res[0], res[1]
             for lang, stats in (res[2] if len(res) > 2 else {}).items():  # optional per-example statistics
                 atomic_write_text(tmp / "per_example" / task.name / f"{task.test_split}-{lang}.jsonl",
                                   "".join(json.dumps(x) + "\n" for x in stats))
             for lang, (fname, content) in lines.items():
                 atomic_write_text(tmp / "predictions" / task.name / fname, content)
-            for lang, (fname, content) in family.label_files(task, langs, lambda sp, lang: load_examples(
-                    spec, sp, lang)).items():
+            for lang, (fname, content) in family.label_files(task, langs, load).items():
                 atomic_write_text(tmp / "labels" / task.name / fname, content)
             atomic_write_text(tmp / "config.yaml", dump_config(cfg))
             m = _task_metrics(spec, task, per_lang, key, None, time.time() - t0)

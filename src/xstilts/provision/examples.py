@@ -824,25 +824,44 @@ def write_examples(out_dir: str | Path, tasks: list[str] | None = None) -> dict[
 
 
 # --------------------------------------------------------------------------------------------- tiny model
-def write_tiny_model(folder: str | Path, hidden: int = 32, layers: int = 2, heads: int = 2, seed: int = 0) -> Path:
-    """A randomly initialised BERT encoder and a word-level tokenizer over :func:`vocabulary` (BERT's normaliser,
-    which puts CJK characters apart, and BERT's pre-tokenizer); about 40 thousand parameters. A folder it wrote
-    before is replaced; any other existing folder is an error (:class:`FileExistsError`)."""
+def save_word_level_bert(folder: str | Path, tokens: list[str], *, bert_pretokenizer: bool = True, hidden: int = 32,
+                         layers: int = 2, heads: int = 2, max_positions: int = 512, seed: int = 0) -> Path:
+    """Save a randomly initialised BERT encoder (no pooler) and a word-level tokenizer over *tokens* to *folder*.
+
+    *tokens* must begin with ``[PAD] [UNK] [CLS] [SEP] [MASK]`` (ids 0-4). With *bert_pretokenizer* the tokenizer
+    uses BERT's normaliser (CJK characters apart, case kept) and pre-tokenizer (punctuation apart), else plain
+    whitespace splitting.
+    """
     import torch
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
     folder = Path(folder)
-    vocab = {t: i for i, t in enumerate(vocabulary())}
+    vocab = {t: i for i, t in enumerate(tokens)}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=False,
-                                                lowercase=False)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    if bert_pretokenizer:
+        tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=False,
+                                                    lowercase=False)
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    else:
+        tok.pre_tokenizer = pre_tokenizers.Whitespace()
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                                   sep_token="[SEP]", mask_token="[MASK]", model_max_length=512)
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                            sep_token="[SEP]", mask_token="[MASK]", model_max_length=512).save_pretrained(folder)
+    torch.manual_seed(seed)
+    cfg = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                     intermediate_size=2 * hidden, max_position_embeddings=max_positions, pad_token_id=0)
+    BertModel(cfg, add_pooling_layer=False).save_pretrained(folder)
+    return folder
+
+
+def write_tiny_model(folder: str | Path, hidden: int = 32, layers: int = 2, heads: int = 2, seed: int = 0) -> Path:
+    """A randomly initialised BERT encoder and a word-level tokenizer over :func:`vocabulary` (BERT's normaliser,
+    which puts CJK characters apart, and BERT's pre-tokenizer); about 40 thousand parameters. A folder it wrote
+    before is replaced; any other existing folder is an error (:class:`FileExistsError`)."""
+    folder = Path(folder)
     if folder.exists():
         if not (folder / MARKER).is_file():
             raise FileExistsError(f"{folder}: exists and was not written by xstilts.provision.examples; not "
@@ -850,12 +869,7 @@ def write_tiny_model(folder: str | Path, hidden: int = 32, layers: int = 2, head
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     _write(folder / MARKER, "tiny random encoder written by `python -m xstilts.provision.examples`\n")
-    fast.save_pretrained(folder)
-    torch.manual_seed(seed)
-    cfg = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                     intermediate_size=2 * hidden, max_position_embeddings=512, pad_token_id=0)
-    BertModel(cfg, add_pooling_layer=False).save_pretrained(folder)
-    return folder
+    return save_word_level_bert(folder, vocabulary(), hidden=hidden, layers=layers, heads=heads, seed=seed)
 
 
 # ---------------------------------------------------------------------------------------------- run summary

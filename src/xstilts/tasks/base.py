@@ -358,7 +358,8 @@ class Family:
 
     def label_files(self, task: Task, languages: list[str], load) -> dict[str, tuple[str, str]]:
         """For families with ``trainable = False``: ``{lang: (file name, content)}`` of the gold labels of each
-        language's test data (``load(split, language)``), matching the prediction files of :meth:`evaluate`."""
+        language's test data (``load(split, language)``, the loader :meth:`evaluate` was given, so nothing is read twice),
+        matching the prediction files of :meth:`evaluate`."""
         return {}
 
     def example_stats(self, task: Task, predictions: list, examples: list) -> list[dict] | None:

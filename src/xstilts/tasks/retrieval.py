@@ -170,8 +170,9 @@ class Retrieval(Family):
         """
         from .. import metrics
 
+        dev_threshold = settings.get("bucc_threshold", "official") == "dev"
         splits = self.splits(task)
-        if task.extra.get("mode") != "nearest" and settings.get("bucc_threshold", "official") != "dev":
+        if task.extra.get("mode") != "nearest" and not dev_threshold:
             splits = [task.test_split]  # the threshold comes from the test gold itself
         loaded = {(lang, sp): load(sp, lang) for lang in languages for sp in splits}
         texts = sorted({t for d in loaded.values() for t in (*d.src, *d.tgt)}, key=len)
@@ -193,7 +194,7 @@ class Retrieval(Family):
                 test = emb(loaded[(lang, task.test_split)])
                 k = settings.get("k", 4)
                 test_c = bucc_candidates(*test, k=k)
-                if settings.get("bucc_threshold", "official") == "dev":
+                if dev_threshold:
                     dev = emb(loaded[(lang, task.dev_split)])
                     threshold = metrics.bucc_optimize(bucc_candidates(*dev, k=k), dev[0].gold)
                 else:  # XTREME's bucc_eval and jiant: the F1-optimal threshold on the gold of the split scored

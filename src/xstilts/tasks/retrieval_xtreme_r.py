@@ -618,7 +618,6 @@ class RankingRetrieval(Family):
             d = load(task.test_split, lang)
             gold = {m.example_id: [m.entity_id] for m in d.mentions}
             out[lang] = (f"{task.test_split}-{lang}.json", json.dumps(gold, ensure_ascii=False) + "\n")
-        _load_candidates.cache_clear()
         return out
 
 
