@@ -467,7 +467,13 @@ def run_study(study: Study, cells: list[Cell], *, force: bool = False, kind: str
     folder = study.folder
     folder.mkdir(parents=True, exist_ok=True)
     if not partial:
-        if study.path is not None and study.path.is_file():
+        if study.merged is not None:  # a file that extends others: the merged mapping, which reports read
+            import yaml
+
+            chain = " <- ".join(layer.source for layer in study.layers)
+            atomic_write_text(folder / "study.yaml", f"# merged study file: {chain}\n"
+                              + yaml.safe_dump(study.merged, sort_keys=False, allow_unicode=True))
+        elif study.path is not None and study.path.is_file():
             atomic_write_text(folder / "study.yaml", study.path.read_text(encoding="utf-8"))
         atomic_write_json(folder / "cells.json", [{**c.to_payload(), "label": c.label, "phases": c.phases}
                                                   for c in cells])

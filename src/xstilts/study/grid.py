@@ -95,9 +95,7 @@ def _errors(err: ValidationError, prefix: tuple, study: Study, strip: int = 0) -
         msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
         if e["type"] == "missing":
             msg = "required key is missing"
-        line = _yaml_line(study.tree, full) if study.tree is not None else None
-        where = f"{study.source}:{line}" if line else study.source
-        out.append(f"{where}: {'.'.join(map(str, full)) or '(top level)'}: {msg}")
+        out.append(f"{study.where(full)}: {'.'.join(map(str, full)) or '(top level)'}: {msg}")
     return out
 
 
@@ -133,8 +131,7 @@ def _config_errors(err: ValidationError, study: Study, desc: str | None) -> list
         path = ".".join(map(str, loc)) or "(top level)"
         where, origin = study.source, _located(study, loc)
         if origin and origin[0] == "fixed":
-            line = _yaml_line(study.tree, ("fixed",) + loc) if study.tree is not None else None
-            where, path = (f"{study.source}:{line}" if line else study.source), "fixed." + path
+            where, path = study.where(("fixed",) + loc), "fixed." + path
         elif origin and origin[0] == "base":
             line = _yaml_line(study.base_tree, loc) if study.base_tree is not None else None
             where = f"{study.base_path}:{line}" if line else str(study.base_path)
@@ -253,7 +250,7 @@ def expand(study: Study) -> list[Cell]:
             problems.extend(_config_errors(e, study, desc))
             return None
         except ConfigError as e:
-            problems.append(f"{study.source}: {e} (in cell {desc})")
+            problems.append(f"{study.where(())}: {e} (in cell {desc})")
             return None
         if not cfg.target.tasks:
             problems.append(f"{study.source}: no target task (give axes.target or target.tasks in fixed/base) "

@@ -3,7 +3,9 @@
 .. code-block:: yaml
 
     name: demo-study
+    extends: ../other-study.yaml      # optional: a study file this one is deep-merged over (relative to this file)
     output_dir: runs/studies          # study folder = <output_dir>/<name> (relative to the working directory)
+    store: null                       # phase store (default <output_dir>/phases, as a plain run's; see below)
     base: ../configs/demo.yaml        # optional experiment config, relative to this file ...
     fixed: {target: {epochs: 1}}      # ... with these keys deep-merged over it (a partial ExperimentConfig)
     task_defaults:                    # optional: settings merged under every task spec of that task name
@@ -20,7 +22,17 @@
     low_resource_languages: null      # for reports (default there: XTREME languages with the least CC-100 data)
 
 Axes that are not given take the config's value (``seed``: every seed of the config's ``seeds``). Errors name the key
-path and the line, like :func:`xstilts.config.load_config`.
+path and the line, like :func:`xstilts.config.load_config`; with ``extends``, the file and line where the key was
+written (the extending file or the one it extends).
+
+**extends**: the file named is read first (itself possibly extending another) and this file's keys are deep-merged
+over it: mappings key by key, anything else (lists included: an axis is replaced as a whole) replaced. ``base`` and
+``extends`` are relative to the file that writes them.
+
+**The phase store**: every cell's phases (intermediate checkpoints, target fine-tuning, retrieval evaluations) live in
+one folder, ``store`` or else ``<output_dir>/phases``, the same rule as a plain run (``xstilts run`` with
+``output_dir: X`` uses ``X/phases``). Runs and studies with the same output folder or store reuse each other's
+finished phases; executors build each phase under a file lock in ``<store>/.locks``.
 """
 
 from __future__ import annotations
@@ -33,7 +45,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..config import _format_validation
+from ..config import _yaml_line
 from ..errors import ConfigError
 
 
@@ -128,7 +140,10 @@ class StudySpec(_Strict):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str | None = None
+    extends: Path | None = Field(None, description="a study file this one is merged over (relative to this file)")
     output_dir: Path = Path("runs/studies")
+    store: Path | None = Field(None, description="the phase store (default <output_dir>/phases), relative to the "
+                                                 "working directory")
     base: Path | None = Field(None, description="experiment config merged under `fixed` (relative to the study file)")
     fixed: dict[str, Any] = Field(default_factory=dict, description="partial ExperimentConfig, deep-merged over base")
     task_defaults: dict[str, dict[str, Any]] = Field(
@@ -151,6 +166,26 @@ class StudySpec(_Strict):
 
 
 @dataclass
+class Layer:
+    """One study file of an ``extends`` chain: its path (or a name), its mapping and its YAML node tree."""
+
+    source: str
+    data: dict
+    tree: Any = None
+
+
+def _get(node: Any, path: tuple) -> tuple[bool, Any]:
+    for k in path:
+        if isinstance(node, dict) and k in node:
+            node = node[k]
+        elif isinstance(node, list) and isinstance(k, int) and 0 <= k < len(node):
+            node = node[k]
+        else:
+            return False, None
+    return True, node
+
+
+@dataclass
 class Study:
     """A loaded study file: the validated spec, the merged base mapping and where things go."""
 
@@ -160,6 +195,8 @@ class Study:
     tree: Any = None  # the YAML node tree of the study file (for line numbers)
     base_tree: Any = None
     base_path: Path | None = None
+    layers: list[Layer] = field(default_factory=list)  # the extends chain, this file first
+    merged: dict | None = None  # the study mapping after extends (None: the file alone)
 
     @property
     def name(self) -> str:
@@ -168,6 +205,37 @@ class Study:
     @property
     def folder(self) -> Path:
         return Path(self.spec.output_dir).expanduser() / self.spec.name
+
+    @property
+    def store(self) -> Path:
+        """The phase store: ``store``, else ``<output_dir>/phases`` (as a plain run with that output folder)."""
+        if self.spec.store is not None:
+            return Path(self.spec.store).expanduser()
+        return Path(self.spec.output_dir).expanduser() / "phases"
+
+    def origin(self, loc: tuple) -> Layer | None:
+        """The file of the ``extends`` chain that wrote the key at *loc* (of the study mapping): the last one to
+        write each mapping level, down to the first value that is not a mapping (lists are replaced whole)."""
+        if not self.layers:
+            return None
+        owner = self.layers[0]
+        for k in range(1, len(loc) + 1):
+            found = [(layer, v) for layer in self.layers for ok, v in [_get(layer.data, loc[:k])] if ok]
+            if not found:
+                break
+            owner, value = found[0]
+            if not isinstance(value, dict):
+                break
+        return owner
+
+    def where(self, loc: tuple) -> str:
+        """``file:line`` of the key at *loc* of the study mapping (``file`` when the line is unknown)."""
+        layer = self.origin(loc)
+        if layer is None:
+            line = _yaml_line(self.tree, loc) if self.tree is not None else None
+            return f"{self.source}:{line}" if line else self.source
+        line = _yaml_line(layer.tree, loc) if layer.tree is not None else None
+        return f"{layer.source}:{line}" if line else layer.source
 
     @property
     def db_path(self) -> Path:
@@ -200,15 +268,68 @@ def deep_merge(base: Any, over: Any) -> Any:
     return copy.deepcopy(over)
 
 
+def _validation_errors(err: ValidationError, study: "Study") -> str:
+    msgs = []
+    for e in err.errors():
+        loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x.startswith(("function-", "list[",
+                                                                                     "literal["))))
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
+        if e["type"] == "missing":
+            msg = "required key is missing"
+        msgs.append(f"{study.where(loc)}: {'.'.join(map(str, loc)) or '(top level)'}: {' '.join(msg.split())}")
+    return "; ".join(msgs)
+
+
+def _layers(data: dict, source: str, tree: Any, path: Path | None, seen: tuple = ()) -> list[Layer]:
+    """The ``extends`` chain of a study mapping, this file first; ``base`` and ``extends`` made absolute (they are
+    relative to the file that writes them)."""
+    data = dict(data)
+    here = path.parent if path is not None else Path.cwd()
+    if isinstance(data.get("base"), str) and data["base"]:
+        b = Path(data["base"]).expanduser()
+        data["base"] = str(b if b.is_absolute() else here / b)
+    layers = [Layer(source, data, tree)]
+    ext = data.get("extends")
+    if ext is None:
+        return layers
+    if not isinstance(ext, str) or not ext:
+        line = _yaml_line(tree, ("extends",)) if tree is not None else None
+        raise ConfigError(f"{source}{f':{line}' if line else ''}: extends: expected the path of a study file")
+    parent = Path(ext).expanduser()
+    parent = parent if parent.is_absolute() else here / parent
+    if parent.resolve() in seen or (path is not None and parent.resolve() == path.resolve()):
+        line = _yaml_line(tree, ("extends",)) if tree is not None else None
+        raise ConfigError(f"{source}{f':{line}' if line else ''}: extends: {ext} extends this file again (a cycle)")
+    if not parent.is_file():
+        line = _yaml_line(tree, ("extends",)) if tree is not None else None
+        raise ConfigError(f"{source}{f':{line}' if line else ''}: extends: {parent}: study file not found")
+    pdata, ptree = _read_yaml(parent, "study file (key `extends`)")
+    pdata = pdata if pdata is not None else {}
+    if not isinstance(pdata, dict):
+        raise ConfigError(f"{parent}: expected a mapping of keys at the top level, got {type(pdata).__name__}")
+    here_key = path.resolve() if path is not None else None
+    return layers + _layers(pdata, str(parent), ptree, parent, seen + ((here_key,) if here_key else ()))
+
+
 def study_from_dict(data: Any, source: str = "<study>", tree: Any = None, path: Path | None = None) -> Study:
-    """Validate a study mapping (and read its ``base`` config, relative to *path*'s folder)."""
+    """Validate a study mapping (after merging it over the file it ``extends``, and reading its ``base`` config;
+    both relative to *path*'s folder, or the working directory)."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of keys at the top level, got {type(data).__name__}")
+    layers = _layers(data, source, tree, path)
+    merged: dict = {}
+    for layer in reversed(layers):
+        merged = deep_merge(merged, layer.data)
+    merged.pop("extends", None)
+    if len(layers) > 1:
+        merged["extends"] = layers[0].data["extends"]
+    study = Study(spec=None, path=path, tree=tree, layers=layers,  # type: ignore[arg-type]
+                  merged=merged if len(layers) > 1 else None)
     try:
-        spec = StudySpec.model_validate(data)
+        spec = StudySpec.model_validate(merged)
     except ValidationError as e:
-        raise ConfigError(_format_validation(e, source, tree)) from None
-    study = Study(spec=spec, path=path, tree=tree)
+        raise ConfigError(_validation_errors(e, study)) from None
+    study.spec = spec
     if spec.base is not None:
         base_path = spec.base.expanduser()
         if not base_path.is_absolute() and path is not None:
@@ -224,7 +345,8 @@ def load_study(path: str | Path) -> Study:
     """Read and validate a study file (not its cells: see :func:`xstilts.study.grid.expand`).
 
     Raises:
-        ConfigError: missing file, YAML syntax error (with line), unknown keys or bad values (with key path and line).
+        ConfigError: missing file, YAML syntax error (with line), unknown keys or bad values (with key path and line),
+            a missing or circular ``extends``.
     """
     path = Path(path)
     data, tree = _read_yaml(path, "study file")
