@@ -176,8 +176,12 @@ def test_base_config_relative_to_study_file(tmp_path, tiny_model, data):
 
 
 # ---------------------------------------------------------------------------------------------------- running
-def _phase_dirs(folder, kind):
-    return sorted(p.name for p in (folder / "phases").glob(f"{kind}-*") if not p.name.startswith("."))
+def by_dev(rows):
+    return {r["language"]: r["value"] for r in rows if r["metric"] == "accuracy" and r["split"] == "dev"}
+
+
+def _phase_dirs(store, kind):
+    return sorted(p.name for p in store.glob(f"{kind}-*") if not p.name.startswith("."))
 
 
 def test_local_study_failure_rerun_and_phase_reuse(tmp_path, tiny_model, data, monkeypatch):
@@ -207,20 +211,23 @@ def test_local_study_failure_rerun_and_phase_reuse(tmp_path, tiny_model, data, m
     done = [r for r in runs.values() if r["status"] == "done"]
     assert len(done) == 4 and all(r["seconds"] > 0 and r["headline"] is not None for r in done)
     # one intermediate checkpoint served every target that starts from it
-    assert len(_phase_dirs(study.folder, "intermediate")) == 1
-    assert len(_phase_dirs(study.folder, "target")) == 2 and len(_phase_dirs(study.folder, "eval")) == 2
+    assert len(_phase_dirs(study.store, "intermediate")) == 1
+    assert len(_phase_dirs(study.store, "target")) == 2 and len(_phase_dirs(study.store, "eval")) == 2
     stilts_paws = next(r for r in done if r["variant"] == "stilts" and r["target"] == "pawsx")
     assert stilts_paws["intermediate"] == ["kjv-web-paraphrase"] and stilts_paws["intermediate_size"] == 16
     assert stilts_paws["budget_steps"] == 2 and stilts_paws["train_steps"] == 2
     spent = stilts_paws["spent"]["kjv-web-paraphrase"]
     assert spent["steps"] == 2 and spent["examples"] == 16 and spent["tokens"] > 16
     sc = db.scores(cell_id=stilts_paws["cell_id"])
-    langs = {(r["task"], r["language"], r["metric"]) for r in sc}
-    assert {("pawsx", "en", "accuracy"), ("pawsx", "de", "accuracy"), ("pawsx", "avg", "accuracy")} <= langs
-    by = {(r["language"]): r["value"] for r in sc if r["metric"] == "accuracy"}
-    assert by["avg"] == pytest.approx((by["en"] + by["de"]) / 2) == pytest.approx(stilts_paws["headline"])
+    langs = {(r["task"], r["split"], r["language"], r["metric"]) for r in sc}
+    assert {("pawsx", sp, lang, "accuracy") for sp in ("dev", "test") for lang in ("en", "de", "avg")} <= langs
+    for sp in ("dev", "test"):
+        by = {(r["language"]): r["value"] for r in sc if r["metric"] == "accuracy" and r["split"] == sp}
+        assert by["avg"] == pytest.approx((by["en"] + by["de"]) / 2)
+    # the headline: the dev split's average (the report's default view)
+    assert by_dev(sc)["avg"] == pytest.approx(stilts_paws["headline"]) and stilts_paws["headline_split"] == "dev"
     tat = db.scores(task="tatoeba", variant="baseline", language="avg")
-    assert len(tat) == 1 and tat[0]["metric"] == "accuracy@1"
+    assert len(tat) == 1 and tat[0]["metric"] == "accuracy@1" and tat[0]["split"] == "test"
 
     # nothing to do for finished cells; fixing the data runs only the failed cells, reusing the intermediate phase
     write_pawsx(broken, langs=("en", "de"), n_train=48, n_test=16, seed=1)
@@ -231,9 +238,9 @@ def test_local_study_failure_rerun_and_phase_reuse(tmp_path, tiny_model, data, m
     built = []
 
     def inter(self, cfg, start, seed):
-        before = set(_phase_dirs(study.folder, "intermediate"))
+        before = set(_phase_dirs(study.store, "intermediate"))
         out = real_inter(self, cfg, start, seed)
-        built.append(set(_phase_dirs(study.folder, "intermediate")) - before)
+        built.append(set(_phase_dirs(study.store, "intermediate")) - before)
         return out
 
     monkeypatch.setattr(pl.Pipeline, "intermediate_phase", inter)
@@ -245,7 +252,7 @@ def test_local_study_failure_rerun_and_phase_reuse(tmp_path, tiny_model, data, m
     for cid, r in runs.items():
         if cid not in failed:
             assert runs2[cid]["started"] == r["started"]  # not re-run
-    assert len(_phase_dirs(study.folder, "intermediate")) == 1
+    assert len(_phase_dirs(study.store, "intermediate")) == 1
     assert db.integrity_check() == "ok"
 
     # a cell removed from the study file stays in the database, marked inactive
@@ -318,7 +325,7 @@ def test_submitit_debug_and_local_executors(tmp_path, tiny_model, data):
     assert res["ran"] == 2
     runs = ResultsDB(study.db_path).runs()
     assert [r["status"] for r in runs] == ["done"] * 2, [r.get("error") for r in runs]
-    assert len(_phase_dirs(study.folder, "intermediate")) == 1
+    assert len(_phase_dirs(study.store, "intermediate")) == 1
     assert list((study.folder / "submitit").glob("*_log.out"))
 
 
@@ -421,13 +428,20 @@ def test_cli_plan_status_results(tmp_path, tiny_model, data, monkeypatch):
                             "--format", "json"])
     assert r.exit_code == 0, r.output
     got = json.loads(r.output)
-    assert len(got) == 2 and {x["seed"] for x in got} == {1, 2}
+    assert len(got) == 4 and {(x["seed"], x["split"]) for x in got} == {(1, "dev"), (2, "dev"), (1, "test"),
+                                                                        (2, "test")}
     assert all(x["language"] == "avg" and x["intermediate"] == ["kjv-web-paraphrase"] for x in got)
+    r = runner.invoke(app, ["results", "--study", str(path), "--where", "variant=stilts", "--language", "avg",
+                            "--split", "dev", "--format", "json"])
+    assert {(x["seed"], x["split"]) for x in json.loads(r.output)} == {(1, "dev"), (2, "dev")}
+    r = runner.invoke(app, ["results", "--study", str(path), "--split", "train"])
+    assert r.exit_code == 2 and "--split train: expected dev or test" in r.output
     r = runner.invoke(app, ["results", "--study", str(tmp_path / "studies" / "s"), "--where", "seed=2",
-                            "--where", "intermediate=baseline", "--task", "pawsx", "--format", "csv"])
+                            "--where", "intermediate=baseline", "--task", "pawsx", "--split", "test", "--format",
+                            "csv"])
     lines = r.output.strip().splitlines()
-    assert lines[0].startswith("cell_id,task,language,metric,value,study,variant")
-    assert len(lines) == 1 + 3 and all(",baseline," in x for x in lines[1:])  # en, de, avg
+    assert lines[0].startswith("cell_id,task,split,language,metric,value,study,variant")
+    assert len(lines) == 1 + 3 and all(",baseline," in x and ",test," in x for x in lines[1:])  # en, de, avg
     r = runner.invoke(app, ["results", "--study", str(path), "--runs", "--format", "csv", "--where", "seed=1,2"])
     assert len(r.output.strip().splitlines()) == 5
     r = runner.invoke(app, ["results", "--study", str(path), "--where", "colour=red"])

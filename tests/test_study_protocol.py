@@ -61,3 +61,119 @@ def test_extends_merges_relative_to_each_file_and_errors_name_the_file(tmp_path,
     _dump(child, {"name": "mini", "extends": "../paper.yaml"})
     with pytest.raises(ConfigError, match="a cycle"):
         load_study(child)
+
+
+# ---------------------------------------------------------------------------------------------------- one store
+@pytest.mark.usefixtures("one_thread")
+def test_a_plain_run_then_a_study_of_the_same_cells_trains_nothing(tmp_path, tiny_model, monkeypatch):
+    """Runs and studies with the same output folder share ``<output_dir>/phases``: the study's cells (the STILTs
+    cell and its baseline) find every phase the plain run built, and train and evaluate nothing."""
+    from fixtures import write_pawsx, write_tatoeba
+
+    from xstilts.config import validate_config
+    from xstilts.pipeline import Pipeline
+    from xstilts.study.executors import run_study
+
+    pawsx = write_pawsx(tmp_path / "pawsx", langs=("en", "de"), n_train=32, n_test=8)
+    kjv = tmp_path / "kjv"
+    kjv.mkdir()
+    for split in ("train", "dev", "test"):
+        (kjv / f"{split}.tsv").write_text((pawsx / "en" / "train.tsv").read_text())
+    sents = ["alpha beta gamma", "cat dog bird", "red green tree"]
+    tat = write_tatoeba(tmp_path / "tatoeba", {"deu": (sents, sents)})
+    out = tmp_path / "runs"
+    common = {"num_threads": 1, "device": "cpu", "trackers": [],
+              "model": {"name_or_path": str(tiny_model), "max_length": 24},
+              "intermediate": {"max_steps": 2, "lr": 1e-3, "batch_size": 8, "eval_every": 1},
+              "target": {"max_steps": 2, "lr": 1e-3, "batch_size": 8, "eval_every": 1},
+              "evaluation": {"retrieval_layer": "last"}}
+    inter = [{"task": "kjv-web-paraphrase", "data_dir": str(kjv), "max_eval_examples": 8}]
+    targets = [{"task": "pawsx", "data_dir": str(pawsx), "languages": ["en", "de"]},
+               {"task": "tatoeba", "data_dir": str(tat), "languages": ["de"]}]
+    plain = {**common, "name": "plain", "output_dir": str(out), "seeds": [1], "with_baseline": True,
+             "intermediate": {**common["intermediate"], "tasks": inter},
+             "target": {**common["target"], "tasks": targets}}
+    Pipeline(validate_config(plain)).run()
+    store = out / "phases"
+    before = {p.name: (p / "metrics.json").stat().st_mtime_ns for p in store.iterdir() if not p.name.startswith(".")}
+    assert {n.split("-")[0] for n in before} == {"intermediate", "target", "eval"}
+
+    study = _dump(tmp_path / "study.yaml", {
+        "name": "same", "output_dir": str(out), "fixed": common,
+        "axes": {"intermediate": [inter], "target": targets, "seed": [1]}})
+    st = load_study(study)
+    assert st.store == out / "phases"
+    cells = expand(st)
+    assert len(cells) == 4 and all(c.config.phase_store == store.resolve() for c in cells)
+    # the plan names exactly the plain run's phase folders
+    assert {p for c in cells for p in c.phases} == set(before)
+
+    import xstilts.pipeline as pl
+
+    def no(*a, **k):
+        raise AssertionError("a phase was built again")
+
+    monkeypatch.setattr(pl.Pipeline, "_train", no)
+    monkeypatch.setattr(pl.Pipeline, "_evaluate_languages", no)
+    res = run_study(st, cells, log=lambda m: None)
+    assert res["ran"] == 4 and all(r["status"] == "done" for r in res["results"]), res
+    after = {p.name: (p / "metrics.json").stat().st_mtime_ns for p in store.iterdir() if not p.name.startswith(".")}
+    assert after == before  # no new phase folder, none rewritten
+    assert not (st.folder / "phases").exists()
+    assert (store / ".locks").is_dir()
+    runs = ResultsDB(st.db_path).runs()
+    assert all(r["headline"] is not None for r in runs)
+
+
+# ---------------------------------------------------------------------------------------------------- splits
+def test_scores_by_split_and_migration_of_an_old_database(tmp_path):
+    from xstilts.study.executors import cell_scores
+
+    path = tmp_path / "results.sqlite"
+    con = sqlite3.connect(path)  # the schema before splits
+    con.executescript("""
+        CREATE TABLE runs (cell_id TEXT PRIMARY KEY, study TEXT, variant TEXT, status TEXT, error TEXT,
+          config_hash TEXT, model TEXT, model_size TEXT, family TEXT, intermediate TEXT, intermediate_size INTEGER,
+          budget_steps INTEGER, budget_tokens INTEGER, target TEXT, seed INTEGER, axes TEXT, run_dir TEXT,
+          spent TEXT, started REAL, finished REAL, seconds REAL);
+        CREATE TABLE scores (cell_id TEXT, task TEXT, language TEXT, metric TEXT, value REAL,
+          PRIMARY KEY (cell_id, task, language, metric));
+        INSERT INTO runs (cell_id, study, status, intermediate, target, seed) VALUES ('a', 's', 'done', '[]', 'x', 1);
+        INSERT INTO scores VALUES ('a', 'xnli', 'de', 'accuracy', 70.0), ('a', 'xnli', 'avg', 'accuracy', 70.0);
+    """)
+    con.commit()
+    con.close()
+    # the report reads an old database as it is (read-only): its scores are test scores
+    from xstilts.study.report import load_cells
+
+    cells = load_cells(path)
+    assert cells[0].by_split == {"test": {"xnli": {"de": {"accuracy": 70.0}, "avg": {"accuracy": 70.0}}}}
+    assert cells[0].used_split == {"xnli": "test"}
+    db = ResultsDB(path)
+    rows = db.scores()
+    assert {(r["split"], r["language"], r["value"]) for r in rows} == {("test", "de", 70.0), ("test", "avg", 70.0)}
+    assert db.integrity_check() == "ok"
+
+    metrics = {"task": "xnli", "metric": "accuracy", "split": "test", "average": 60.0,
+               "languages": {"de": {"accuracy": 60.0, "n": 5}},
+               "splits": {"dev": {"languages": {"de": {"accuracy": 55.0, "n": 5}, "en": {"accuracy": 65.0, "n": 5}},
+                                  "average": 60.0},
+                          "test": {"languages": {"de": {"accuracy": 60.0, "n": 5}}, "average": 60.0}}}
+    tat = {"task": "tatoeba", "metric": "accuracy@1", "split": "test", "average": 90.0,
+           "languages": {"de": {"accuracy@1": 90.0, "n": 3}},
+           "splits": {"test": {"languages": {"de": {"accuracy@1": 90.0, "n": 3}}, "average": 90.0}}}
+    rows, head, metric, split = cell_scores({"tasks": {"xnli": metrics}})
+    assert (head, metric, split) == (60.0, "accuracy", "dev")
+    assert ("xnli", "dev", "en", "accuracy", 65.0) in rows and ("xnli", "test", "avg", "accuracy", 60.0) in rows
+    assert not [r for r in rows if r[3] == "n"]
+    rows2, head, metric, split = cell_scores({"tasks": {"xnli": metrics, "tatoeba": tat}})
+    assert (head, metric, split) == (75.0, "mixed", "mixed")
+    # an old phase (no "splits"): its scores under "split"
+    old = {"task": "xnli", "metric": "accuracy", "average": 50.0, "languages": {"de": {"accuracy": 50.0}}}
+    assert cell_scores({"tasks": {"xnli": old}})[0] == [("xnli", "test", "de", "accuracy", 50.0),
+                                                         ("xnli", "test", "avg", "accuracy", 50.0)]
+    db.record_scores("a", rows2)
+    assert {r["split"] for r in db.scores(cell_id="a", task="xnli")} == {"dev", "test"}
+    assert [r["value"] for r in db.scores(cell_id="a", task="xnli", split="dev", language="avg")] == [60.0]
+    with pytest.raises(ValueError, match="unknown split"):
+        db.record_scores("a", [("xnli", "train", "de", "accuracy", 1.0)])

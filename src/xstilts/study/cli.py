@@ -176,13 +176,16 @@ def status(file: Path = typer.Argument(..., help="study YAML file"),
         rows.append({"cell_id": c.id, "variant": c.variant, **{k: c.axes[k] for k in (
             "model_label", "intermediate", "intermediate_size", "budget", "target", "seed")},
             "status": r.get("status"), "seconds": r.get("seconds"), "headline": r.get("headline"),
-            "headline_metric": r.get("headline_metric"), "error": r.get("error")})
+            "headline_metric": r.get("headline_metric"), "headline_split": r.get("headline_split"),
+            "error": r.get("error")})
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
     out = []
     for r in rows:
-        score = "-" if r["headline"] is None else f"{r['headline']:.2f} {r['headline_metric'] or ''}".strip()
+        score = "-" if r["headline"] is None else (
+            f"{r['headline']:.2f} {r['headline_metric'] or ''}".strip()
+            + (f" ({r['headline_split']})" if r.get("headline_split") else ""))
         out.append([r["cell_id"], r["model_label"], "+".join(r["intermediate"]) or "(baseline)",
                     "-" if r["intermediate_size"] is None else f"{r['intermediate_size']:,}",
                     _fmt_budget(r["budget"]), r["target"], str(r["seed"]), r["status"], _fmt_seconds(r["seconds"]),
@@ -250,6 +253,8 @@ def results_command(
         task: Optional[str] = typer.Option(None, help="only this target task"),
         language: Optional[str] = typer.Option(None, help="only this language ('avg' = task average)"),
         metric: Optional[str] = typer.Option(None, help="only this metric"),
+        split: Optional[str] = typer.Option(None, "--split", help="only scores of this split: dev or test (default: "
+                                            "both, in the split column)"),
         runs: bool = typer.Option(False, "--runs", help="list the runs (one row per cell) instead of scores"),
         all_cells: bool = typer.Option(False, "--all-cells", help="also cells no longer in the study file "
                                        "(active = 0); default: only the cells of the study as last run"),
@@ -261,6 +266,8 @@ def results_command(
     try:
         if fmt not in ("table", "csv", "json"):
             raise XstiltsError(f"--format {fmt}: expected table, csv or json")
+        if split is not None and split not in ("dev", "test"):
+            raise XstiltsError(f"--split {split}: expected dev or test")
         filters: dict = {}
         for item in where or []:
             if "=" not in item:
@@ -271,7 +278,8 @@ def results_command(
                 raise XstiltsError(f"--where {item!r}: unknown column {k!r}; expected one of {', '.join(allowed)}")
             filters[k] = v.split(",") if "," in v and k != "intermediate" else v
         if not runs:
-            filters.update({k: v for k, v in (("task", task), ("language", language), ("metric", metric)) if v})
+            filters.update({k: v for k, v in (("task", task), ("language", language), ("metric", metric),
+                                              ("split", split)) if v})
         rows = []
         for db_path in _databases(study):
             db = ResultsDB(db_path)
@@ -306,7 +314,7 @@ def results_command(
     cols = (["study", "cell_id", "variant", "status", "model", "intermediate", "intermediate_size", "budget_steps",
              "target", "seed", "seconds", "headline", "error"] if runs else
             ["study", "variant", "model", "intermediate", "intermediate_size", "budget_steps", "seed", "task",
-             "language", "metric", "value"])
+             "split", "language", "metric", "value"])
     table = []
     for r in rows:
         vals = []

@@ -20,9 +20,16 @@ Schema (columns may be added, never renamed)::
                                                                --   its metric, the cell's log file, a label,
          active INTEGER,                                       --   1 = a cell of the study file as last run
                                                                --   (0: left over from an earlier version of it),
-         train_steps INTEGER)                                  --   intermediate optimizer steps actually run
-    scores(cell_id, task, language, metric, value REAL, PRIMARY KEY (cell_id, task, language, metric))
+         train_steps INTEGER,                                  --   intermediate optimizer steps actually run
+         headline_split)                                       --   dev | test | mixed: the headline's split
+    scores(cell_id, task, split, language, metric, value REAL, PRIMARY KEY (cell_id, task, split, language, metric))
+                                                               -- split: dev | test (the split scored; a task
+                                                               --   without test data, e.g. TyDiQA-GoldP in
+                                                               --   XTREME, has its evaluation split as test);
                                                                -- language 'avg' = mean over the task's languages
+
+A database written before scores had a ``split`` is migrated when it is first opened for writing: its scores were
+of the test split (the only one then scored), and get ``split = 'test'``.
 
 On a cluster whose nodes share the study folder over NFS, WAL (which needs shared memory on one host) is unsafe:
 set ``XSTILTS_SQLITE_JOURNAL=delete`` for the classic rollback journal with file locks.
@@ -44,17 +51,19 @@ CREATE TABLE IF NOT EXISTS runs (cell_id TEXT PRIMARY KEY, study TEXT, variant T
   intermediate_size INTEGER, budget_steps INTEGER, budget_tokens INTEGER, target TEXT, seed INTEGER, axes TEXT,
   run_dir TEXT, spent TEXT,
   started REAL, finished REAL, seconds REAL);
-CREATE TABLE IF NOT EXISTS scores (cell_id TEXT, task TEXT, language TEXT, metric TEXT, value REAL,
-  PRIMARY KEY (cell_id, task, language, metric));
+CREATE TABLE IF NOT EXISTS scores (cell_id TEXT, task TEXT, split TEXT NOT NULL DEFAULT 'test', language TEXT,
+  metric TEXT, value REAL, PRIMARY KEY (cell_id, task, split, language, metric));
 """
+#: Splits a score can be of.
+SPLITS = ("dev", "test")
 #: Columns added to ``runs`` beyond the documented schema (added by ALTER TABLE to older databases).
 EXTRA_COLUMNS = {"headline": "REAL", "headline_metric": "TEXT", "log": "TEXT", "label": "TEXT", "active": "INTEGER",
-                 "train_steps": "INTEGER"}
+                 "train_steps": "INTEGER", "headline_split": "TEXT"}
 RUN_COLUMNS = ("cell_id", "study", "variant", "status", "error", "config_hash", "model", "model_size", "family",
                "intermediate", "intermediate_size", "budget_steps", "budget_tokens", "target", "seed", "axes",
                "run_dir", "spent", "started", "finished", "seconds", *EXTRA_COLUMNS)
 JSON_COLUMNS = ("intermediate", "axes", "spent")
-SCORE_COLUMNS = ("cell_id", "task", "language", "metric", "value")
+SCORE_COLUMNS = ("cell_id", "task", "split", "language", "metric", "value")
 INTEGER_COLUMNS = ("intermediate_size", "budget_steps", "budget_tokens", "seed", "active", "train_steps")
 REAL_COLUMNS = ("value", "started", "finished", "seconds", "headline")
 
@@ -72,6 +81,16 @@ def intermediate_key(value: Any) -> str:
             return json.dumps(json.loads(v), ensure_ascii=False)
         return json.dumps([] if v in ("", "baseline", "none", "[]") else v.split("+"), ensure_ascii=False)
     return json.dumps(list(value), ensure_ascii=False)
+
+
+def _migrate_scores(con: sqlite3.Connection) -> None:
+    """Scores of a database from before splits: every row was a test-split score (in the open transaction)."""
+    con.execute("DROP INDEX IF EXISTS scores_task")
+    con.execute("ALTER TABLE scores RENAME TO scores_unsplit")
+    con.execute(SCHEMA.split(";")[1])
+    con.execute("INSERT INTO scores (cell_id, task, split, language, metric, value) "
+                "SELECT cell_id, task, 'test', language, metric, value FROM scores_unsplit")
+    con.execute("DROP TABLE scores_unsplit")
 
 
 class ResultsDB:
@@ -113,6 +132,8 @@ class ResultsDB:
             for col, typ in EXTRA_COLUMNS.items():
                 if col not in have:
                     con.execute(f"ALTER TABLE runs ADD COLUMN {col} {typ}")
+            if "split" not in {r[1] for r in con.execute("PRAGMA table_info(scores)")}:
+                _migrate_scores(con)
             con.execute("CREATE INDEX IF NOT EXISTS scores_task ON scores (task, language)")
         except BaseException:
             con.execute("ROLLBACK")
@@ -187,25 +208,29 @@ class ResultsDB:
 
         self._retry(go)
 
-    def record_scores(self, cell_id: str, scores: dict | Iterable[tuple]) -> int:
+    def record_scores(self, cell_id: str, scores: dict | Iterable[tuple], split: str = "test") -> int:
         """Replace the scores of *cell_id* in one transaction.
 
-        *scores*: ``{task: {language: {metric: value}}}`` or ``(task, language, metric, value)`` tuples. Non-numeric
-        values are skipped. Returns the number of rows written.
+        *scores*: ``{task: {language: {metric: value}}}`` (all of *split*), ``(task, language, metric, value)``
+        tuples (of *split*) or ``(task, split, language, metric, value)`` tuples. Non-numeric values are skipped.
+        Returns the number of rows written.
         """
         if isinstance(scores, dict):
-            rows = [(t, lang, m, v) for t, langs in scores.items() for lang, ms in langs.items()
+            rows = [(t, split, lang, m, v) for t, langs in scores.items() for lang, ms in langs.items()
                     for m, v in ms.items()]
         else:
-            rows = [tuple(r) for r in scores]
-        rows = [(cell_id, t, lang, m, float(v)) for t, lang, m, v in rows
+            rows = [tuple(r) if len(r) == 5 else (r[0], split, *r[1:]) for r in scores]
+        bad = {r[1] for r in rows} - set(SPLITS)
+        if bad:
+            raise ValueError(f"unknown split(s) {', '.join(map(str, bad))}; expected {' or '.join(SPLITS)}")
+        rows = [(cell_id, t, sp, lang, m, float(v)) for t, sp, lang, m, v in rows
                 if isinstance(v, (int, float)) and not isinstance(v, bool)]
 
         def go():
             with self._write() as con:
                 con.execute("DELETE FROM scores WHERE cell_id = ?", (cell_id,))
-                con.executemany("INSERT INTO scores (cell_id, task, language, metric, value) VALUES (?, ?, ?, ?, ?)",
-                                rows)
+                con.executemany("INSERT INTO scores (cell_id, task, split, language, metric, value) "
+                                "VALUES (?, ?, ?, ?, ?, ?)", rows)
 
         self._retry(go)
         return len(rows)
@@ -299,7 +324,7 @@ class ResultsDB:
         where, params = self._where(filters, allowed, prefix)
         run_cols = ", ".join(f"r.{c}" for c in RUN_COLUMNS if c not in SCORE_COLUMNS)
         rows = self._read(f"SELECT s.*, {run_cols} FROM scores s JOIN runs r ON r.cell_id = s.cell_id{where} "
-                          f"ORDER BY s.task, s.language = 'avg', s.language, s.metric, r.variant, r.model, "
+                          f"ORDER BY s.task, s.split, s.language = 'avg', s.language, s.metric, r.variant, r.model, "
                           f"r.intermediate, r.seed, s.cell_id", params)
         return [self._decode(r) for r in rows]
 

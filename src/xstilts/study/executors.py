@@ -1,10 +1,12 @@
 """Running a study's cells: in this process, in parallel subprocesses, or as submitit (SLURM) jobs.
 
-Every cell runs :meth:`xstilts.pipeline.Pipeline.run_one` with ``output_dir`` = the study folder, so phase folders
-(keyed by hash) are shared: one intermediate checkpoint serves every target that starts from it, and a baseline
-evaluation serves every seed that needs it. Each phase is built under an exclusive file lock
-(``<study>/.locks/``, keyed by a coarse identity of the phase), so two cells running at once never build the same
-phase: the second waits and then finds it complete. Cells that share an intermediate phase form a group that runs
+Every cell runs :meth:`xstilts.pipeline.Pipeline.run_one` with ``output_dir`` = the study folder and
+``phase_store`` = the study's phase store (``store``, else ``<study output_dir>/phases``, the folder a plain run with
+that output folder uses), so phase folders (keyed by hash) are shared by the cells, by other studies and by plain
+runs: one intermediate checkpoint serves every target that starts from it, a baseline evaluation serves every seed
+that needs it, and a cell whose phases exist trains nothing. Each phase is built under an exclusive file lock
+(``<store>/.locks/``, one per phase folder name), so two cells running at once never build the same phase: the
+second waits and then finds it complete. Cells that share an intermediate phase form a group that runs
 in order in one worker (the first builds the checkpoint, the others reuse it).
 
 A cell's outcome goes to the results database (:class:`~xstilts.study.db.ResultsDB`): ``running`` when it starts,
@@ -63,28 +65,41 @@ def phase_lock(folder: Path, identity: Any, what: str = "") -> Any:
 
 
 def _locked_pipeline(cfg):
-    """A :class:`~xstilts.pipeline.Pipeline` whose phases are built under :func:`phase_lock`."""
-    from ..pipeline import NOT_HASHED, Pipeline
+    """A :class:`~xstilts.pipeline.Pipeline` whose phases are built under :func:`phase_lock`, one lock per phase
+    folder (its name, as the pipeline's key functions compute it), in ``<phase store>/.locks``: every run or study
+    that shares the store and builds a phase through an executor waits for the one that builds it, then finds it
+    complete."""
+    from .. import pipeline as pl
 
-    class LockedPipeline(Pipeline):
+    def key(fn, *args, fallback):
+        f = getattr(pl, fn, None)
+        try:
+            return (fn, f(*args)) if f is not None else fallback
+        except Exception:  # noqa: BLE001 - a coarser identity still serializes the phase
+            return fallback
+
+    class LockedPipeline(pl.Pipeline):
         def _lock(self, identity, what):
-            return phase_lock(self.out / ".locks", identity, what)
+            return phase_lock(self.phase_root / ".locks", identity, what)
 
         def intermediate_phase(self, cfg, start, seed):
-            ident = ("intermediate", start.key, cfg.model.model_dump(mode="json"),
-                     cfg.intermediate.model_dump(mode="json", exclude=set(NOT_HASHED)), seed)
+            ident = key("intermediate_key", cfg, seed, fallback=(
+                "intermediate", start.key, cfg.model.model_dump(mode="json"),
+                cfg.intermediate.model_dump(mode="json", exclude=set(pl.NOT_HASHED)), seed))
             with self._lock(ident, "the intermediate phase"):
                 return super().intermediate_phase(cfg, start, seed)
 
         def target_phase(self, cfg, spec, start, seed):
-            ident = ("target", start.key, cfg.model.model_dump(mode="json"), spec.model_dump(mode="json"),
-                     cfg.target.model_dump(mode="json", exclude={"tasks", *NOT_HASHED}), seed)
+            ident = key("target_key", cfg, spec, start.key, seed, fallback=(
+                "target", start.key, cfg.model.model_dump(mode="json"), spec.model_dump(mode="json"),
+                cfg.target.model_dump(mode="json", exclude={"tasks", *pl.NOT_HASHED}), seed))
             with self._lock(ident, f"target phase {spec.label}"):
                 return super().target_phase(cfg, spec, start, seed)
 
         def retrieval_phase(self, cfg, spec, start):
-            ident = ("retrieval", start.key, spec.model_dump(mode="json"), cfg.evaluation.model_dump(mode="json"),
-                     cfg.model.text_prefix, cfg.model.max_length)
+            ident = key("retrieval_key", cfg, spec, start.key, fallback=(
+                "retrieval", start.key, spec.model_dump(mode="json"), cfg.evaluation.model_dump(mode="json"),
+                cfg.model.text_prefix, cfg.model.max_length))
             with self._lock(ident, f"retrieval evaluation {spec.label}"):
                 return super().retrieval_phase(cfg, spec, start)
 
@@ -131,24 +146,51 @@ def _family(cell: Cell) -> str:
     return "auto"
 
 
-def cell_scores(result: dict) -> tuple[dict, float | None, str | None]:
-    """``({task: {language: {metric: value}}}, headline, headline metric)`` from a run's ``tasks``; language
-    ``avg`` holds each metric's mean over the task's languages (the headline metric's equals ``average``)."""
-    out, heads, metrics = {}, [], set()
+def _split_rows(label: str, split: str, languages: dict, average, metric) -> list[tuple]:
+    """``(task, split, language, metric, value)`` rows of one split of one task; language ``avg`` holds each
+    metric's mean over the languages (the headline metric's equals the phase's ``average``)."""
+    langs = {lang: {k: v for k, v in ms.items() if k != "n" and isinstance(v, (int, float))}
+             for lang, ms in (languages or {}).items()}
+    avg = {}
+    for m in {k for ms in langs.values() for k in ms}:
+        vals = [ms[m] for ms in langs.values() if m in ms]
+        avg[m] = sum(vals) / len(vals)
+    if average is not None and metric:
+        avg[metric] = average
+    return [(label, split, lang, m, v) for lang, ms in {**langs, "avg": avg}.items() for m, v in ms.items()]
+
+
+def cell_scores(result: dict) -> tuple[list[tuple], float | None, str | None, str | None]:
+    """``(rows, headline, headline metric, headline split)`` from a run's ``tasks`` (each a phase's metrics.json).
+
+    rows: ``(task, split, language, metric, value)`` for every split a phase scored (``splits``: dev and test;
+    an older phase without ``splits`` has its scores under ``split``, else test). The headline is the mean over the
+    targets of each one's headline metric on its dev split where it has one, else on its test split (the report's
+    default view, as the paper's dev-set table); its split is ``dev``, ``test`` or ``mixed``.
+    """
+    rows: list[tuple] = []
+    heads, metrics, splits = [], set(), set()
     for label, m in result["tasks"].items():
-        langs = {lang: {k: v for k, v in ms.items() if k != "n" and isinstance(v, (int, float))}
-                 for lang, ms in m.get("languages", {}).items()}
-        avg = {}
-        for metric in {k for ms in langs.values() for k in ms}:
-            vals = [ms[metric] for ms in langs.values() if metric in ms]
-            avg[metric] = sum(vals) / len(vals)
-        if m.get("average") is not None and m.get("metric"):
-            avg[m["metric"]] = m["average"]
-            heads.append(m["average"])
-            metrics.add(m["metric"])
-        out[label] = {**langs, "avg": avg}
+        metric = m.get("metric")
+        per_split = m.get("splits")
+        if isinstance(per_split, dict) and per_split:
+            for split, sd in per_split.items():
+                rows += _split_rows(label, split, sd.get("languages"), sd.get("average"), metric)
+            pick = "dev" if (per_split.get("dev") or {}).get("average") is not None else "test"
+            head = (per_split.get(pick) or {}).get("average")
+        else:
+            pick = m.get("split") if m.get("split") in ("dev", "test") else "test"
+            rows += _split_rows(label, pick, m.get("languages"), m.get("average"), metric)
+            head = m.get("average")
+        if head is None and m.get("average") is not None:
+            head, pick = m["average"], (m.get("split") if m.get("split") in ("dev", "test") else "test")
+        if head is not None and metric:
+            heads.append(head)
+            metrics.add(metric)
+            splits.add(pick)
     headline = sum(heads) / len(heads) if heads else None
-    return out, headline, (metrics.pop() if len(metrics) == 1 else "mixed" if metrics else None)
+    return (rows, headline, (metrics.pop() if len(metrics) == 1 else "mixed" if metrics else None),
+            (splits.pop() if len(splits) == 1 else "mixed" if splits else None))
 
 
 def _spent(cfg, result: dict, conversion: dict | None) -> dict | None:
@@ -211,7 +253,7 @@ def execute_cell(payload: dict, db_path: str | Path, study_name: str, log: Log =
         pipeline = _locked_pipeline(cfg)
         pipeline.preflight(cfg)
         result = pipeline.run_one(cfg, cell.variant, cell.seed)
-        scores, headline, metric = cell_scores(result)
+        scores, headline, metric, head_split = cell_scores(result)
         spent = _spent(cfg, result, conversion)
         inter = [p for p in result.get("phases", []) if p.get("phase") == "intermediate"]
         train_steps = (read_json(Path(inter[0]["dir"]) / "metrics.json").get("train") or {}).get("steps") \
@@ -219,7 +261,7 @@ def execute_cell(payload: dict, db_path: str | Path, study_name: str, log: Log =
         db.record_scores(cell.id, scores)
         now = time.time()
         db.record_run(cell.id, status="done", error=None, finished=now, seconds=now - t0, headline=headline,
-                      headline_metric=metric, spent=spent, train_steps=train_steps, run_dir=result["run_dir"])
+                      headline_metric=metric, headline_split=head_split, spent=spent, train_steps=train_steps, run_dir=result["run_dir"])
         with contextlib.suppress(FileNotFoundError):
             err_file.unlink()
         log(f"[cell {cell.id}] done in {now - t0:.0f} s" + (f": {metric} {headline:.2f}" if headline is not None
@@ -472,7 +514,8 @@ def run_study(study: Study, cells: list[Cell], *, force: bool = False, kind: str
 
             chain = " <- ".join(layer.source for layer in study.layers)
             atomic_write_text(folder / "study.yaml", f"# merged study file: {chain}\n"
-                              + yaml.safe_dump(study.merged, sort_keys=False, allow_unicode=True))
+                              + yaml.safe_dump({k: v for k, v in study.merged.items() if k != "extends"},
+                                             sort_keys=False, allow_unicode=True))
         elif study.path is not None and study.path.is_file():
             atomic_write_text(folder / "study.yaml", study.path.read_text(encoding="utf-8"))
         atomic_write_json(folder / "cells.json", [{**c.to_payload(), "label": c.label, "phases": c.phases}

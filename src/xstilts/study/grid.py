@@ -76,7 +76,11 @@ class Cell:
 
     def to_payload(self) -> dict:
         """A JSON-able description from which an executor process rebuilds the cell."""
-        return {"id": self.id, "variant": self.variant, "config": self.config.model_dump(mode="json"),
+        # only the keys the study wrote: which settings are written decides between a phase section's value and a
+        # task's declared protocol default (xstilts.config.resolve_settings), so the rebuilt config must not write
+        # every default
+        return {"id": self.id, "variant": self.variant,
+                "config": self.config.model_dump(mode="json", exclude_unset=True),
                 "axes": self.axes, "budget": self.budget, "group": self.group}
 
     @classmethod
@@ -216,6 +220,12 @@ def expand(study: Study) -> list[Cell]:
         raise ConfigError("; ".join(problems))
 
     folder = str(study.folder.resolve())
+    # one phase store for the study's cells, plain runs and other studies: the study's `store`, else a store the
+    # config names, else <output_dir>/phases (as a plain run with that output folder)
+    store = None
+    if "phase_store" in ExperimentConfig.model_fields:
+        store = str(study.store.resolve()) if study.spec.store is not None or not merged.get("phase_store") \
+            else str(Path(merged["phase_store"]).expanduser().resolve())
     cells: dict[str, Cell] = {}
     baselines: dict[str, Cell] = {}
 
@@ -243,6 +253,8 @@ def expand(study: Study) -> list[Cell]:
                 tc = data["target"] = {}
             tc["tasks"] = copy.deepcopy(target)
         data.update(seeds=[seed], with_baseline=False, name="cell", output_dir=folder)
+        if store is not None:
+            data["phase_store"] = store
         desc = _describe(model, tasks, size, budget, data.get("target", {}).get("tasks"), seed)
         try:
             cfg = ExperimentConfig.model_validate(data)
@@ -259,8 +271,9 @@ def expand(study: Study) -> list[Cell]:
         bud = budget if budget is not _KEEP else None
         # settings at their default value are left out, so that a new config option (with a default) in a later
         # version of xstilts keeps every cell's id, and finished cells stay finished; trackers (training curves) do
-        # not change what a cell computes
-        dump = cfg.model_dump(mode="json", exclude={"name", "output_dir", "trackers"}, exclude_defaults=True)
+        # not change what a cell computes, nor where its phases are stored
+        dump = cfg.model_dump(mode="json", exclude={"name", "output_dir", "trackers", "phase_store"},
+                              exclude_defaults=True)
         cid = stable_hash({"config": dump, "budget": bud})
         cfg = cfg.model_copy(update={"name": f"cell-{cid}"})
         axes_rec = {"model": cfg.model.name_or_path, "model_size": cfg.model.size,
@@ -312,12 +325,19 @@ def _hp(section) -> dict:
 
 
 def phase_identities(cell: Cell) -> tuple[str, list[str]]:
-    """``(group, phases)``: coarse identities of the phases a cell builds or reuses.
+    """``(group, phases)``: the phase folders a cell builds or reuses (its intermediate phase, if any, then one per
+    target), as :func:`xstilts.pipeline.phase_keys` names them; executors use them to order cells. The group is the
+    cell's intermediate phase (its own id for a baseline).
 
-    They are derived from the config alone (no data fingerprint), so two phases that the pipeline keeps apart may
-    share an identity here, never the reverse; executors use them to lock phases and to order cells. The group is the
-    identity of the cell's intermediate phase (its own id for a baseline).
+    Where the folder names cannot be computed (an older pipeline), coarse identities derived from the config alone
+    (no data fingerprint): two phases that the pipeline keeps apart may then share an identity, never the reverse.
+    So are the phases of a cell with a token budget, which becomes a number of steps only when the cell starts.
     """
+    # a token budget becomes max_steps only when the cell starts: its phases are not named before
+    keys = pipeline_phase_keys(cell.config, cell.seed) if not (cell.budget and "tokens" in cell.budget) else None
+    if keys is not None:
+        phases = ([keys["intermediate"]] if keys["intermediate"] else []) + list(keys["targets"].values())
+        return (keys["intermediate"] or "cell-" + cell.id), phases
     cfg = cell.config
     model = cfg.model.model_dump(mode="json", exclude={"size"})
     pretrained = "pretrained-" + stable_hash(model)
@@ -342,6 +362,18 @@ def phase_identities(cell: Cell) -> tuple[str, list[str]]:
             phases.append("eval-" + stable_hash({"start": src, "model": model, "task": spec.model_dump(mode="json"),
                                                  "evaluation": cfg.evaluation.model_dump(mode="json")}))
     return group, phases
+
+
+def pipeline_phase_keys(cfg: ExperimentConfig, seed: int) -> dict | None:
+    """:func:`xstilts.pipeline.phase_keys`, or None where it is not available or cannot name the phases."""
+    try:
+        from ..pipeline import phase_keys
+    except ImportError:  # pragma: no cover - an older pipeline
+        return None
+    try:
+        return phase_keys(cfg, seed)
+    except Exception:  # noqa: BLE001 - e.g. languages: all without the data folder; coarse identities then
+        return None
 
 
 def groups(cells: list[Cell]) -> list[list[Cell]]:

@@ -57,6 +57,7 @@ import typer
 
 from ..errors import XstiltsError
 from ..io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from .reference import load_reference
 
 # ---------------------------------------------------------------------------------------------- CC-100 sizes
 #: CC-100 data per XTREME language, GiB of uncompressed text, from the XLM-R paper (Conneau et al. 2020,
@@ -183,8 +184,10 @@ class Cell:
     run_dir: str | None
     spent: Any
     seconds: float | None
-    scores: dict = field(default_factory=dict)
+    scores: dict = field(default_factory=dict)  # the scores of the split the report shows (select_split)
     active: int | None = None  # runs.active: 0 = no longer a cell of the study file (None: not recorded)
+    by_split: dict = field(default_factory=dict)  # split -> {task: {language: {metric: value}}}
+    used_split: dict = field(default_factory=dict)  # task -> the split of its scores in ``scores``
     sampling: str | None = None  # the intermediate task sampler (from the study folder's cells.json or the run)
 
     @property
@@ -246,7 +249,9 @@ def load_cells(db_path: Path) -> list[Cell]:
             rows = con.execute("SELECT rowid AS _order, * FROM runs ORDER BY rowid").fetchall()
         except sqlite3.OperationalError:
             rows = con.execute("SELECT 0 AS _order, * FROM runs").fetchall()
-        score_rows = con.execute("SELECT cell_id, task, language, metric, value FROM scores").fetchall()
+        have = {r[1] for r in con.execute("PRAGMA table_info(scores)")}
+        split = "split" if "split" in have else "'test' AS split"  # a database from before splits: test scores
+        score_rows = con.execute(f"SELECT cell_id, task, {split}, language, metric, value FROM scores").fetchall()
     except sqlite3.Error as e:
         raise XstiltsError(f"{db_path}: not a study results database ({e})") from None
     finally:
@@ -278,8 +283,31 @@ def load_cells(db_path: Path) -> list[Cell]:
         c = cells.get(r["cell_id"])
         if c is None or r["value"] is None:
             continue
-        c.scores.setdefault(r["task"], {}).setdefault(r["language"], {})[r["metric"]] = float(r["value"])
-    return sorted(cells.values(), key=lambda c: c.order)
+        c.by_split.setdefault(r["split"] or "test", {}).setdefault(r["task"], {}).setdefault(
+            r["language"], {})[r["metric"]] = float(r["value"])
+    out = sorted(cells.values(), key=lambda c: c.order)
+    select_split(out, "dev")
+    return out
+
+
+def select_split(cells: list[Cell], split: str) -> dict[str, str]:
+    """Set every cell's :attr:`Cell.scores` to its scores of *split* (``dev`` or ``test``), per target task; a task
+    without scores of that split shows its other split (a retrieval task without dev data, a run from before dev
+    evaluation). Returns ``{task: split shown}`` for the tasks shown on another split than *split*."""
+    if split not in ("dev", "test"):
+        raise XstiltsError(f"--split {split}: expected dev or test")
+    other = "test" if split == "dev" else "dev"
+    fallback: dict[str, str] = {}
+    for c in cells:
+        c.scores, c.used_split = {}, {}
+        tasks = list(dict.fromkeys([*c.by_split.get(split, {}), *c.by_split.get(other, {})]))
+        for t in tasks:
+            use = split if t in c.by_split.get(split, {}) else other
+            c.scores[t] = c.by_split[use][t]
+            c.used_split[t] = use
+            if use != split:
+                fallback[t] = use
+    return fallback
 
 
 def sampling_label(ic: dict) -> str | None:
@@ -422,7 +450,8 @@ def load_example_stats(cell: Cell, info: TaskInfo) -> dict[str, list]:
         if len(subs) != 1:
             return {}
         folder = subs[0]
-    split = getattr(info.task, "test_split", "test") if info.task is not None else "test"
+    shown = cell.used_split.get(info.label, "test")
+    split = (getattr(info.task, f"{shown}_split", shown) if info.task is not None else shown)
     out: dict[str, list] = {}
     files = sorted(folder.glob("*.jsonl"))
     for f in files:
@@ -1003,8 +1032,12 @@ def slug(text: str) -> str:
 class Report:
     """Builds the tables, CSV rows and plots of an :class:`Analysis` and writes them."""
 
-    def __init__(self, an: Analysis, title: str, out: Path, plots: bool = True, inactive: int = 0):
+    def __init__(self, an: Analysis, title: str, out: Path, plots: bool = True, inactive: int = 0,
+                 split: str = "dev", fallback: dict | None = None, references: list[dict] | None = None):
         self.an, self.title, self.out, self.want_plots = an, title, Path(out), plots
+        self.split = split  # the split the tables show
+        self.fallback = dict(fallback or {})  # target -> the other split, shown where it has no `split` scores
+        self.references = list(references or [])  # published figures (xstilts.study.reference)
         self.inactive = inactive  # cells left out because they are no longer in the study file (runs.active = 0)
         self.tables: list[tuple[str, Table]] = []  # (section, table)
         self.csv: dict[str, list[dict]] = {}
@@ -1014,6 +1047,8 @@ class Report:
     # ------------------------------------------------------------------------------------------ tables
     def build(self) -> None:
         an = self.an
+        for gi, g in enumerate(an.groups):
+            self._paper_table(gi, g)
         for gi, g in enumerate(an.groups):
             self._main_table(gi, g)
         for gi, g in enumerate(an.groups):
@@ -1034,7 +1069,7 @@ class Report:
     def _main_table(self, gi: int, g: Group) -> None:
         an = self.an
         targets = an.targets(g)
-        header = ["intermediate"] + [f"{t} ({an.tasks[t].metric})" for t in targets] + ["XTREME"]
+        header = ["intermediate"] + [f"{t} ({an.tasks[t].metric}{self._split_mark(t)})" for t in targets] + ["XTREME"]
         rows = []
         notes = {an.xtreme[(gi, i)].note for i in self._settings(g) if (gi, i) in an.xtreme
                  and an.xtreme[(gi, i)].mean is None}
@@ -1060,8 +1095,146 @@ class Report:
         seeds = sorted({s for row in g.rows.values() for by in row.values() for s in by})
         note = (f"mean ± std over seeds ({', '.join(map(str, seeds))}); (Δ vs baseline, paired by seed); bold: best "
                 f"per column; {DAGGER}: 95% CI over examples excludes 0, {DDAGGER}: 95% CI over seeds excludes 0."
-                + (f" XTREME score: {notes.pop()}." if shared else ""))
-        self.tables.append(("Main results", Table(f"Main results — {an.label(g)}", header, rows, note)))
+                + (f" XTREME score: {notes.pop()}." if shared else "") + self._split_note(targets))
+        self.tables.append(("Main results", Table(f"Main results ({self.split}) — {an.label(g)}", header, rows,
+                                                  note)))
+
+    # ------------------------------------------------------------------------------------------ the paper's table
+    def _split_mark(self, t: str) -> str:
+        return f", {self.fallback[t]}" if t in self.fallback else ""
+
+    def _split_note(self, targets: list[str]) -> str:
+        fb = [t for t in targets if t in self.fallback]
+        text = f" Scores on the {self.split} split"
+        if fb:
+            text += (f"; {', '.join(fb)}: no {self.split} scores, the {self.fallback[fb[0]]} split is shown (marked in "
+                     f"the header)")
+        return text + "."
+
+    def _paper_table(self, gi: int, g: Group) -> None:
+        """The paper's layout (Phang et al. 2020, Table 2): rows = intermediate settings (baseline, each task,
+        multi-task), columns = targets, the score (mean over seeds) with Δ vs the baseline, and the average over
+        the targets shown; published reference rows (``--reference``) below, labelled as not measured."""
+        an = self.an
+        targets = an.targets(g)
+        if not targets:
+            return
+        settings = self._settings(g)
+        multi = [i for i in settings if len(i) > 1]
+        header = ["intermediate"] + [f"{t}{self._split_mark(t)}" for t in targets] + ["avg"]
+        rows: list[list[tuple[str, bool]]] = []
+
+        def label(inter: tuple) -> str:
+            if len(inter) > 1 and len(multi) == 1:
+                return f"multi-task ({len(inter)} tasks)"
+            return setting_label(inter)
+
+        def avg_of(vals: dict[str, float | None]) -> tuple[float | None, int]:
+            have = [v for v in vals.values() if v is not None]
+            return (statistics.fmean(have) if have else None), len(have)
+
+        base_vals = {t: (an.main[(gi, (), t)].mean if (gi, (), t) in an.main else None) for t in targets}
+        base_avg, base_n = avg_of(base_vals)
+        measured_avg: dict[tuple, float | None] = {}
+        for inter in settings:
+            vals = {t: (an.main[(gi, inter, t)].mean if (gi, inter, t) in an.main else None) for t in targets}
+            avg, n = avg_of(vals)
+            measured_avg[inter] = avg
+            r = [(label(inter), False)]
+            for t in targets:
+                e = an.main.get((gi, inter, t))
+                if e is None or e.mean is None:
+                    r.append(("—", False))
+                    continue
+                txt = f"{e.mean:.1f}"
+                if inter and e.delta is not None:
+                    txt += f" ({e.delta:+.1f}{'' if e.paired else '*'})"
+                r.append((txt, e.best))
+            if avg is None:
+                r.append(("—", False))
+            else:
+                txt = f"{avg:.1f}" + (f" of {n}" if n < len(targets) else "")
+                comparable = n == len(targets) and base_n == len(targets)
+                if inter and base_avg is not None and comparable:
+                    txt += f" ({avg - base_avg:+.1f})"
+                r.append((txt, False))
+            rows.append(r)
+            self.csv.setdefault("paper", []).append(
+                {"model": g.model_label, "setting": label(inter), "intermediate": setting_label(inter),
+                 "source": "measured", "split": self.split,
+                 **{t: vals[t] for t in targets}, "avg": avg,
+                 **{f"delta_{t}": (an.main[(gi, inter, t)].delta if (gi, inter, t) in an.main else None)
+                    for t in targets}})
+        top = max((v for v in measured_avg.values() if v is not None), default=None)
+        if top is not None:
+            for r, inter in zip(rows, settings):
+                if measured_avg[inter] is not None and math.isclose(measured_avg[inter], top, abs_tol=1e-9):
+                    r[-1] = (r[-1][0], True)
+        notes = [f"{an.tasks[t].metric} for {t}" for t in targets]
+        seeds = sorted({s for row in g.rows.values() for by in row.values() for s in by})
+        note = (f"The paper's layout: {self.split} scores averaged over each target's languages, mean over seeds "
+                f"({', '.join(map(str, seeds))}); (Δ vs baseline, paired by seed; * unpaired); bold: best per column; "
+                f"avg: mean over the targets shown ('of n': over the n targets the row has), its Δ vs the "
+                f"baseline's. Metrics: {', '.join(notes)}." + self._split_note(targets))
+        ref_rows, ref_notes = self._reference_rows(g, settings, targets, label)
+        rows += ref_rows
+        if ref_notes:
+            note += " " + " ".join(ref_notes)
+        self.tables.append(("Intermediate task × target (the paper's table)", Table(
+            f"Intermediate task × target, {self.split} — {an.label(g)}", header, rows, note)))
+
+    def _reference_rows(self, g: Group, settings: list[tuple], targets: list[str], label) -> tuple[list, list[str]]:
+        """Rows of published figures for the settings of the table (and the reference's extra rows), each labelled
+        ``published (...), not measured``; and the notes naming their source."""
+        from .reference import row_key
+
+        out, notes = [], []
+        names = {t: self.an.tasks[t].name for t in targets}
+        for ref in self.references:
+            who = ref["title"].split(",")[0].strip() or ref["name"]
+            tag = f"published ({who}), not measured"
+            shown, empty = [], []
+            entries = []
+            for inter in settings:
+                key = row_key(inter, ref)
+                if key is not None:
+                    entries.append((f"{tag}: {label(inter)}", ref["rows"][key], ref["split"], key))
+            for key, row in ref["extra_rows"].items():
+                entries.append((f"{tag}: {key}", row, ref["split"], key))
+            base = ref["rows"].get("baseline") or {}
+            for text, row, split, key in entries:
+                vals = {t: row.get(names[t]) for t in targets}
+                if all(v is None for v in vals.values()) and row.get("avg") is None:
+                    empty.append(key)
+                    continue
+                shown.append(key)
+                r = [(text, False)]
+                for t in targets:
+                    v, b = vals[t], base.get(names[t])
+                    r.append(("—" if v is None else f"{v:.1f}" + (f" ({v - b:+.1f})" if b is not None and
+                                                                    key != "baseline" and key in ref["rows"]
+                                                                    else ""), False))
+                r.append(("—" if row.get("avg") is None else f"{row['avg']:.1f}", False))
+                out.append(r)
+                self.csv.setdefault("paper", []).append(
+                    {"model": ref.get("model"), "setting": key, "source": f"published: {ref['name']}",
+                     "split": split, **vals, "avg": row.get("avg")})
+            metric_diff = [f"{t} ({ref['metrics'][names[t]]} there, {self.an.tasks[t].metric} here)" for t in targets
+                           if names[t] in ref["metrics"] and ref["metrics"][names[t]] != self.an.tasks[t].metric]
+            n = f"Published rows ({ref['name']}): {ref['title']}; source: {ref['source']}"
+            n += f"; figures on the {ref['split']} split"
+            if ref["split"] != self.split:
+                n += f" (this table: {self.split})"
+            n += "; their avg is the one the publication prints (over its own targets), not recomputed here"
+            if metric_diff:
+                n += "; metrics differ for " + ", ".join(metric_diff)
+            if empty:
+                n += (f"; no published figures in the reference file for {', '.join(empty)} (rows left out"
+                      + (f"; its note: {ref['note']}" if ref["note"] else "") + ")")
+            elif ref["note"]:
+                n += f"; note: {ref['note']}"
+            notes.append(n + ".")
+        return out, notes
 
     def _csv_row(self, g: Group, inter: tuple, target: str, metric: str, e: Entry, **extra) -> dict:
         elo, ehi = _lo_hi(e.ci_examples)
@@ -1503,8 +1676,13 @@ _DEFINITIONS = (
 
 def build_report(study: Path, out: Path | None = None, *, db: Path | None = None, resamples: int = 1000,
                  confidence: float = 0.95, seed: int = 0, low_resource: list[str] | None = None,
-                 dr_threshold: float = 0.1, plots: bool = True, all_cells: bool = False) -> dict:
+                 dr_threshold: float = 0.1, plots: bool = True, all_cells: bool = False, split: str = "dev",
+                 references: list[str] | None = None) -> dict:
     """Write the report of a study (file or folder) into ``out`` (default ``<study folder>/report``).
+
+    The tables show the *split* scores (``dev``, the paper's view, by default; a target without them shows its other
+    split, marked). *references* (names such as ``x-stilts`` or JSON files, :mod:`xstilts.study.reference`) add
+    published rows to the paper-shaped table, labelled as not measured.
 
     Cells that are no longer in the study file (``runs.active = 0``: left from an earlier version of it) are left
     out unless *all_cells*. The study file's settings (``low_resource_languages``, ``name``) come from the file, or
@@ -1521,7 +1699,9 @@ def build_report(study: Path, out: Path | None = None, *, db: Path | None = None
         raise XstiltsError(f"--confidence {confidence}: expected a number between 0 and 1")
     if dr_threshold <= 0:
         raise XstiltsError(f"--dr-threshold {dr_threshold}: expected a positive number")
+    refs = [load_reference(r) for r in references or []]
     cells = load_cells(db_path)
+    fallback = select_split(cells, split)
     attach_sampling(cells, folder)
     inactive = 0
     if not all_cells:
@@ -1536,8 +1716,10 @@ def build_report(study: Path, out: Path | None = None, *, db: Path | None = None
     an = Analysis(cells, resamples=resamples, confidence=confidence, seed=seed, low_resource=lr,
                   dr_threshold=dr_threshold)
     name = raw.get("name") or folder.name
+    done_targets = {t for c in cells if c.status == "done" for t in c.scores}
     rep = Report(an, f"Study report: {name}", Path(out) if out is not None else folder / "report", plots=plots,
-                 inactive=inactive)
+                 inactive=inactive, split=split,
+                 fallback={t: sp for t, sp in fallback.items() if t in done_targets}, references=refs)
     rep.build()
     return rep.write()
 
@@ -1558,14 +1740,20 @@ def report_command(
                                                                         "intermediate examples"),
         no_plots: bool = typer.Option(False, "--no-plots", help="skip the PNG plots"),
         all_cells: bool = typer.Option(False, "--all-cells", help="also report cells that are no longer in the "
-                                                                  "study file (runs.active = 0)")) -> None:
+                                                                  "study file (runs.active = 0)"),
+        split: str = typer.Option("dev", "--split", help="scores of this split: dev (default, as the paper's table) or "
+                                                         "test; a target without them shows its other split, marked"),
+        reference: Optional[list[str]] = typer.Option(
+            None, "--reference", help="published figures to show beside the measured ones, labelled as not measured: "
+                                      "a shipped reference (x-stilts) or a JSON file (repeatable)")) -> None:
     """Tables (markdown, CSV, LaTeX), bootstrap confidence intervals and plots of a study's results."""
     from ..cli import _fail
 
     try:
         langs = [x.strip() for x in low_resource.split(",") if x.strip()] if low_resource else None
         w = build_report(study, out, db=db, resamples=resamples, confidence=confidence, seed=seed,
-                         low_resource=langs, dr_threshold=dr_threshold, plots=not no_plots, all_cells=all_cells)
+                         low_resource=langs, dr_threshold=dr_threshold, plots=not no_plots, all_cells=all_cells,
+                         split=split, references=reference)
     except XstiltsError as e:
         _fail(e)
         return
