@@ -2,6 +2,7 @@
 x-stilts grid's plan (cells, phase keys, per-target settings, estimate), scores by split in the results database,
 the paper-shaped report table and the published reference row."""
 
+import csv
 import json
 import sqlite3
 from pathlib import Path
@@ -177,3 +178,105 @@ def test_scores_by_split_and_migration_of_an_old_database(tmp_path):
     assert [r["value"] for r in db.scores(cell_id="a", task="xnli", split="dev", language="avg")] == [60.0]
     with pytest.raises(ValueError, match="unknown split"):
         db.record_scores("a", [("xnli", "train", "de", "accuracy", 1.0)])
+
+
+# ---------------------------------------------------------------------------------------------------- report
+NINE = ["anli", "mnli", "qqp", "squad", "squad2", "hellaswag", "cosmosqa", "commonsenseqa", "ccg"]
+
+
+def _reference_file(tmp_path) -> Path:
+    row = {t: None for t in ("xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba")}
+    rows = {"baseline": {**row, "xnli": 80.1, "tatoeba": 60.0, "avg": 70.0},
+            **{t: dict(row, avg=None) for t in NINE},
+            "mnli": {**row, "xnli": 82.0, "tatoeba": 75.5, "avg": 73.0},
+            "multi-task": {**row, "xnli": 81.0, "avg": 72.5}}
+    ref = {"name": "fixture", "title": "Phang et al. 2020, English intermediate-task training", "source": "Table 2",
+           "model": "xlm-roberta-large", "split": "dev",
+           "metrics": {"xnli": "accuracy", "tatoeba": "accuracy@1"}, "note": "a test fixture", "rows": rows,
+           "extra_rows": {"leaderboard": {**row, "xnli": 80.4, "split": "test"}}}
+    f = tmp_path / "ref.json"
+    f.write_text(json.dumps(ref))
+    return f
+
+
+def _study_db(tmp_path) -> Path:
+    folder = tmp_path / "study"
+    db = ResultsDB(folder / "results.sqlite")
+    settings = {(): 0.0, ("mnli",): 2.0, ("squad",): -1.0, tuple(NINE): 1.0}
+    for inter, gain in settings.items():
+        for seed in (1, 2):
+            for target, metric in (("xnli", "accuracy"), ("tatoeba", "accuracy@1")):
+                cid = f"{'+'.join(inter) or 'base'}-{target}-{seed}"
+                db.record_run(cid, study="x", variant="stilts" if inter else "baseline", status="done",
+                              model="m", model_size="large", family="encoder", intermediate=list(inter),
+                              target=target, seed=seed, axes={"model_label": "large"}, active=1)
+                rows = []
+                for split in (("dev", "test") if target == "xnli" else ("test",)):
+                    base = 70.0 if split == "dev" else 60.0
+                    de, sw = base + gain + seed, base + gain - seed + 2
+                    rows += [(target, split, "de", metric, de), (target, split, "sw", metric, sw),
+                             (target, split, "avg", metric, (de + sw) / 2)]
+                db.record_scores(cid, rows)
+    return folder
+
+
+def test_report_paper_table_dev_split_and_reference_rows(tmp_path):
+    from xstilts.study.report import build_report
+
+    folder = _study_db(tmp_path)
+    ref = _reference_file(tmp_path)
+    w = build_report(folder, resamples=0, plots=False, references=[str(ref)])
+    md = w["markdown_text"]
+    section = md.split("## Intermediate task × target (the paper's table)")[1].split("\n## ")[0]
+    lines = [x for x in section.splitlines() if x.startswith("| ")]
+    assert lines[0] == "| intermediate | xnli | tatoeba, test | avg |"
+    body = {x.split(" | ")[0][2:]: x for x in lines[1:]}
+    # dev scores of xnli (mean over seeds 1 and 2 of the language means: 71 + gain), tatoeba from test, marked
+    assert body["baseline"] == "| baseline | 71.0 | 61.0 | 66.0 |"
+    assert body["mnli"] == "| mnli | **73.0 (+2.0)** | **63.0 (+2.0)** | **68.0 (+2.0)** |"
+    assert body["squad"].startswith("| squad | 70.0 (-1.0) | 60.0 (-1.0) | 65.0 (-1.0)")
+    assert body["multi-task (9 tasks)"].startswith("| multi-task (9 tasks) | 72.0 (+1.0) |")
+    # published rows, labelled, with Δ vs the published baseline; all-null rows left out and said so
+    pub = "published (Phang et al. 2020), not measured, dev"
+    assert list(body)[4:] == [f"{pub}: baseline", f"{pub}: mnli", f"{pub}: multi-task (9 tasks)",
+                              "published (Phang et al. 2020), not measured, test: leaderboard"]
+    assert body[f"{pub}: baseline"] == f"| {pub}: baseline | 80.1 | 60.0 | 70.0 |"
+    assert body[f"{pub}: mnli"] == f"| {pub}: mnli | 82.0 (+1.9) | 75.5 (+15.5) | 73.0 |"
+    assert body[f"{pub}: multi-task (9 tasks)"].startswith(f"| {pub}: multi-task (9 tasks) | 81.0 (+0.9) | — |")
+    assert "| published (Phang et al. 2020), not measured, test: leaderboard | 80.4 | — | — |" in section
+    assert "Sources: baseline (dev): Table 2" in section and "a test fixture" in section
+    assert "No published figures for the columns shown in: squad, anli, qqp, squad2, hellaswag" in section
+    assert "tatoeba: no dev scores, the test split is shown" in section
+    # the main table says its split too; the CSV has the paper rows
+    assert "Main results (dev)" in md and "tatoeba (accuracy@1, test)" in md
+    with open(w["csv"]["paper"]) as f:
+        rows = list(csv.DictReader(f))
+    assert {r["source"] for r in rows} == {"measured", "published: fixture"}
+
+    # --split test: the test scores, no mark
+    md = build_report(folder, resamples=0, plots=False, split="test")["markdown_text"]
+    section = md.split("## Intermediate task × target (the paper's table)")[1].split("\n## ")[0]
+    assert "| intermediate | xnli | tatoeba | avg |" in section and "| baseline | 61.0 | 61.0 | 61.0 |" in section
+
+    r = CliRunner().invoke(app, ["report", str(folder), "--no-plots", "--resamples", "0", "--reference", "nosuch"])
+    assert r.exit_code == 2 and "--reference nosuch: no such reference" in r.output
+    r = CliRunner().invoke(app, ["report", str(folder), "--no-plots", "--resamples", "0", "--split", "train"])
+    assert r.exit_code == 2 and "--split train" in r.output
+
+
+def test_shipped_reference_loads(tmp_path):
+    from xstilts.study.reference import available, load_reference
+
+    assert "x-stilts" in available()
+    ref = load_reference("x-stilts")
+    assert ref["title"].startswith("Phang et al. 2020") and ref["rows"]
+    assert any(r["setting"] == "baseline" for r in ref["rows"])
+    for r in ref["rows"]:
+        assert r["split"] in ("dev", "test") and r["source"] and r["label"]
+        assert all(v is None or isinstance(v, float) for v in r["scores"].values())
+    # in a report, every shipped row is labelled as published and not measured
+    folder = _study_db(tmp_path)
+    r = CliRunner().invoke(app, ["report", str(folder), "--no-plots", "--resamples", "0", "--reference", "x-stilts"])
+    assert r.exit_code == 0, r.output
+    shown = [x for x in r.output.splitlines() if x.startswith("| published")]
+    assert shown and all("not measured" in x for x in shown)

@@ -2,16 +2,19 @@
 
 A reference is a small JSON file shipped in ``src/xstilts/references/<name>.json`` (or any file given by path)::
 
-    {"name": "x-stilts", "title": "...", "source": "where every number was read", "model": "xlm-roberta-large",
-     "split": "dev" | "test",                       # the split the main rows are on
-     "metrics": {"xnli": "accuracy", ...},          # the metric of each target column
-     "note": "...",
-     "rows": {"baseline": {"xnli": 79.0, ..., "avg": ...}, "mnli": {...}, ..., "multi-task": {...}},
-     "extra_rows": {"label": {...}}}                # other published rows (their label says what they are)
+    {"name": "x-stilts", "title": "the publication", "note": "...", "model": "xlm-roberta-large",
+     "metrics": {"xnli": "accuracy", ...},             # the metric of each target column
+     "rows": [{"label": "XLM-R large (published)",    # what the row is
+               "setting": "baseline",                 # baseline | an intermediate task name | multi-task | other text
+               "split": "test",                       # dev | test
+               "source": "where these numbers were read",
+               "scores": {"xnli": 79.2, ..., "avg": null}}, ...]}
 
-Row keys are intermediate settings: ``baseline``, a task name, or ``multi-task``; column keys are target task names
-plus ``avg`` (the average the publication prints). A number may be ``null`` (not available); rows whose numbers are
-all null are not shown. Nothing in a reference is measured by xstilts: reports label its rows as published.
+The older mapping form is read too: top-level ``source`` and ``split``, ``rows: {setting: {target: number}}`` and
+``extra_rows: {label: {target: number}}``. Column keys are target task names plus ``avg`` (the average the
+publication prints); a number may be ``null`` (not available) and other keys (``xquad_em``) are kept but not shown.
+Rows whose numbers are all null are not shown. Nothing in a reference is measured by xstilts: reports label its rows
+as published, with their source.
 """
 
 from __future__ import annotations
@@ -54,28 +57,54 @@ def _read(name_or_path: str) -> tuple[Any, str]:
         raise XstiltsError(f"{where}:{e.lineno}: invalid JSON ({e.msg})") from None
 
 
-def _rows(data: Any, key: str, where: str) -> dict[str, dict[str, float | None]]:
-    rows = data.get(key) or {}
-    if not isinstance(rows, dict):
-        raise XstiltsError(f"{where}: {key}: expected a mapping of row name to {{target: number}}")
-    out = {}
-    for name, row in rows.items():
-        if not isinstance(row, dict):
-            raise XstiltsError(f"{where}: {key}.{name}: expected a mapping of target to number or null")
-        vals = {}
-        for t, v in row.items():
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-                if isinstance(v, str):  # a label or note of the row, not a figure
-                    continue
-                raise XstiltsError(f"{where}: {key}.{name}.{t}: expected a number or null, got {v!r}")
-            vals[t] = None if v is None else float(v)
-        out[str(name)] = vals
+def _scores(row: Any, where: str) -> dict[str, float | None]:
+    if not isinstance(row, dict):
+        raise XstiltsError(f"{where}: expected a mapping of target to number or null")
+    vals = {}
+    for t, v in row.items():
+        if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)):
+            vals[str(t)] = None if v is None else float(v)
+        elif not isinstance(v, str):  # a string is a label or note of the row, not a figure
+            raise XstiltsError(f"{where}.{t}: expected a number or null, got {v!r}")
+    return vals
+
+
+def _rows(data: dict, where: str) -> list[dict]:
+    """Every row as ``{"label", "setting", "split", "source", "scores"}`` (both file forms)."""
+    split, source = data.get("split"), data.get("source") or ""
+    rows = data.get("rows") or []
+    out = []
+    if isinstance(rows, dict):  # {setting: {target: number}} (+ extra_rows {label: {...}})
+        for name, row in rows.items():
+            out.append({"label": str(name), "setting": str(name), "split": split, "source": source,
+                        "scores": _scores(row, f"{where}: rows.{name}")})
+        extra = data.get("extra_rows") or {}
+        if not isinstance(extra, dict):
+            raise XstiltsError(f"{where}: extra_rows: expected a mapping of label to {{target: number}}")
+        for name, row in extra.items():
+            out.append({"label": str(name), "setting": None, "split": (row or {}).get("split", split)
+                        if isinstance(row, dict) else split, "source": source,
+                        "scores": _scores(row, f"{where}: extra_rows.{name}")})
+    elif isinstance(rows, list):
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict) or not isinstance(row.get("scores"), dict):
+                raise XstiltsError(f"{where}: rows.{i}: expected {{label, setting, split, source, scores}}")
+            out.append({"label": str(row.get("label") or row.get("setting") or f"row {i + 1}"),
+                        "setting": row.get("setting"), "split": row.get("split", split),
+                        "source": row.get("source") or source, "scores": _scores(row["scores"],
+                                                                                   f"{where}: rows.{i}.scores")})
+    else:
+        raise XstiltsError(f"{where}: rows: expected a list of rows (or a mapping of setting to figures)")
+    for i, r in enumerate(out):
+        if r["split"] not in ("dev", "test"):
+            raise XstiltsError(f"{where}: rows.{i} ({r['label']}): split: expected dev or test, got {r['split']!r}")
     return out
 
 
 def load_reference(name_or_path: str) -> dict:
-    """A reference by name (``x-stilts``) or JSON file path, checked: ``{"name", "title", "source", "model",
-    "split", "metrics", "note", "rows", "extra_rows", "file"}`` with every figure a float or None.
+    """A reference by name (``x-stilts``) or JSON file path, checked and in one form: ``{"name", "title", "note",
+    "model", "metrics", "source", "rows": [{"label", "setting", "split", "source", "scores"}], "file"}`` with every
+    figure a float or None.
 
     Raises:
         XstiltsError: unknown name, missing file, invalid JSON, or a field of the wrong shape (named).
@@ -83,29 +112,38 @@ def load_reference(name_or_path: str) -> dict:
     data, where = _read(name_or_path)
     if not isinstance(data, dict):
         raise XstiltsError(f"{where}: expected a JSON object at the top level")
-    for key in ("title", "source"):
-        if not isinstance(data.get(key), str) or not data[key].strip():
-            raise XstiltsError(f"{where}: {key}: required (a non-empty string: what the figures are and where "
-                               f"they were read)")
-    split = data.get("split", "test")
-    if split not in ("dev", "test"):
-        raise XstiltsError(f"{where}: split: expected dev or test, got {split!r}")
+    if not isinstance(data.get("title"), str) or not data["title"].strip():
+        raise XstiltsError(f"{where}: title: required (a non-empty string: the publication)")
     metrics = data.get("metrics") or {}
     if not isinstance(metrics, dict):
         raise XstiltsError(f"{where}: metrics: expected a mapping of target to metric name")
-    return {"name": str(data.get("name") or Path(where).stem), "title": data["title"], "source": data["source"],
-            "model": data.get("model"), "split": split, "metrics": {str(k): str(v) for k, v in metrics.items()},
-            "note": data.get("note") or "", "rows": _rows(data, "rows", where),
-            "extra_rows": _rows(data, "extra_rows", where), "file": where}
+    rows = _rows(data, where)
+    for i, r in enumerate(rows):
+        if not r["source"]:
+            raise XstiltsError(f"{where}: rows.{i} ({r['label']}): source: required (where the figures were read)")
+    return {"name": str(data.get("name") or Path(where).stem), "title": data["title"], "note": data.get("note") or "",
+            "model": data.get("model"), "metrics": {str(k): str(v) for k, v in metrics.items()},
+            "source": data.get("source") or "", "rows": rows, "file": where}
 
 
 def row_key(intermediate: tuple[str, ...], reference: dict) -> str | None:
-    """The reference row of an intermediate setting: ``baseline`` for none, the task's row for one, ``multi-task``
-    for the set of every single-task row of the reference; None when the reference has no such row."""
-    rows = reference["rows"]
+    """The reference setting of an intermediate setting: ``baseline`` for none, the task's name for one,
+    ``multi-task`` for a set of every single-task setting of the reference (or of two or more tasks when the
+    reference has no single-task rows); None when the reference has no row for it."""
+    have = {r["setting"] for r in reference["rows"] if r["setting"]}
     if not intermediate:
-        return "baseline" if "baseline" in rows else None
+        return "baseline" if "baseline" in have else None
     if len(intermediate) == 1:
-        return intermediate[0] if intermediate[0] in rows else None
-    singles = {k for k in rows if k not in ("baseline", MULTI_TASK)}
-    return MULTI_TASK if MULTI_TASK in rows and set(intermediate) == singles else None
+        return intermediate[0] if intermediate[0] in have else None
+    from ..tasks import INTERMEDIATE, get_task
+
+    def is_task(name: str) -> bool:
+        try:
+            return INTERMEDIATE in get_task(name).roles
+        except Exception:  # noqa: BLE001 - not a task name
+            return False
+
+    singles = {k for k in have if k not in ("baseline", MULTI_TASK) and is_task(k)}
+    if MULTI_TASK in have and (not singles or set(intermediate) == singles):
+        return MULTI_TASK
+    return None

@@ -1184,55 +1184,62 @@ class Report:
             f"Intermediate task × target, {self.split} — {an.label(g)}", header, rows, note)))
 
     def _reference_rows(self, g: Group, settings: list[tuple], targets: list[str], label) -> tuple[list, list[str]]:
-        """Rows of published figures for the settings of the table (and the reference's extra rows), each labelled
-        ``published (...), not measured``; and the notes naming their source."""
+        """Rows of published figures (``--reference``): those of the table's settings in the table's order, then
+        the reference's other rows; each labelled ``published (<publication>), not measured, <split>: <label>``,
+        with Δ vs the reference's baseline row of the same split. Returns the rows and the notes (sources)."""
         from .reference import row_key
 
         out, notes = [], []
         names = {t: self.an.tasks[t].name for t in targets}
         for ref in self.references:
             who = ref["title"].split(",")[0].strip() or ref["name"]
-            tag = f"published ({who}), not measured"
-            shown, empty = [], []
-            entries = []
+            order: list[tuple[dict, str]] = []
+            matched: set[int] = set()
             for inter in settings:
                 key = row_key(inter, ref)
-                if key is not None:
-                    entries.append((f"{tag}: {label(inter)}", ref["rows"][key], ref["split"], key))
-            for key, row in ref["extra_rows"].items():
-                entries.append((f"{tag}: {key}", row, ref["split"], key))
-            base = ref["rows"].get("baseline") or {}
-            for text, row, split, key in entries:
-                vals = {t: row.get(names[t]) for t in targets}
-                if all(v is None for v in vals.values()) and row.get("avg") is None:
-                    empty.append(key)
+                for i, r in enumerate(ref["rows"]):
+                    if key is not None and r["setting"] == key and i not in matched:
+                        order.append((r, label(inter) if r["label"] == key else r["label"]))
+                        matched.add(i)
+            order += [(r, r["label"]) for i, r in enumerate(ref["rows"]) if i not in matched]
+            empty, sources = [], []
+            for r, text in order:
+                vals = {t: r["scores"].get(names[t]) for t in targets}
+                if all(v is None for v in vals.values()) and r["scores"].get("avg") is None:
+                    empty.append(r["label"])
                     continue
-                shown.append(key)
-                r = [(text, False)]
+                base = next((b for b in ref["rows"] if b["setting"] == "baseline" and b["split"] == r["split"]
+                             and b is not r), None)
+                row = [(f"published ({who}), not measured, {r['split']}: {text}", False)]
                 for t in targets:
-                    v, b = vals[t], base.get(names[t])
-                    r.append(("—" if v is None else f"{v:.1f}" + (f" ({v - b:+.1f})" if b is not None and
-                                                                    key != "baseline" and key in ref["rows"]
-                                                                    else ""), False))
-                r.append(("—" if row.get("avg") is None else f"{row['avg']:.1f}", False))
-                out.append(r)
+                    v = vals[t]
+                    b = (base or {}).get("scores", {}).get(names[t]) if base is not None else None
+                    row.append(("—" if v is None else f"{v:.1f}" + (f" ({v - b:+.1f})" if b is not None else ""),
+                                False))
+                row.append(("—" if r["scores"].get("avg") is None else f"{r['scores']['avg']:.1f}", False))
+                out.append(row)
+                sources.append(f"{r['label']} ({r['split']}): {r['source'].rstrip('.')}")
                 self.csv.setdefault("paper", []).append(
-                    {"model": ref.get("model"), "setting": key, "source": f"published: {ref['name']}",
-                     "split": split, **vals, "avg": row.get("avg")})
-            metric_diff = [f"{t} ({ref['metrics'][names[t]]} there, {self.an.tasks[t].metric} here)" for t in targets
-                           if names[t] in ref["metrics"] and ref["metrics"][names[t]] != self.an.tasks[t].metric]
-            n = f"Published rows ({ref['name']}): {ref['title']}; source: {ref['source']}"
-            n += f"; figures on the {ref['split']} split"
-            if ref["split"] != self.split:
-                n += f" (this table: {self.split})"
-            n += "; their avg is the one the publication prints (over its own targets), not recomputed here"
+                    {"model": ref.get("model"), "setting": r["setting"], "label": r["label"],
+                     "source": f"published: {ref['name']}", "split": r["split"], **vals,
+                     "avg": r["scores"].get("avg")})
+            n = f"Published rows ({ref['name']}: {ref['title']}), not measured by xstilts"
+            splits = sorted({r["split"] for r, _ in order if r["label"] not in empty})
+            if splits and splits != [self.split]:
+                n += f"; they are on the {' and '.join(splits)} split (this table: {self.split})"
+            n += ("; Δ vs the published baseline row of the same split; their avg is the one the publication prints, "
+                  "not recomputed here")
+            metric_diff = [f"{t} ({ref['metrics'][names[t]]} there, {self.an.tasks[t].metric} here)"
+                           for t in targets if names[t] in ref["metrics"]
+                           and ref["metrics"][names[t]] != self.an.tasks[t].metric]
             if metric_diff:
                 n += "; metrics differ for " + ", ".join(metric_diff)
+            if sources:
+                n += ". Sources: " + "; ".join(sources)
             if empty:
-                n += (f"; no published figures in the reference file for {', '.join(empty)} (rows left out"
-                      + (f"; its note: {ref['note']}" if ref["note"] else "") + ")")
-            elif ref["note"]:
-                n += f"; note: {ref['note']}"
+                n += f". No published figures for the columns shown in: {', '.join(empty)} (left out)"
+            if ref["note"]:
+                n += f". Note of the reference file: {ref['note']}"
             notes.append(n + ".")
         return out, notes
 
