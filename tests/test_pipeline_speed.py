@@ -43,7 +43,8 @@ def test_one_pass_evaluation_equals_language_by_language(experiment, tmp_path, m
 
     monkeypatch.setattr(pl, "eval_all_languages", spy)
     Pipeline(validate_config(experiment)).run()
-    assert calls == [[30, 30, 30]]  # the three languages in one call
+    # English dev for model selection (during training), then dev and test: each split's languages in one call
+    assert calls == [[30], [30, 30, 30], [30, 30, 30]]
     together, preds_together = _target(tmp_path / "runs")
 
     def per_language(model, datas, **kw):
@@ -54,7 +55,9 @@ def test_one_pass_evaluation_equals_language_by_language(experiment, tmp_path, m
     Pipeline(validate_config(dict(experiment, output_dir=str(tmp_path / "alone")))).run()
     alone, preds_alone = _target(tmp_path / "alone")
     assert together["languages"] == alone["languages"] and together["average"] == alone["average"]
-    assert preds_together == preds_alone and sorted(preds_alone) == ["test-de.tsv", "test-en.tsv", "test-fr.tsv"]
+    assert together["splits"] == alone["splits"]
+    assert preds_together == preds_alone and sorted(preds_alone) == [f"{split}-{lang}.tsv" for split in ("dev", "test")
+                                                                      for lang in ("de", "en", "fr")]
 
 
 def test_features_are_tokenized_once_for_all_runs(experiment, tmp_path, monkeypatch):
@@ -66,9 +69,9 @@ def test_features_are_tokenized_once_for_all_runs(experiment, tmp_path, monkeypa
     calls = []
     monkeypatch.setattr(fam, "featurize", lambda self, *a, **k: calls.append(len(a[1])) or real(self, *a, **k))
     Pipeline(validate_config(experiment)).run()
-    assert sorted(calls) == [30, 30, 30, 64]  # train (en) and test (3 languages)
+    assert sorted(calls) == [30] * 6 + [64]  # train (en), dev and test (3 languages; selection shares en dev)
     cached = sorted((cache_dir() / "features").glob("*.pkl"))
-    assert len(cached) == 4
+    assert len(cached) == 7
     first, _ = _target(tmp_path / "runs")
 
     # another run (other output folder, other seed, other training settings) tokenizes nothing
@@ -82,5 +85,5 @@ def test_features_are_tokenized_once_for_all_runs(experiment, tmp_path, monkeypa
     longer = dict(other, model=dict(experiment["model"], max_length=24), seeds=[1])
     calls.clear()
     Pipeline(validate_config(longer)).run()
-    assert sorted(calls) == [30, 30, 30, 64]
-    assert len(list((cache_dir() / "features").glob("*.pkl"))) == 8
+    assert sorted(calls) == [30] * 6 + [64]
+    assert len(list((cache_dir() / "features").glob("*.pkl"))) == 14

@@ -104,6 +104,16 @@ class TaskSpec(_Strict):
                                        "this language (translate-train files) instead of its English training set")
     options: dict[str, Any] = Field(default_factory=dict, description="task-family options (e.g. QA doc_stride), "
                                                                       "validated by the family")
+    # per-task settings (see :func:`resolve_settings` for the precedence)
+    epochs: float | None = Field(None, gt=0, description="this task's epochs (default: see resolve_settings)")
+    max_steps: int | None = Field(None, gt=0, description="this task's optimizer steps (overrides epochs)")
+    batch_size: int | None = Field(None, gt=0)
+    grad_accum: int | None = Field(None, gt=0)
+    lr: float | None = Field(None, gt=0, lt=1)
+    warmup_ratio: float | None = Field(None, ge=0, lt=1)
+    max_length: int | None = Field(None, gt=1, le=8192, description="max tokens per input of this task")
+    doc_stride: int | None = Field(None, gt=0, description="QA: context tokens between window starts "
+                                                           "(same as options.doc_stride)")
 
     @property
     def label(self) -> str:
@@ -115,6 +125,13 @@ class TaskSpec(_Strict):
         from .tasks import FAMILIES
 
         model = getattr(FAMILIES.get(task.kind), "options_model", None)
+        if self.doc_stride is not None:
+            if model is None or "doc_stride" not in model.model_fields:
+                raise ValueError(f"task {task.name!r} takes no doc_stride (only QA tasks do)")
+            if self.options.get("doc_stride", self.doc_stride) != self.doc_stride:
+                raise ValueError(f"doc_stride {self.doc_stride} and options.doc_stride {self.options['doc_stride']} "
+                                 f"differ; give one")
+            self.options = {**self.options, "doc_stride": self.doc_stride}
         if model is None and self.options:
             raise ValueError(f"task {task.name!r} takes no options (got {', '.join(self.options)})")
         if model is not None:
@@ -166,6 +183,19 @@ class TrainConfig(_Strict):
     freeze_embeddings: bool = Field(False, description="keep the input word embeddings fixed (saves the optimizer "
                                                        "state and gradient of large multilingual vocabularies)")
     eval_batch_size: int = Field(128, gt=0)
+    max_length: int | None = Field(None, gt=1, le=8192, description="max tokens per input in this phase (default: "
+                                                                     "see resolve_settings)")
+    # model selection on the English dev set (jiant's X-STILTs protocol; see xstilts.selection)
+    selection: Literal["en-dev", "last", "all-dev"] = Field(
+        "en-dev", description="en-dev: evaluate the training task's English dev set every eval_every steps, keep the "
+                              "best checkpoint and stop after `patience` evaluations without improvement (zero-shot); "
+                              "last: keep the final weights; all-dev: select on the mean dev score over every "
+                              "evaluated language (NOT zero-shot: uses target-language dev data)")
+    eval_every: int = Field(1000, gt=0, description="optimizer steps between selection evaluations (and at the end)")
+    patience: int | None = Field(30, gt=0, description="stop after this many selection evaluations without "
+                                                       "improvement (None: never stop early)")
+    selection_examples: int | None = Field(500, gt=0, description="selection evaluates the first N dev examples "
+                                                                  "per language (jiant's default subset: 500); None: all")
     checkpoint_every: int = Field(0, ge=0, description="save a resumable training checkpoint every N optimizer "
                                                        "steps (0: only at the end and on SIGTERM)")
     keep_checkpoints: int = Field(2, ge=1, description="how many training checkpoints to keep")
@@ -290,6 +320,8 @@ class ExperimentConfig(_Strict):
 
     name: str = Field("experiment", pattern=r"^[A-Za-z0-9_.-]+$")
     output_dir: Path = Path("runs")
+    phase_store: Path | None = Field(None, description="folder of the phase folders, shared by every run and study "
+                                                       "that names it (default: <output_dir>/phases)")
     seeds: list[int] = Field(default_factory=lambda: [13], min_length=1)
     with_baseline: bool = Field(True, description="also run the no-intermediate baseline and write the comparison")
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
@@ -329,11 +361,102 @@ class ExperimentConfig(_Strict):
                              f"{', '.join(TRACKERS)}")
         return list(dict.fromkeys(v))
 
+    @model_validator(mode="after")
+    def _multi_task_settings(self) -> "ExperimentConfig":
+        if len(self.intermediate.tasks) > 1:
+            for i, spec in enumerate(self.intermediate.tasks):
+                given = [k for k in OPTIMIZATION_KEYS if getattr(spec, k) is not None]
+                if given:
+                    raise ValueError(f"intermediate.tasks.{i}: {', '.join(given)} cannot be set per task in a "
+                                     f"multi-task phase (one optimizer serves all tasks); set it on the intermediate "
+                                     f"section")
+        return self
+
     def baseline(self) -> "ExperimentConfig":
         """The same experiment without intermediate training."""
         data = self.model_dump()
         data["intermediate"]["tasks"] = []
         return ExperimentConfig.model_validate(data)
+
+
+# ------------------------------------------------------------------------------------------------ settings
+#: Optimisation settings that a task entry, a phase section or a task's declared protocol may give.
+OPTIMIZATION_KEYS = ("epochs", "max_steps", "batch_size", "grad_accum", "lr", "warmup_ratio")
+#: Settings that only a phase section gives (selection protocol).
+SELECTION_KEYS = ("selection", "eval_every", "patience", "selection_examples")
+
+
+def _phase_section(cfg: ExperimentConfig, phase: str) -> TrainConfig:
+    if phase not in ("intermediate", "target"):
+        raise ValueError(f"phase must be intermediate or target, got {phase!r}")
+    return cfg.intermediate if phase == "intermediate" else cfg.target
+
+
+def task_max_length(cfg: ExperimentConfig, phase: str, spec: TaskSpec) -> int:
+    """The max input length of *spec* in *phase*: the task entry's ``max_length``, else the phase section's, else
+    ``model.max_length`` when the config writes it, else the task's declared protocol length, else
+    ``model.max_length``'s default (128)."""
+    section = _phase_section(cfg, phase)
+    if spec.max_length is not None:
+        return spec.max_length
+    if section.max_length is not None:
+        return section.max_length
+    if "max_length" in cfg.model.model_fields_set:
+        return cfg.model.max_length
+    return int(get_task(spec.task).protocol.get("max_length", cfg.model.max_length))
+
+
+def resolve_settings(cfg: ExperimentConfig, phase: str, specs: list[TaskSpec]) -> dict[str, Any]:
+    """The settings a training phase actually uses, each from the first place that gives it:
+
+    1. the task entry (``target.tasks[i].lr``; in a multi-task intermediate phase only ``max_length`` and
+       ``doc_stride`` may be set per task, since one optimizer serves all tasks);
+    2. the phase section (``target.lr``), counted only where the config writes the key (``model.max_length``, when
+       written, counts here for ``max_length`` in both phases);
+    3. the task's declared protocol default (:attr:`xstilts.tasks.Task.protocol`, e.g. XNLI's 2 epochs at batch 32,
+       jiant's X-STILTs settings); in a multi-task phase, a value all its tasks declare alike;
+    4. the global default (:class:`TrainConfig`'s field default; ``model.max_length``'s for lengths).
+
+    Args:
+        phase: ``intermediate`` or ``target``.
+        specs: the phase's task entries (one for a target phase).
+    Returns:
+        ``{"epochs", "max_steps", "batch_size", "grad_accum", "lr", "warmup_ratio", "max_length", "selection",
+        "eval_every", "patience", "selection_examples"}`` plus ``doc_stride`` when a task is QA; ``max_length`` (and
+        ``doc_stride``) is a ``{task label: value}`` dict when a multi-task phase's tasks differ.
+    Raises:
+        ValueError: *phase* is not intermediate or target.
+    """
+    section = _phase_section(cfg, phase)
+    explicit = section.model_fields_set
+    out: dict[str, Any] = {}
+    protocols = [get_task(s.task).protocol for s in specs]
+    for key in OPTIMIZATION_KEYS:
+        given = [getattr(s, key) for s in specs if getattr(s, key) is not None]
+        if len(specs) == 1 and given:
+            value = given[0]
+        elif key in explicit:
+            value = getattr(section, key)
+        elif protocols and all(key in p for p in protocols) and len({p[key] for p in protocols}) == 1:
+            value = protocols[0][key]
+        else:
+            value = TrainConfig.model_fields[key].default
+        out[key] = value
+    if out["max_steps"] is not None and len(specs) == 1 and specs[0].epochs is not None and specs[0].max_steps is None:
+        out["max_steps"] = None  # epochs on the task entry beat a phase-wide max_steps
+    for key in SELECTION_KEYS:
+        out[key] = getattr(section, key)
+    lengths = {s.label: task_max_length(cfg, phase, s) for s in specs}
+    out["max_length"] = _one_or_map(lengths)
+    strides = {s.label: s.options["doc_stride"] for s in specs if "doc_stride" in s.options}
+    if strides:
+        out["doc_stride"] = _one_or_map(strides)
+    return out
+
+
+def _one_or_map(values: dict[str, Any]) -> Any:
+    distinct = set(values.values())
+    return next(iter(distinct)) if len(distinct) == 1 else values
 
 
 # ------------------------------------------------------------------------------------------------ loading

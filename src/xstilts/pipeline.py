@@ -23,12 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import yaml
 
 from . import __version__
-from .config import ExperimentConfig, TaskSpec, dump_config
+from .config import (OPTIMIZATION_KEYS, ExperimentConfig, TaskSpec, dump_config, resolve_settings,
+                     task_max_length)
 from .console import console, progress_bar
 from .data import tokenize_cached, tokenizer_fingerprint
 from .errors import MissingDataError, XstiltsError
+from .selection import Selector
 from .io import atomic_dir, atomic_write_json, atomic_write_text, read_json, resumable_dir, stable_hash
 from .loading import eval_languages, load_examples, subsample, task_data_dir
 from .modeling import (available_memory, build_backbone, count_parameters, estimate_memory, hidden_size,
@@ -40,7 +43,7 @@ from .training import (MultiTaskModel, TaskData, end_trackers, eval_all_language
                        resolve_trackers, seed_everything, start_trackers, total_steps, train)
 
 #: Bumped when a change alters what a phase computes, so that old phase folders are not reused.
-PHASE_VERSION = 1
+PHASE_VERSION = 2
 #: Settings that do not change what a phase computes, left out of its hash.
 NOT_HASHED = ("checkpoint_every", "keep_checkpoints", "log_every", "prefetch", "compile", "compile_mode", "fused_adamw",
               "length_buckets", "packing")
@@ -116,26 +119,140 @@ def _main_writes(final: Path):
     wait_for_everyone()
 
 
+# ---------------------------------------------------------------------------------------------- phase keys
+def model_identity(cfg: ExperimentConfig) -> dict:
+    """What identifies the pretrained model in every phase hash: the resolved checkpoint, revision, dtype and text
+    prefix. Input lengths are not part of it: each phase hashes its own (:func:`xstilts.config.resolve_settings`)."""
+    m = cfg.model
+    path = resolve_model_path(m.name_or_path)
+    ident = Path(path).resolve() if Path(path).is_dir() else path
+    return {"model": str(ident), "revision": m.revision, "dtype": m.dtype, "prefix": m.text_prefix}
+
+
+def pretrained_key(cfg: ExperimentConfig) -> str:
+    """The key of the starting point of a run without intermediate training."""
+    return "pretrained-" + stable_hash(model_identity(cfg))
+
+
+def _hashed_hp(section, settings: dict) -> dict:
+    """A phase section's settings that change what the phase computes: the resolved per-task settings plus the
+    section's other keys (weight decay, dropout, ...), without speed-only options (:data:`NOT_HASHED`)."""
+    hp = section.model_dump(exclude={"tasks", "max_length", *OPTIMIZATION_KEYS, *NOT_HASHED})
+    return {**hp, **settings}
+
+
+def _languages_or_declared(spec: TaskSpec) -> list[str]:
+    try:
+        return eval_languages(spec)
+    except XstiltsError:  # `languages: all` over a data folder that is not there (yet): the declared ones
+        return list(get_task(spec.task).languages)
+
+
+def intermediate_key(cfg: ExperimentConfig, seed: int) -> str:
+    """Hash of the intermediate phase of *cfg* at *seed*: the pretrained model, the intermediate section and its
+    resolved settings, the task entries and their data; nothing of the target phase."""
+    ic = cfg.intermediate
+    return stable_hash({"phase": "intermediate", "v": PHASE_VERSION, "start": pretrained_key(cfg),
+                        "model": model_identity(cfg), "hp": _hashed_hp(ic, resolve_settings(cfg, "intermediate",
+                                                                                             ic.tasks)),
+                        "seed": seed, "tasks": [{**s.model_dump(mode="json"), "data": _data_fingerprint(s)}
+                                                for s in ic.tasks]})
+
+
+def target_key(cfg: ExperimentConfig, spec: TaskSpec, start_key: str, seed: int) -> str:
+    """Hash of the target phase of *spec* fine-tuned from the encoder *start_key* at *seed*."""
+    langs = _languages_or_declared(spec)
+    return stable_hash({"phase": "target", "v": PHASE_VERSION, "start": start_key, "model": model_identity(cfg),
+                        "hp": _hashed_hp(cfg.target, resolve_settings(cfg, "target", [spec])), "seed": seed,
+                        "task": {**spec.model_dump(mode="json"), "languages": langs, "data": _data_fingerprint(spec)}})
+
+
+def retrieval_settings(cfg: ExperimentConfig, spec: TaskSpec) -> dict:
+    """How a retrieval task is embedded and scored. ``max_length``: the task entry's, else ``evaluation.max_length``,
+    else as :func:`xstilts.config.task_max_length` (explicit ``model.max_length``, the task's protocol length, 128)."""
+    ev = cfg.evaluation
+    task = get_task(spec.task)
+    length = spec.max_length or ev.max_length or task_max_length(cfg, "target", spec.model_copy(update={
+        "max_length": None}))
+    settings = {"layer": ev.retrieval_layer, "pooling": ev.pooling, "max_length": length, "k": ev.bucc_k,
+                "prefix": cfg.model.text_prefix, "query_prefix": ev.query_prefix, "options": spec.options}
+    if task.extra.get("mode") == "nearest":  # Tatoeba-style tasks only, so other retrieval keys do not change
+        settings["direction"] = ev.tatoeba_direction
+    if task.extra.get("mode") == "margin":
+        settings["bucc_threshold"] = ev.bucc_threshold
+    return settings
+
+
+def retrieval_key(cfg: ExperimentConfig, spec: TaskSpec, start_key: str) -> str:
+    """Hash of the (untrained) retrieval evaluation of *spec* with the encoder *start_key*."""
+    langs = _languages_or_declared(spec)
+    return stable_hash({"phase": "retrieval", "v": PHASE_VERSION, "start": start_key,
+                        "settings": retrieval_settings(cfg, spec),
+                        "task": {**spec.model_dump(mode="json"), "languages": langs, "data": _data_fingerprint(spec)}})
+
+
+def intermediate_label(cfg: ExperimentConfig) -> str:
+    return "+".join(s.label for s in cfg.intermediate.tasks)
+
+
+def phase_keys(cfg: ExperimentConfig, seed: int) -> dict:
+    """The phase folder names a run of *cfg* at *seed* uses, computed without loading a model:
+    ``{"intermediate": name or None, "targets": {task label: name}}`` (e.g. ``intermediate-mnli-<hash>``,
+    ``target-xnli-<hash>``, ``eval-tatoeba-<hash>``). The data folders' listings are hashed where they exist."""
+    start = pretrained_key(cfg)
+    inter = None
+    if cfg.intermediate.tasks:
+        key = intermediate_key(cfg, seed)
+        inter = f"intermediate-{intermediate_label(cfg)}-{key}"
+    targets = {}
+    for spec in cfg.target.tasks:
+        if get_task(spec.task).trainable:
+            targets[spec.label] = f"target-{spec.label}-{target_key(cfg, spec, inter or start, seed)}"
+        else:
+            src = inter if inter and cfg.evaluation.retrieval_from == "intermediate" else start
+            targets[spec.label] = f"eval-{spec.label}-{retrieval_key(cfg, spec, src)}"
+    return {"intermediate": inter, "targets": targets}
+
+
+def phase_config(cfg: ExperimentConfig, phase: str, specs: list[TaskSpec], settings: dict) -> str:
+    """The config a phase writes to its ``config.yaml``: *cfg* with the phase section's optimisation settings and
+    each task entry's ``max_length`` replaced by the values the phase used (:func:`resolve_settings`)."""
+    data = cfg.model_dump(mode="json")
+    section = data[phase]
+    section.update({k: settings[k] for k in OPTIMIZATION_KEYS})
+    lengths = settings["max_length"]
+    labels = {s.label for s in specs}
+    for entry, spec in zip(section["tasks"], getattr(cfg, phase).tasks):
+        if spec.label in labels:
+            entry["max_length"] = lengths[spec.label] if isinstance(lengths, dict) else lengths
+    if not isinstance(lengths, dict):
+        section["max_length"] = lengths
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return (f"# the resolved config of this {phase} phase: its {phase} section and task entries show the settings it "
+            f"used\n# (task entry > {phase} section > the task's protocol defaults > global defaults)\n" + text)
+
+
+def effective_hp(section, settings: dict):
+    """The phase section with the resolved optimisation settings filled in (what the training loop reads)."""
+    return section.model_copy(update={k: settings[k] for k in OPTIMIZATION_KEYS})
+
+
 class Pipeline:
     """Runs an experiment config: every seed, the STILTs variant and (optionally) the no-intermediate baseline."""
 
     def __init__(self, cfg: ExperimentConfig):
         self.cfg = cfg
         self.out = Path(cfg.output_dir).expanduser()
-        self.phase_root = self.out / "phases"
+        self.phase_root = Path(cfg.phase_store).expanduser() if cfg.phase_store else self.out / "phases"
         self.features_cache = cache_dir() / "features"
         set_threads(cfg.num_threads)
 
     # ------------------------------------------------------------------------------------------ identity
     def model_identity(self, cfg: ExperimentConfig) -> dict:
-        m = cfg.model
-        path = resolve_model_path(m.name_or_path)
-        ident = Path(path).resolve() if Path(path).is_dir() else path
-        return {"model": str(ident), "revision": m.revision, "dtype": m.dtype, "max_length": m.max_length,
-                "prefix": m.text_prefix}
+        return model_identity(cfg)
 
     def pretrained_ref(self, cfg: ExperimentConfig) -> EncoderRef:
-        return EncoderRef(resolve_model_path(cfg.model.name_or_path), "pretrained-" + stable_hash(self.model_identity(cfg)))
+        return EncoderRef(resolve_model_path(cfg.model.name_or_path), pretrained_key(cfg))
 
     # ------------------------------------------------------------------------------------------ checks
     def preflight(self, cfg: ExperimentConfig) -> None:
@@ -240,19 +357,20 @@ class Pipeline:
     def _phase_dir(self, kind: str, label: str, key: str) -> Path:
         return self.phase_root / f"{kind}-{label}-{key}"
 
-    def _features(self, spec: TaskSpec, split: str, lang: str, examples: list, tokenizer, cfg: ExperimentConfig):
+    def _features(self, spec: TaskSpec, split: str, lang: str, examples: list, tokenizer, cfg: ExperimentConfig,
+                  max_length: int, limit: int | None = None):
         task = get_task(spec.task)
         family = get_family(task.kind)
         key = {"task": task.name, "split": split, "lang": lang, "n": len(examples), "data": _data_fingerprint(spec),
-               "max_examples": spec.max_examples if split == task.train_split else spec.max_eval_examples,
-               "tokenizer": tokenizer_fingerprint(tokenizer), "max_length": cfg.model.max_length,
+               "max_examples": spec.max_examples if split == task.train_split else limit,
+               "tokenizer": tokenizer_fingerprint(tokenizer), "max_length": max_length,
                "prefix": cfg.model.text_prefix, "kind": task.kind, "options": spec.options, "v": PHASE_VERSION}
 
         def build():
             with progress_bar(f"tokenize {spec.label} {split} {lang}", len(examples)) as adv:
                 feats: dict = {}
                 for s in range(0, len(examples), 2000):
-                    part = family.featurize(task, examples[s:s + 2000], tokenizer, cfg.model.max_length,
+                    part = family.featurize(task, examples[s:s + 2000], tokenizer, max_length,
                                             cfg.model.text_prefix, spec.options)
                     if "example_index" in part:  # chunk-local -> global example numbers
                         part["example_index"] = [x + s for x in part["example_index"]]
@@ -268,27 +386,74 @@ class Pipeline:
         wait_for_everyone()
         return feats if feats is not None else tokenize_cached(self.features_cache, key, build)
 
-    def _train_data(self, spec: TaskSpec, tokenizer, cfg: ExperimentConfig) -> TaskData:
+    def _train_data(self, spec: TaskSpec, tokenizer, cfg: ExperimentConfig, max_length: int | None = None,
+                    phase: str = "intermediate") -> TaskData:
         task = get_task(spec.task)
+        if max_length is None:
+            max_length = task_max_length(cfg, phase, spec)
         lang = spec.train_language or task.train_language
         examples = subsample(load_examples(spec, task.train_split, lang), spec.max_examples)
-        feats = self._features(spec, task.train_split, lang, examples, tokenizer, cfg)
+        feats = self._features(spec, task.train_split, lang, examples, tokenizer, cfg, max_length)
         return TaskData(spec.label, task, get_family(task.kind), feats, examples)
 
-    def _eval_data(self, spec: TaskSpec, split: str, lang: str, tokenizer, cfg: ExperimentConfig) -> TaskData:
+    def _eval_data(self, spec: TaskSpec, split: str, lang: str, tokenizer, cfg: ExperimentConfig, max_length: int,
+                   limit: int | None = None) -> TaskData:
+        """One split and language of *spec*, featurized: its first *limit* examples (and at most
+        ``max_eval_examples``)."""
         task = get_task(spec.task)
         examples = load_examples(spec, split, lang)
-        if spec.max_eval_examples:
-            examples = examples[: spec.max_eval_examples]
+        limits = [n for n in (limit, spec.max_eval_examples) if n]
+        limit = min(limits) if limits else None
+        if limit is not None and limit >= len(examples):
+            limit = None  # all of them: the same features as the full split's
+        if limit:
+            examples = examples[:limit]
         if not examples:
             raise MissingDataError(f"{task_data_dir(spec)}: no {split} examples of task {task.name!r} for language "
                                    f"{lang!r}")
-        feats = self._features(spec, split, lang, examples, tokenizer, cfg)
+        feats = self._features(spec, split, lang, examples, tokenizer, cfg, max_length, limit)
         return TaskData(spec.label, task, get_family(task.kind), feats, examples)
 
-    def _train(self, cfg, hp, start: EncoderRef, specs: list[TaskSpec], seed: int, sampling: str, state_dir: Path):
-        tokenizer = load_tokenizer(start.path, cfg.model.revision if start.key.startswith("pretrained") else None)
-        datas = [self._train_data(s, tokenizer, cfg) for s in specs]
+    def _eval_sets(self, spec: TaskSpec, langs: list[str], tokenizer, cfg: ExperimentConfig,
+                   max_length: int) -> tuple[dict[str, dict[str, TaskData]], list[str]]:
+        """Every split a target phase evaluates, read and featurized before training (a bad file fails the phase
+        before its first step): ``({"dev": {lang: data}, "test": {lang: data}}, languages without dev data)``.
+        The test split is required in every language; a language whose dev file does not exist (XQuAD's
+        non-English languages, some UD treebanks) is evaluated on test only and listed."""
+        task = get_task(spec.task)
+        sets: dict[str, dict[str, TaskData]] = {"dev": {}, "test": {}}
+        no_dev = []
+        for lang in langs:
+            try:
+                sets["dev"][lang] = self._eval_data(spec, task.dev_split, lang, tokenizer, cfg, max_length)
+            except MissingDataError:
+                no_dev.append(lang)
+            sets["test"][lang] = self._eval_data(spec, task.test_split, lang, tokenizer, cfg, max_length)
+        return sets, no_dev
+
+    def _selection_data(self, spec: TaskSpec, hp, tokenizer, cfg: ExperimentConfig, max_length: int,
+                        langs: list[str]) -> list[TaskData]:
+        """The dev data model selection scores: the first ``selection_examples`` dev examples of the training
+        language (``en-dev``), or of every evaluated language (``all-dev``); none for ``last``."""
+        task = get_task(spec.task)
+        if hp.selection == "last":
+            return []
+        train_lang = spec.train_language or task.train_language
+        chosen = [train_lang] if hp.selection == "en-dev" else langs
+        out = []
+        for lang in chosen:
+            try:
+                out.append(self._eval_data(spec, task.dev_split, lang, tokenizer, cfg, max_length,
+                                           hp.selection_examples))
+            except MissingDataError as e:
+                if hp.selection == "all-dev" and lang != train_lang:
+                    continue
+                raise MissingDataError(f"{e} (needed for model selection `selection: {hp.selection}`; set "
+                                       f"selection: last to keep the final weights instead)") from None
+        return out
+
+    def _train(self, cfg, hp, phase: str, start: EncoderRef, datas: list[TaskData], tokenizer, seed: int,
+               sampling: str, state_dir: Path, max_length: int, selection: list[list[TaskData]] | None = None):
         seed_everything(seed)
         pretrained = start.key.startswith("pretrained")
         encoder, family = build_backbone(cfg.model, start.path, pretrained=pretrained,
@@ -309,18 +474,18 @@ class Pipeline:
         acc = _accelerator(cfg, state_dir.parent / "logs")
 
         start_trackers(acc, state_dir.parent.name.removeprefix(".").removesuffix(".partial"), {
-            "phase": "intermediate" if hp is cfg.intermediate else "target", "tasks": "+".join(s.label for s in specs),
+            "phase": phase, "tasks": "+".join(d.label for d in datas),
             "seed": seed, "sampling": sampling, "model": cfg.model.model_dump(mode="json"),
             "train": hp.model_dump(mode="json", exclude={"tasks"})})
         total, trainable = count_parameters(model)
-        mem = estimate_memory(model, hp.batch_size, cfg.model.max_length, cfg.model.gradient_checkpointing,
+        mem = estimate_memory(model, hp.batch_size, max_length, cfg.model.gradient_checkpointing,
                               cfg.mixed_precision != "no")
         avail = available_memory(acc.device)
         console.print(f"  {family} {type(encoder).__name__}: {total / 1e6:,.1f}M parameters, {trainable / 1e6:,.2f}M "
                       f"trainable; memory estimate {mem['total'] / 2**30:.2f} GiB (weights "
                       f"{mem['weights'] / 2**30:.2f}, gradients {mem['gradients'] / 2**30:.2f}, optimizer "
                       f"{mem['optimizer'] / 2**30:.2f}, activations at batch {hp.batch_size} x length "
-                      f"{cfg.model.max_length} {mem['activations'] / 2**30:.2f}) of {avail / 2**30:.1f} GiB free")
+                      f"{max_length} {mem['activations'] / 2**30:.2f}) of {avail / 2**30:.1f} GiB free")
         if mem["total"] > avail:
             raise XstiltsError(f"training needs about {mem['total'] / 2**30:.1f} GiB but {acc.device} has "
                                f"{avail / 2**30:.1f} GiB free: lower batch_size or max_length, use lora, "
@@ -336,8 +501,30 @@ class Pipeline:
                                f"phase need about {need / 2**30:.1f} GiB; free some space or lower keep_checkpoints")
         if list_checkpoints(state_dir):
             console.print(f"  resuming from {list_checkpoints(state_dir)[0]}")
+        selector = None
+        if selection and any(selection):
+            groups = selection
+            metrics = [d.task.metric for d in datas]
+            selector = Selector(hp.selection, hp.eval_every, hp.patience, evaluate=lambda: float("nan"),
+                                metric="/".join(dict.fromkeys(metrics)), examples=hp.selection_examples)
+
+            def evaluate() -> float:
+                task_scores = []
+                for group in groups:
+                    if not group:
+                        continue
+                    metric = group[0].task.metric
+                    outs = eval_all_languages(model, group, batch_size=hp.eval_batch_size, accelerator=acc,
+                                              pad_id=pad)
+                    vals = [d.family.score(d.task, d.family.decode(d.task, out, d.features, d.examples),
+                                           d.examples)[metric] for d, out in zip(group, outs)]
+                    task_scores.append(sum(vals) / len(vals))
+                return sum(task_scores) / len(task_scores) if task_scores else float("nan")
+
+            selector.evaluate = evaluate
         console.print(f"  training on {', '.join(f'{d.label} ({d.size:,} examples)' for d in datas)}: {steps} steps "
-                      f"of batch {hp.batch_size} on {acc.device}")
+                      f"of batch {hp.batch_size} on {acc.device}"
+                      + (f"; {hp.selection} selection every {hp.eval_every} steps" if selector else ""))
         with progress_bar("train", steps) as adv:
             def on_step(step, loss):
                 adv(1, info="" if loss != loss else f"loss {loss:.4f}")
@@ -356,23 +543,23 @@ class Pipeline:
             try:
                 history = train(model, datas, hp, seed=seed, accelerator=acc, pad_id=pad, probabilities=probs,
                                 mixed_batches=getattr(hp, "mixed_batches", False), progress=on_step,
-                                state_dir=state_dir, distributed=getattr(cfg, "distributed", None))
+                                state_dir=state_dir, distributed=getattr(cfg, "distributed", None),
+                                selector=selector)
             except BaseException:
                 end_trackers(acc)  # close the trackers' files; the work folder is kept for resuming
                 raise
+        sel = history.get("selection")
+        if sel:
+            console.print(f"  selected step {sel['selected_step']} of {sel['steps_trained']} ({sel['mode']}, "
+                          f"{sel['metric']} {sel['best_score']:.2f})"
+                          + (" — stopped early" if sel["stopped_early"] else ""))
         model = acc.unwrap_model(model)
-        return model, tokenizer, acc, pad, history
+        return model, acc, pad, history
 
-    def _evaluate(self, model, spec: TaskSpec, split: str, lang: str, tokenizer, cfg, acc, pad, pred_dir: Path,
-                  batch_size: int, data: TaskData | None = None, outputs: list | None = None) -> dict:
-        """Score one language: decode the head outputs (computed here unless *outputs* are given, with *data*),
-        write the predictions (main process only) and return the metrics."""
-        if data is None:
-            data = self._eval_data(spec, split, lang, tokenizer, cfg)
-        if outputs is None:
-            with progress_bar(f"evaluate {spec.label} {split} {lang}", data.size) as adv:
-                outputs = eval_all_languages(model, [data], batch_size=batch_size, accelerator=acc, pad_id=pad,
-                                             advance=adv)[0]
+    def _evaluate(self, spec: TaskSpec, split: str, lang: str, pred_dir: Path, data: TaskData,
+                  outputs: list) -> dict:
+        """Score one language from its head *outputs*: decode, write the predictions, gold labels and per-example
+        statistics (main process only) and return the metrics."""
         preds = data.family.decode(data.task, outputs, data.features, data.examples)
         scores = data.family.score(data.task, preds, data.examples)
         if is_main_process():
@@ -387,45 +574,59 @@ class Pipeline:
                                   "".join(json.dumps(x) + "\n" for x in stats))
         return {**scores, "n": len(data.examples)}
 
-    def _evaluate_languages(self, model, spec: TaskSpec, split: str, langs: list[str], tokenizer, cfg, acc, pad,
+    def _evaluate_languages(self, model, spec: TaskSpec, split: str, datas: dict[str, TaskData], acc, pad,
                             pred_dir: Path, batch_size: int) -> dict:
         """Every language of a task in one pass (:func:`~xstilts.training.eval_all_languages`: all features sorted
-        by length into large batches), then each language scored and written as :meth:`_evaluate` does; equal to
+        by length into large batches), then each language scored and written by :meth:`_evaluate`; equal to
         evaluating language by language."""
-        datas = [self._eval_data(spec, split, lang, tokenizer, cfg) for lang in langs]
-        with progress_bar(f"evaluate {spec.label} {split} ({len(langs)} languages)", sum(d.size for d in datas)) \
-                as adv:
-            outputs = eval_all_languages(model, datas, batch_size=batch_size, accelerator=acc, pad_id=pad,
-                                         advance=adv)
-        return {lang: self._evaluate(model, spec, split, lang, tokenizer, cfg, acc, pad, pred_dir, batch_size,
-                                     data=d, outputs=out) for lang, d, out in zip(langs, datas, outputs)}
+        langs = list(datas)
+        if not langs:
+            return {}
+        with progress_bar(f"evaluate {spec.label} {split} ({len(langs)} languages)",
+                          sum(d.size for d in datas.values())) as adv:
+            outputs = eval_all_languages(model, list(datas.values()), batch_size=batch_size, accelerator=acc,
+                                         pad_id=pad, advance=adv)
+        return {lang: self._evaluate(spec, split, lang, pred_dir, datas[lang], out)
+                for lang, out in zip(langs, outputs)}
 
     def intermediate_phase(self, cfg: ExperimentConfig, start: EncoderRef, seed: int) -> Path:
-        """Phase 2: train the encoder on the intermediate task(s); save it (the heads are kept but not passed on)."""
+        """Phase 2: train the encoder on the intermediate task(s), selecting on their English dev sets; save it
+        (the heads are kept but not passed on). Every dev set is read before the first training step."""
         ic = cfg.intermediate
-        hp = ic.model_dump(exclude={"tasks", *NOT_HASHED})
-        key = stable_hash({"phase": "intermediate", "v": PHASE_VERSION, "start": start.key,
-                           "model": self.model_identity(cfg), "hp": hp, "seed": seed,
-                           "tasks": [{**s.model_dump(mode="json"), "data": _data_fingerprint(s)} for s in ic.tasks]})
-        label = "+".join(s.label for s in ic.tasks)
+        settings = resolve_settings(cfg, "intermediate", ic.tasks)
+        hp = effective_hp(ic, settings)
+        key = intermediate_key(cfg, seed)
+        label = intermediate_label(cfg)
         final = self._phase_dir("intermediate", label, key)
         if (final / "metrics.json").is_file():
             console.print(f"  [green]✓[/] intermediate phase {label} already complete: {final}")
             return final
         console.print(f"  intermediate phase: {label}")
         t0 = time.time()
+        lengths = {s.label: task_max_length(cfg, "intermediate", s) for s in ic.tasks}
         with _main_writes(final) as tmp:
-            model, tokenizer, acc, pad, history = self._train(cfg, ic, start, ic.tasks, seed, ic.sampling,
-                                                              tmp / "train_state")
-            dev = {}
+            tokenizer = load_tokenizer(start.path, cfg.model.revision if start.key.startswith("pretrained") else None)
+            datas = [self._train_data(s, tokenizer, cfg, lengths[s.label]) for s in ic.tasks]
+            devs, selection = {}, []
             for spec in ic.tasks:
                 task = get_task(spec.task)
                 lang = spec.train_language or task.train_language
-                dev[spec.label] = {lang: self._evaluate(model, spec, task.dev_split, lang, tokenizer, cfg, acc, pad,
-                                                        tmp / "predictions", ic.eval_batch_size)}
-            self._finish_phase(tmp, acc, model, tokenizer, cfg, start, "dev", dev, history["steps"], lambda: {
+                devs[spec.label] = (lang, self._eval_data(spec, task.dev_split, lang, tokenizer, cfg,
+                                                          lengths[spec.label]))
+                selection.append(self._selection_data(spec, hp, tokenizer, cfg, lengths[spec.label], [lang]))
+            model, acc, pad, history = self._train(cfg, hp, "intermediate", start, datas, tokenizer, seed,
+                                                   ic.sampling, tmp / "train_state", max(lengths.values()),
+                                                   selection)
+            dev = {}
+            for spec in ic.tasks:
+                lang, data = devs[spec.label]
+                dev[spec.label] = self._evaluate_languages(model, spec, "dev", {lang: data}, acc, pad,
+                                                           tmp / "predictions", ic.eval_batch_size)
+            selection_record = history.pop("selection") or _last_record(history)
+            self._finish_phase(tmp, acc, model, tokenizer, cfg, start, "dev", dev, history["steps_trained"], lambda: {
                 "phase": "intermediate", "key": key, "seed": seed, "tasks": [s.label for s in ic.tasks], "dev": dev,
-                "train": history, "seconds": time.time() - t0})
+                "settings": settings, "selection": selection_record, "train": history,
+                "seconds": time.time() - t0}, phase_config(cfg, "intermediate", ic.tasks, settings))
         shown = []
         for spec in ic.tasks:
             task = get_task(spec.task)
@@ -437,7 +638,7 @@ class Pipeline:
 
     @staticmethod
     def _finish_phase(tmp: Path, acc, model, tokenizer, cfg: ExperimentConfig, start: EncoderRef, split: str,
-                      scores: dict, steps: int, metrics) -> None:
+                      scores: dict, steps: int, metrics, config_text: str | None = None) -> None:
         """End of a training phase: log *scores* ({task label: {language: metrics}}) of *split* to the trackers and
         close them (before the work folder is renamed); on the main process, write the checkpoint (encoder, heads),
         the config and ``metrics()`` into *tmp*."""
@@ -447,33 +648,50 @@ class Pipeline:
             ckpt = tmp / "checkpoint"
             save_backbone(model.encoder, ckpt / "encoder", tokenizer, cfg.model, start.path)
             torch.save({k: v.state_dict() for k, v in model.heads.items()}, ckpt / "heads.pt")
-            atomic_write_text(tmp / "config.yaml", dump_config(cfg))
+            atomic_write_text(tmp / "config.yaml", config_text or dump_config(cfg))
             atomic_write_json(tmp / "metrics.json", metrics())
 
     def target_phase(self, cfg: ExperimentConfig, spec: TaskSpec, start: EncoderRef, seed: int) -> Path:
-        """Phase 3 for a trainable task: fine-tune on English, evaluate zero-shot in every language."""
+        """Phase 3 for a trainable task: fine-tune on English (model selection on its English dev set), then
+        evaluate zero-shot the dev and test splits in every language. All evaluation data are read before the first
+        training step."""
         task = get_task(spec.task)
         tc = cfg.target
-        hp = tc.model_dump(exclude={"tasks", *NOT_HASHED})
+        settings = resolve_settings(cfg, "target", [spec])
+        hp = effective_hp(tc, settings)
+        max_length = settings["max_length"]
         langs = eval_languages(spec)
-        key = stable_hash({"phase": "target", "v": PHASE_VERSION, "start": start.key, "model": self.model_identity(cfg),
-                           "hp": hp, "seed": seed, "task": {**spec.model_dump(mode="json"), "languages": langs,
-                                                            "data": _data_fingerprint(spec)}})
+        key = target_key(cfg, spec, start.key, seed)
         final = self._phase_dir("target", spec.label, key)
         if (final / "metrics.json").is_file():
             console.print(f"  [green]✓[/] target phase {spec.label} already complete: {final}")
             return final
-        console.print(f"  target phase: {spec.label} (fine-tune on {task.train_language}, evaluate {len(langs)} "
-                      f"languages)")
+        console.print(f"  target phase: {spec.label} (fine-tune on {spec.train_language or task.train_language}, "
+                      f"evaluate {len(langs)} languages)")
         t0 = time.time()
         with _main_writes(final) as tmp:
-            model, tokenizer, acc, pad, history = self._train(cfg, tc, start, [spec], seed, "proportional",
-                                                              tmp / "train_state")
-            per_lang = self._evaluate_languages(model, spec, task.test_split, langs, tokenizer, cfg, acc, pad,
-                                                tmp / "predictions", tc.eval_batch_size)
-            self._finish_phase(tmp, acc, model, tokenizer, cfg, start, "test", {spec.label: per_lang},
-                               history["steps"], lambda: _task_metrics(spec, task, per_lang, key, history,
-                                                                       time.time() - t0))
+            tokenizer = load_tokenizer(start.path, cfg.model.revision if start.key.startswith("pretrained") else None)
+            train_data = self._train_data(spec, tokenizer, cfg, max_length)
+            sets, no_dev = self._eval_sets(spec, langs, tokenizer, cfg, max_length)
+            selection = self._selection_data(spec, hp, tokenizer, cfg, max_length, list(sets["dev"]))
+            model, acc, pad, history = self._train(cfg, hp, "target", start, [train_data], tokenizer, seed,
+                                                   "proportional", tmp / "train_state", max_length, [selection])
+            splits = {}
+            for split, datas in sets.items():
+                per_lang = self._evaluate_languages(model, spec, split, datas, acc, pad, tmp / "predictions",
+                                                    tc.eval_batch_size)
+                if per_lang:
+                    splits[split] = {"languages": per_lang, "average": _mean_metric(per_lang, task.metric)}
+            selection_record = history.pop("selection") or _last_record(history)
+
+            def metrics():
+                m = _task_metrics(spec, task, splits["test"]["languages"], key, history, time.time() - t0)
+                m.update(split="test", splits=splits, selection=selection_record, settings=settings,
+                         no_dev_languages=no_dev, train_language=spec.train_language or task.train_language)
+                return m
+
+            self._finish_phase(tmp, acc, model, tokenizer, cfg, start, "test", {spec.label: splits["test"]["languages"]},
+                               history["steps_trained"], metrics, phase_config(cfg, "target", [spec], settings))
         return final
 
     def retrieval_phase(self, cfg: ExperimentConfig, spec: TaskSpec, start: EncoderRef) -> Path:
@@ -495,15 +713,8 @@ class Pipeline:
         task = get_task(spec.task)
         ev = cfg.evaluation
         langs = eval_languages(spec)
-        settings = {"layer": ev.retrieval_layer, "pooling": ev.pooling, "max_length": ev.max_length or cfg.model.max_length,
-                    "k": ev.bucc_k, "prefix": cfg.model.text_prefix, "query_prefix": ev.query_prefix,
-                    "options": spec.options}
-        if task.extra.get("mode") == "nearest":  # Tatoeba-style tasks only, so other retrieval keys do not change
-            settings["direction"] = ev.tatoeba_direction
-        if task.extra.get("mode") == "margin":
-            settings["bucc_threshold"] = ev.bucc_threshold
-        key = stable_hash({"phase": "retrieval", "v": PHASE_VERSION, "start": start.key, "settings": settings,
-                           "task": {**spec.model_dump(mode="json"), "languages": langs, "data": _data_fingerprint(spec)}})
+        settings = retrieval_settings(cfg, spec)
+        key = retrieval_key(cfg, spec, start.key)
         final = self._phase_dir("eval", spec.label, key)
         if (final / "metrics.json").is_file():
             console.print(f"  [green]✓[/] retrieval evaluation {spec.label} already complete: {final}")
@@ -543,11 +754,24 @@ class Pipeline:
                 atomic_write_text(tmp / "labels" / task.name / fname, content)
             atomic_write_text(tmp / "config.yaml", dump_config(cfg))
             m = _task_metrics(spec, task, per_lang, key, None, time.time() - t0)
+            m.update(split=task.test_split, splits={"test": {"languages": per_lang,
+                                                             "average": _mean_metric(per_lang, task.metric)}})
             m["retrieval"] = {**settings, "layer": layer, "encoder": start.key}
             atomic_write_json(tmp / "metrics.json", m)
         console.print(f"  [green]✓[/] {spec.label}: mean {task.metric} {m['average']:.2f} over {len(langs)} languages "
                       f"({time.time() - t0:.0f} s)")
         return final
+
+
+def _mean_metric(per_lang: dict, metric: str) -> float:
+    vals = [v[metric] for v in per_lang.values()]
+    return sum(vals) / len(vals)
+
+
+def _last_record(history: dict) -> dict:
+    """The selection record of a phase that kept its final weights (``selection: last``)."""
+    return {"mode": "last", "selected_step": history["steps_trained"], "steps_trained": history["steps_trained"],
+            "curve": [], "stopped_early": False}
 
 
 def _task_metrics(spec: TaskSpec, task, per_lang: dict, key: str, history, seconds: float) -> dict:

@@ -1,4 +1,4 @@
-"""Result tables (markdown, JSON, CSV) per run and per experiment, and the baseline-vs-STILTs comparison with a PNG
+"""Result tables (markdown, JSON, CSV) per run and per experiment (test, and dev where the phases have it), and the baseline-vs-STILTs comparison with a PNG
 bar chart of per-language deltas. Scores are percentages; with several seeds a cell is ``mean ± std`` (sample std)."""
 
 from __future__ import annotations
@@ -20,16 +20,24 @@ def _fmt(a: dict) -> str:
     return f"{a['mean']:.2f} ± {a['std']:.2f}" if len(a["values"]) > 1 else f"{a['mean']:.2f}"
 
 
-def aggregate(runs: list[dict]) -> dict:
+def aggregate(runs: list[dict], split: str | None = None) -> dict:
     """Per task label: ``{metric, languages: {lang: agg}, average: agg}`` over the runs (seeds), where ``agg`` is
-    ``{mean, std, values}`` of the task's headline metric."""
+    ``{mean, std, values}`` of the task's headline metric. *split* ``dev`` or ``test`` takes that split of each
+    phase's ``splits`` (tasks without it are left out); ``None``: the phase's headline scores (test)."""
     out: dict = {}
     for run in runs:
         for label, m in run["tasks"].items():
+            scores_of = m["languages"]
+            average = m["average"]
+            if split is not None:
+                part = m.get("splits", {}).get(split)
+                if part is None:
+                    continue
+                scores_of, average = part["languages"], part["average"]
             t = out.setdefault(label, {"task": m["task"], "metric": m["metric"], "languages": {}, "average": []})
-            for lang, scores in m["languages"].items():
+            for lang, scores in scores_of.items():
                 t["languages"].setdefault(lang, []).append(scores[m["metric"]])
-            t["average"].append(m["average"])
+            t["average"].append(average)
     for t in out.values():
         t["languages"] = {lang: _agg(v) for lang, v in t["languages"].items()}
         t["average"] = _agg(t["average"])
@@ -39,25 +47,41 @@ def aggregate(runs: list[dict]) -> dict:
 def write_results(folder: Path, runs: list[dict], title: str) -> dict:
     """Write ``results.md``, ``results.json`` and ``results.csv`` into *folder*; returns their paths and the text."""
     agg = aggregate(runs)
+    dev = aggregate(runs, "dev")
     seeds = [r["seed"] for r in runs]
     md = [f"## {title}", "", f"seeds: {', '.join(map(str, seeds))}", ""]
     rows = []
     for label, t in agg.items():
-        md += [f"### {label} ({t['metric']})", "", f"| language | {t['metric']} |", "|---|---:|"]
+        d = dev.get(label)
+        if d is None:
+            md += [f"### {label} ({t['metric']})", "", f"| language | {t['metric']} |", "|---|---:|"]
+        else:  # dev (every language that has it; the selection split in English) beside test
+            md += [f"### {label} ({t['metric']})", "", "| language | dev | test |", "|---|---:|---:|"]
         for lang, a in t["languages"].items():
-            md.append(f"| {lang} | {_fmt(a)} |")
-            rows.append([label, lang, t["metric"], a["mean"], a["std"], len(a["values"])])
-        md += [f"| **average** | **{_fmt(t['average'])}** |", ""]
+            if d is None:
+                md.append(f"| {lang} | {_fmt(a)} |")
+            else:
+                md.append(f"| {lang} | {_fmt(d['languages'][lang]) if lang in d['languages'] else '–'} | {_fmt(a)} |")
+            rows.append([label, lang, t["metric"], a["mean"], a["std"], len(a["values"]), "test"])
+        if d is None:
+            md += [f"| **average** | **{_fmt(t['average'])}** |", ""]
+        else:
+            md += [f"| **average** | **{_fmt(d['average'])}** | **{_fmt(t['average'])}** |", ""]
+            rows += [[label, lang, t["metric"], a["mean"], a["std"], len(a["values"]), "dev"]
+                     for lang, a in d["languages"].items()]
+            rows.append([label, "average", t["metric"], d["average"]["mean"], d["average"]["std"],
+                         len(d["average"]["values"]), "dev"])
         rows.append([label, "average", t["metric"], t["average"]["mean"], t["average"]["std"],
-                     len(t["average"]["values"])])
+                     len(t["average"]["values"]), "test"])
     text = "\n".join(md)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["task", "language", "metric", "mean", "std", "n_seeds"])
+    w.writerow(["task", "language", "metric", "mean", "std", "n_seeds", "split"])
     w.writerows(rows)
     folder = Path(folder)
     paths = {"markdown": atomic_write_text(folder / "results.md", text + "\n"),
-             "json": atomic_write_json(folder / "results.json", {"title": title, "seeds": seeds, "tasks": agg}),
+             "json": atomic_write_json(folder / "results.json", {"title": title, "seeds": seeds, "tasks": agg,
+                                                                 "dev": dev}),
              "csv": atomic_write_text(folder / "results.csv", buf.getvalue())}
     return {**{k: str(v) for k, v in paths.items()}, "markdown_text": text}
 

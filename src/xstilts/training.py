@@ -561,9 +561,14 @@ def _fsdp_full_state(module: nn.Module, optimizer) -> dict:
 def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accelerator, pad_id: int,
           probabilities: list[float] | None = None, mixed_batches: bool = False,
           progress: Callable[[int, float], None] | None = None, state_dir: Path | None = None,
-          distributed: str | None = None) -> dict:
+          distributed: str | None = None, selector=None) -> dict:
     """Train *model* on *tasks* for :func:`total_steps` optimizer steps, resuming from *state_dir* if it holds a
     checkpoint.
+
+    Model selection (*selector*, a :class:`~xstilts.selection.Selector`): at its evaluation steps the model is put in
+    eval mode and scored; the best weights are kept (in the checkpoints too, so a resumed run selects the same
+    step), training stops early when the selector's patience is used up, and the selected weights are loaded into
+    *model* at the end.
 
     Checkpoints (model, optimizer, scheduler, RNG states, sampler positions, loss curve) are written to *state_dir*
     every ``hp.checkpoint_every`` steps (0: never in the middle), at the end, and when :data:`STOP` is set (SIGTERM);
@@ -597,8 +602,10 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
         distributed: ``ddp`` or ``fsdp`` for data-parallel runs (default: ``fsdp`` when launched with FSDP by
             accelerate, else ``ddp``); ignored in a single process.
     Returns:
-        ``{"steps", "loss_curve": [(step, mean loss)], "task_steps": {label: batches}, "task_examples": {label: n},
-        "task_tokens": {label: non-pad tokens}, "seconds", "resumed_from"}`` — what was spent per task.
+        ``{"steps", "steps_trained", "loss_curve": [(step, mean loss)], "task_steps": {label: batches},
+        "task_examples": {label: n}, "task_tokens": {label: non-pad tokens}, "seconds", "resumed_from",
+        "selection"}`` — what was spent per task (``steps``: planned; ``steps_trained``: run, fewer after an early
+        stop); ``selection``: :meth:`~xstilts.selection.Selector.record` or None.
     Raises:
         XstiltsError: a NaN/inf loss (naming the step; the last good checkpoint stays).
         Preempted: :data:`STOP` was set; a checkpoint was saved first.
@@ -654,6 +661,10 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
                 s.restore(s_st)
             _restore_rng(rng_state, rng, gen)
             seconds_before, resumed_from = st.get("seconds", 0.0), str(path)
+            if selector is not None and "selection" in st:
+                selector.restore(st["selection"], payload.get("best"))
+                if st.get("stopped_early"):
+                    selector.stopped_early = True
     if not fsdp:  # (FSDP: the plain optimizer; bf16 autocast needs no gradient scaler)
         optimizer = accelerator.prepare(optimizer)
     runner: nn.Module = sharded if fsdp else _LossModule(inner)
@@ -692,6 +703,9 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
     def save(step: int, sampler_state: dict) -> None:
         if state_dir is None:
             return
+        extra = {}
+        if selector is not None and selector.best_weights is not None and selector.best_step != step:
+            extra["best"] = selector.best_weights  # the selected weights, when they are not the current ones
         flush_counts()
         mine = {"rng": _rng_states(rng, gen, sampler_state), "window": [float(x) for x in window]}
         ranks = dist.gather(mine)
@@ -704,21 +718,30 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
                 state["ranks"] = ranks
             if fsdp:
                 state["fsdp"] = True
+            if selector is not None:
+                state["selection"] = selector.state()
+                state["stopped_early"] = selector.stopped_early
             ck.save_checkpoint(state_dir, step, {
                 "model": full["model"] if fsdp else inner.state_dict(),
                 "optim": {"optimizer": full["optim"] if fsdp else optimizer.state_dict(),
                           "scheduler": scheduler.state_dict()},
-                "state": state}, keep=hp.keep_checkpoints)
+                "state": state, **extra}, keep=hp.keep_checkpoints)
         dist.barrier()
 
     runner.train()
     STOP["in_training"] = True
+    last_step = start
+    if selector is not None and selector.stopped_early:
+        steps_left = False  # resumed after an early stop: nothing more to train
+    else:
+        steps_left = start < steps
     try:
         # the plan of step s+1 is drawn (and collated in the background) before step s computes; the sampler
         # state saved with step s is the one from before that draw
         snapshot = sampler.state()
-        upcoming = loader.submit(sampler.draw(), start + 1) if start < steps else None
-        for step in range(start + 1, steps + 1):
+        upcoming = loader.submit(sampler.draw(), start + 1) if steps_left else None
+        for step in range(start + 1, steps + 1 if steps_left else start + 1):
+            last_step = step
             current = upcoming
             snapshot = sampler.state()
             upcoming = loader.submit(sampler.draw(), step + 1) if step < steps else None
@@ -754,6 +777,14 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
                 optimizer.zero_grad(set_to_none=True)
             log_step = step % hp.log_every == 0 or step == steps
             ckpt_step = step == steps or bool(hp.checkpoint_every and step % hp.checkpoint_every == 0)
+            if selector is not None and selector.due(step, steps):
+                score = selector.observe(step, inner)  # the caller's evaluate() switches eval mode
+                runner.train()
+                if getattr(accelerator, "trackers", None):
+                    accelerator.log({"selection/score": score}, step=step)
+                if selector.should_stop and step < steps:
+                    selector.stopped_early = True
+                    ckpt_step = True
             if log_step:
                 mean_loss = float(dist.sum_(torch.stack(window).float().mean()))
                 window.clear()
@@ -773,10 +804,14 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
             # data-parallel processes agree on stopping at logging / checkpoint steps (no per-step collective)
             stop = STOP["requested"] if dist.world == 1 else (dist.any(STOP["requested"])
                                                                 if log_step or ckpt_step else False)
+            if selector is not None and selector.stopped_early:
+                break
             if stop and step < steps:
                 save(step, snapshot)
                 raise Preempted(f"stopped on request at optimizer step {step}/{steps}; checkpoint saved in "
                                 f"{state_dir}; run the same command again to resume")
+        if upcoming is not None and selector is not None and selector.stopped_early:
+            upcoming = None  # the batch drawn for the step after the early stop is not used
         flush_counts()
         if fsdp:  # the trained weights into the caller's (unsharded) model, in every process
             from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
@@ -784,13 +819,17 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
             weights = get_model_state_dict(sharded, options=StateDictOptions(full_state_dict=True))
             inner.load_state_dict({k.removeprefix("model."): v for k, v in weights.items()})
             inner.to(device)
+        if selector is not None and selector.best_weights is not None and selector.best_step != last_step:
+            inner.load_state_dict(selector.best_weights)  # the selected step's weights
+            inner.to(device)
     finally:
         STOP["in_training"] = False
         loader.close()
         if compiled:
             inner.encoder._compiled_call_impl = None  # evaluation runs other shapes: back to eager
-    return {"steps": steps, "loss_curve": curve, "task_steps": task_steps, "task_examples": task_examples,
-            "task_tokens": task_tokens, "seconds": seconds_before + time.time() - t0, "resumed_from": resumed_from}
+    return {"steps": steps, "steps_trained": last_step, "loss_curve": curve, "task_steps": task_steps,
+            "task_examples": task_examples, "task_tokens": task_tokens, "seconds": seconds_before + time.time() - t0,
+            "resumed_from": resumed_from, "selection": selector.record(last_step) if selector is not None else None}
 
 
 def _rank_state(st: dict, rank: int, world: int) -> tuple[dict, list[float]]:

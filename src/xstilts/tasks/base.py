@@ -79,6 +79,9 @@ class Task:
         train_language / train_split / dev_split / test_split: where fine-tuning and evaluation data come from.
         hf: the Hugging Face ``datasets`` source for users who are online (``None`` when there is none).
         description / source: one line each: what the task is, and the paper or data set it follows.
+        protocol: the task's defaults in the published protocol it is run under (X-STILTs / XTREME: ``epochs``,
+            ``batch_size``, ``grad_accum``, ``lr``, ``warmup_ratio``, ``max_length``); a config's task entry or
+            phase section overrides them (:func:`xstilts.config.resolve_settings`).
     """
 
     name: str
@@ -97,6 +100,7 @@ class Task:
     description: str = ""
     source: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    protocol: dict[str, Any] = field(default_factory=dict)
 
     @property
     def trainable(self) -> bool:
@@ -113,6 +117,21 @@ class Task:
             except ValueError:
                 pass
         raise DataFormatError(path, line, f"unknown label {short(label)}; expected one of {', '.join(self.labels)}")
+
+
+def xstilts_protocol(**settings: Any) -> dict[str, Any]:
+    """A task's defaults under the X-STILTs protocol (Phang et al. 2020, run with jiant): AdamW at lr 1e-5 with a
+    linear warm-up over 10% of the steps then linear decay (jiant's ``learning_rate=1e-5``,
+    ``warmup_proportion=0.1``), plus the task's own *settings* (epochs, batch size, max length), for
+    :attr:`Task.protocol`. Intermediate tasks: 3 epochs (jiant's ``num_train_epochs`` default) at batch 4 (the
+    ``--train_batch_size 4`` of jiant's X-STILTs guide, ``guides/projects/xstilts.md``); target tasks: the epochs
+    and batch sizes of jiant's XTREME guide (``guides/benchmarks/xtreme.md``)."""
+    return {"lr": 1e-5, "warmup_ratio": 0.1, **settings}
+
+
+#: Intermediate tasks of X-STILTs: classification, multiple choice and tagging at 256 tokens, QA at 384.
+XSTILTS_INTERMEDIATE = xstilts_protocol(epochs=3, batch_size=4, max_length=256)
+XSTILTS_INTERMEDIATE_QA = xstilts_protocol(epochs=3, batch_size=4, max_length=384)
 
 
 # ----------------------------------------------------------------------------------------------- file readers

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from ..errors import DataFormatError, MissingDataError
 from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import Family, iter_jsonl, iter_tsv, need_str, read_text_lines, require_file, short
+from .base import (XSTILTS_INTERMEDIATE, Family, iter_jsonl, iter_tsv, need_str, read_text_lines, require_file, short,
+                   xstilts_protocol)
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 BINARY_LABELS = ("0", "1")
@@ -162,7 +163,7 @@ register(Task(
     hf=HFSource("nyu-mll/glue", "mnli", {"train": "train", "dev": "validation_matched", "test": "validation_matched"},
                 _hf_nli),
     description="Multi-Genre NLI, 393k English premise/hypothesis pairs, 3 classes",
-    source="Williams et al. 2018; GLUE",
+    source="Williams et al. 2018; GLUE", protocol=XSTILTS_INTERMEDIATE,
 ))
 for _rounds, _name in ((("R1", "R2", "R3"), "anli"), (("R1",), "anli-r1"), (("R2",), "anli-r2"), (("R3",), "anli-r3")):
     register(Task(
@@ -172,6 +173,7 @@ for _rounds, _name in ((("R1", "R2", "R3"), "anli"), (("R1",), "anli-r1"), (("R2
                     {s: "+".join(f"{s if s != 'dev' else 'dev'}_{r.lower()}" for r in _rounds)
                      for s in ("train", "dev", "test")}, _hf_nli),
         description=f"Adversarial NLI, round(s) {', '.join(_rounds)}", source="Nie et al. 2020",
+        protocol=XSTILTS_INTERMEDIATE,
     ))
 register(Task(
     name="qqp", kind="pair_classification", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy",
@@ -179,12 +181,14 @@ register(Task(
     hf=HFSource("nyu-mll/glue", "qqp", {"train": "train", "dev": "validation", "test": "validation"},
                 _hf_pair("question1", "question2")),
     description="Quora Question Pairs, duplicate-question detection", source="GLUE (Wang et al. 2019)",
+    protocol=XSTILTS_INTERMEDIATE,
 ))
 register(Task(
     name="xnli", kind="pair_classification", roles=(TARGET,), languages=XNLI_LANGS, metric="accuracy",
     labels=NLI_LABELS, read=read_xnli, data_subdir="xnli",
     hf=HFSource("facebook/xnli", "{lang}", {"train": "train", "dev": "validation", "test": "test"}, _hf_nli),
     description="Cross-lingual NLI, 15 languages; trained on English MultiNLI", source="Conneau et al. 2018; XTREME",
+    protocol=xstilts_protocol(epochs=2, batch_size=32, max_length=256),
 ))
 register(Task(
     name="pawsx", kind="pair_classification", roles=(TARGET,), languages=PAWSX_LANGS, metric="accuracy",
@@ -192,7 +196,7 @@ register(Task(
     hf=HFSource("google-research-datasets/paws-x", "{lang}", {"train": "train", "dev": "validation", "test": "test"},
                 _hf_pair("sentence1", "sentence2")),
     description="Cross-lingual paraphrase adversaries from word scrambling, 7 languages",
-    source="Yang et al. 2019; XTREME",
+    source="Yang et al. 2019; XTREME", protocol=xstilts_protocol(epochs=5, batch_size=32, max_length=256),
 ), aliases=("paws-x",))
 register(Task(
     name="kjv-web-paraphrase", kind="pair_classification", roles=(INTERMEDIATE, TARGET), languages=("en",),

@@ -47,7 +47,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ConfigError, DataFormatError, MissingDataError, XstiltsError
 from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import Family, decode_text, iter_jsonl, need_str, read_bytes, read_text_lines, require_file, short, type_name
+from .base import (XSTILTS_INTERMEDIATE, Family, decode_text, iter_jsonl, need_str, read_bytes, read_text_lines,
+                   require_file, short, type_name)
 
 
 @dataclass(frozen=True)
@@ -395,7 +396,7 @@ register(Task(
     hf=HFSource("Rowan/hellaswag", None, {"train": "train", "dev": "validation", "test": "validation"}, _hf_hellaswag,
                 note=_script_note("github.com/rowanz/hellaswag, data/hellaswag_{train,val}.jsonl")),
     description="HellaSwag, commonsense sentence completion, 4 endings (ActivityNet and WikiHow contexts)",
-    source="Zellers et al. 2019",
+    source="Zellers et al. 2019", protocol=XSTILTS_INTERMEDIATE,
 ))
 register(Task(
     name="cosmosqa", kind="multiple_choice", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy",
@@ -403,12 +404,14 @@ register(Task(
     hf=HFSource("allenai/cosmos_qa", None, {"train": "train", "dev": "validation", "test": "validation"}, _hf_cosmos,
                 note=_script_note("github.com/wilburOne/cosmosqa, data/{train,valid}.csv")),
     description="Cosmos QA, commonsense reading comprehension, 4 answers", source="Huang et al. 2019",
+    protocol=XSTILTS_INTERMEDIATE,
 ), aliases=("cosmos_qa",))
 register(Task(
     name="commonsenseqa", kind="multiple_choice", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy",
     read=read_commonsenseqa, data_subdir="commonsenseqa", test_split="dev", extra={"num_choices": 5},
     hf=HFSource("tau/commonsense_qa", None, {"train": "train", "dev": "validation", "test": "validation"}, _hf_csqa),
     description="CommonsenseQA, ConceptNet-based questions, 5 answers", source="Talmor et al. 2019",
+    protocol=XSTILTS_INTERMEDIATE,
 ), aliases=("csqa",))
 register(Task(
     name="siqa", kind="multiple_choice", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy",

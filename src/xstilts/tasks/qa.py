@@ -49,7 +49,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import DataFormatError, MissingDataError, XstiltsError
 from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import Family, parse_json, read_text, require_file, short, type_name
+from .base import (XSTILTS_INTERMEDIATE_QA, Family, parse_json, read_text, require_file, short, type_name,
+                   xstilts_protocol)
 
 
 @dataclass(frozen=True)
@@ -270,7 +271,7 @@ register(Task(
     data_subdir="squad", dev_split="dev", test_split="dev",
     hf=HFSource("rajpurkar/squad", None, {"train": "train", "dev": "validation", "test": "validation"}, _hf_squad),
     description="SQuAD v1.1, 100k English extractive questions on Wikipedia paragraphs",
-    source="Rajpurkar et al. 2016; scored with evaluate-v1.1.py",
+    source="Rajpurkar et al. 2016; scored with evaluate-v1.1.py", protocol=XSTILTS_INTERMEDIATE_QA,
     extra={"qa_metric": "squad_v1", "version_2_with_negative": False},
 ), aliases=("squad1", "squad-v1.1"))
 register(Task(
@@ -279,7 +280,7 @@ register(Task(
     hf=HFSource("rajpurkar/squad_v2", None, {"train": "train", "dev": "validation", "test": "validation"},
                 _hf_squad),
     description="SQuAD v2.0: SQuAD v1.1 plus 50k unanswerable questions",
-    source="Rajpurkar et al. 2018; scored with evaluate-v2.0.py",
+    source="Rajpurkar et al. 2018; scored with evaluate-v2.0.py", protocol=XSTILTS_INTERMEDIATE_QA,
     extra={"qa_metric": "squad_v2", "version_2_with_negative": True},
 ), aliases=("squad-v2.0", "squad_v2"))
 register(Task(
@@ -288,6 +289,7 @@ register(Task(
     hf=HFSource("google/xquad", "xquad.{lang}", {"test": "validation"}, _hf_squad, split_sources=_HF_SQUAD_TRAIN),
     description="XQuAD: 1190 SQuAD v1.1 dev questions translated into 10 languages; trained on English SQuAD v1.1",
     source="Artetxe et al. 2020; XTREME (scored with evaluate-v1.1.py)",
+    protocol=xstilts_protocol(epochs=2, batch_size=16, max_length=384),
     extra={"qa_metric": "squad_v1", "version_2_with_negative": False,
            "discover_languages": _discover(r"xquad\.([a-z]{2,3})\.json")},
 ))
@@ -298,6 +300,7 @@ register(Task(
                 split_sources={"train": _HF_SQUAD_TRAIN["train"]}),
     description="MLQA: extractive QA in 7 languages (context and question in the same language); trained on SQuAD v1.1",
     source="Lewis et al. 2020; XTREME (scored with mlqa_evaluation_v1.py)",
+    protocol=xstilts_protocol(epochs=2, batch_size=16, max_length=384),
     extra={"qa_metric": "mlqa", "version_2_with_negative": False,
            "discover_languages": _discover(r"test-context-([a-z]{2})-question-\1\.json")},
 ))
@@ -309,6 +312,7 @@ register(Task(
     description="TyDiQA-GoldP: gold-passage extractive QA in 9 typologically diverse languages; trained on its English "
                 "training set, evaluated on the dev sets",
     source="Clark et al. 2020; XTREME (scored with evaluate-v1.1.py)",
+    protocol=xstilts_protocol(epochs=2, batch_size=16, max_length=384),
     extra={"qa_metric": "squad_v1", "version_2_with_negative": False,
            "discover_languages": _discover(r"tydiqa\.(?:goldp\.)?([a-z]{2})\.dev\.json")},
 ), aliases=("tydiqa-goldp",))

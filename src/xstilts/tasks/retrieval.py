@@ -268,6 +268,7 @@ register(Task(
     extra={"discover_languages": tatoeba_languages, "mode": "nearest"},
     description="Tatoeba sentence retrieval, 36 XTREME languages, cosine nearest neighbour (en->xx as XTREME's code)",
     source="Artetxe & Schwenk 2019; XTREME (Hu et al. 2020)",
+    protocol={"max_length": 512},  # X-STILTs / XTREME: sentence embeddings of inputs up to 512 tokens
 ))
 register(Task(
     name="tatoeba-udhr", kind="retrieval", roles=(TARGET,), languages=tuple(sorted(from_lang3(c) for c in UDHR_LANG3)),
@@ -289,4 +290,5 @@ register(Task(
     extra={"mode": "margin"},
     description="BUCC 2018 parallel sentence mining, ratio-margin scoring (k=4), F1-optimal threshold as XTREME's code",
     source="Zweigenbaum et al. 2018; Artetxe & Schwenk 2019; XTREME",
+    protocol={"max_length": 512},  # X-STILTs / XTREME: sentence embeddings of inputs up to 512 tokens
 ), aliases=("bucc",))

@@ -52,7 +52,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import DataFormatError, MissingDataError, XstiltsError
 from ..languages import XTREME_LANGUAGES
 from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import ConfigByLanguage, Family, parse_json, read_text, read_text_lines, short, type_name
+from .base import (XSTILTS_INTERMEDIATE, ConfigByLanguage, Family, parse_json, read_text, read_text_lines, short, type_name,
+                   xstilts_protocol)
 
 #: ignored position in the token labels (special tokens, prefix words, non-first sub-words)
 IGNORE = -100
@@ -411,6 +412,7 @@ register(Task(
                 _hf_tagged(UPOS_LABELS, ("pos_tags", "pos_tag"))),
     description="Universal Dependencies v2.5 part-of-speech tagging, 17 UPOS tags, 33 languages; trained on English",
     source="Nivre et al. 2020 (UD v2.5); XTREME (Hu et al. 2020), F1 as its evaluate.py",
+    protocol=xstilts_protocol(epochs=10, batch_size=32, max_length=256),
     extra={"scorer": "pos", "discover_languages": udpos_languages},
 ), aliases=("ud-pos",))
 register(Task(
@@ -419,6 +421,7 @@ register(Task(
     hf=HFSource("google/xtreme", "PAN-X.{lang}", _HF_SPLITS, _hf_tagged(PANX_LABELS, ("ner_tags", "ner"))),
     description="WikiANN named-entity recognition (PER, ORG, LOC; IOB2), 40 languages; trained on English",
     source="Pan et al. 2017; Rahimi et al. 2019 splits; XTREME (Hu et al. 2020), seqeval F1",
+    protocol=xstilts_protocol(epochs=10, batch_size=32, max_length=256),
     extra={"scorer": "ner", "discover_languages": panx_languages},
 ), aliases=("pan-x", "wikiann"))
 register(Task(
@@ -427,6 +430,7 @@ register(Task(
     description="CCG supertagging on CCGbank (jiant's ccg.{train,dev,test} or word|POS|supertag files); labels from "
                 "the training file",
     source="Hockenmaier & Steedman 2007 (CCGbank); jiant (Pruksachatkun et al. 2020)",
+    protocol=XSTILTS_INTERMEDIATE,
     extra={"scorer": "accuracy"},
 ))
 
