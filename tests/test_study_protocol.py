@@ -280,3 +280,71 @@ def test_shipped_reference_loads(tmp_path):
     assert r.exit_code == 0, r.output
     shown = [x for x in r.output.splitlines() if x.startswith("| published")]
     assert shown and all("not measured" in x for x in shown)
+
+
+# ---------------------------------------------------------------------------------------------------- the x-stilts plan
+TARGETS = ["xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba"]
+#: Issue 12's table: target -> (epochs, effective batch, max length, doc stride); None: retrieval, no training.
+PROTOCOL = {"xnli": (2, 32, 256, None), "pawsx": (5, 32, 256, None), "udpos": (10, 32, 256, None),
+            "panx": (10, 32, 256, None), "xquad": (2, 16, 384, 128), "mlqa": (2, 16, 384, 128),
+            "tydiqa": (2, 16, 384, 128), "bucc2018": None, "tatoeba": None}
+
+
+def test_x_stilts_plan_cells_phases_and_protocol(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no data, no model: the plan needs neither
+    r = CliRunner().invoke(app, ["study", "plan", str(ROOT / "studies" / "x-stilts.yaml"), "--json"])
+    assert r.exit_code == 0, r.output
+    plan = json.loads(r.output)
+    cells = plan["cells"]
+    settings = {tuple(c["intermediate"]) for c in cells}
+    assert len(cells) == 99 and len(settings) == 11 and () in settings and tuple(NINE) in settings
+    assert {(tuple(c["intermediate"]), c["target"]) for c in cells} == {(s, t) for s in settings for t in TARGETS}
+    assert all(set(c) >= {"id", "variant", "seed", "intermediate", "target", "phases", "settings"} for c in cells)
+    # one intermediate phase per setting, shared by its nine targets; none for the baseline
+    inter = {}
+    for c in cells:
+        key = c["phases"]["intermediate"]
+        assert (key is None) == (c["variant"] == "baseline") == (c["intermediate"] == [])
+        if key:
+            assert key.startswith("intermediate-") and c["settings"]["intermediate"]["lr"] == 1e-5
+            inter.setdefault(key, set()).add(c["target"])
+        assert c["phases"]["target"].startswith("eval-" if PROTOCOL[c["target"]] is None else "target-")
+    assert len(inter) == 10 and all(v == set(TARGETS) for v in inter.values())
+    assert plan["estimate"]["intermediate_phases"] == 10
+    assert plan["estimate"]["intermediate_phases_per_seed"] == {"1": 10}
+    assert len({c["phases"]["target"] for c in cells}) == 99
+    # the per-target settings of the protocol, the same whatever the intermediate setting
+    for c in cells:
+        st, want = c["settings"]["target"], PROTOCOL[c["target"]]
+        if want is None:
+            assert st["training"] is None and st["max_length"] == 512 and st["pooling"] == "mean"
+            assert str(st["layer"]).startswith("auto (14")
+            continue
+        epochs, batch, length, stride = want
+        assert (st["epochs"], st["batch_size"] * st["grad_accum"], st["max_length"]) == (epochs, batch, length)
+        assert st["lr"] == 1e-5 and st["warmup_ratio"] == 0.1 and st.get("doc_stride") == stride
+        assert (st["selection"], st["eval_every"], st["patience"], st["selection_examples"]) == ("en-dev", 1000, 30,
+                                                                                                 500)
+    multi = next(c for c in cells if len(c["intermediate"]) == 9)["settings"]["intermediate"]
+    assert multi["max_length"]["squad"] == 384 and multi["max_length"]["mnli"] == 256
+    est = plan["estimate"]
+    assert est["complete"] and est["gpu_hours"] > 0 and "H100" in est["assumptions"]["text"]
+
+    # the table form: cells, the distinct intermediate phases and the GPU-hours estimate with its assumptions
+    r = CliRunner().invoke(app, ["study", "plan", str(ROOT / "studies" / "x-stilts.yaml")])
+    assert r.exit_code == 0, r.output
+    assert "99 cells (90 with intermediate training, 9 baselines)" in r.output
+    assert "10 distinct intermediate phase(s) (seed 1: 10)" in r.output
+    assert "2 ep, 32x1, lr 1e-05, len 256, en-dev/1000" in r.output
+    assert "2 ep, 16x1, lr 1e-05, len 384, stride 128, en-dev/1000" in r.output
+    assert "GPU-hours on one H100" in r.output and "5e+13 FLOP/s" in r.output
+
+
+def test_x_stilts_extended_with_seeds(tmp_path, monkeypatch):
+    """A study that extends the paper's file: two seeds double the cells and the intermediate phases."""
+    monkeypatch.chdir(tmp_path)
+    f = _dump(tmp_path / "two-seeds.yaml", {"name": "x-stilts-2", "extends": str(ROOT / "studies" / "x-stilts.yaml"),
+                                            "axes": {"seed": [1, 2]}})
+    plan = json.loads(CliRunner().invoke(app, ["study", "plan", str(f), "--json"]).output)
+    assert len(plan["cells"]) == 198
+    assert plan["estimate"]["intermediate_phases_per_seed"] == {"1": 10, "2": 10}

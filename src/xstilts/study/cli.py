@@ -57,37 +57,82 @@ def _table(headers: list[str], rows: list[list[str]], title: str | None = None) 
     return "\n".join(out)
 
 
+def _short(phase: str | None) -> str:
+    """A phase folder name without its kind and label: the hash that identifies it."""
+    return "-" if not phase else phase.rsplit("-", 1)[-1]
+
+
+def _fmt_settings(st: dict | None) -> str:
+    """One line: ``2 ep, 32x1, lr 1e-05, len 256`` (or ``embed, len 512, layer auto (14)``)."""
+    if not st:
+        return "-"
+    if "training" in st and st["training"] is None:
+        return f"embed, len {st['max_length']}, layer {st['layer']}, {st['pooling']}"
+
+    def one(v):
+        return v if not isinstance(v, dict) else "/".join(str(x) for x in dict.fromkeys(v.values()))
+
+    parts = [f"{st['max_steps']} steps" if st.get("max_steps") else f"{st['epochs']:g} ep",
+             f"{st['batch_size']}x{st['grad_accum']}", f"lr {st['lr']:g}", f"len {one(st['max_length'])}"]
+    if st.get("doc_stride") is not None:
+        parts.append(f"stride {one(st['doc_stride'])}")
+    if st.get("selection"):
+        sel = st["selection"]
+        parts.append(sel if sel == "last" else f"{sel}/{st.get('eval_every')}")
+    return ", ".join(str(x) for x in parts)
+
+
 @study_app.command("plan")
 def plan(file: Path = typer.Argument(..., help="study YAML file"),
          as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables")) -> None:
-    """Print the cells (with the automatic baselines) and a rough estimate of their cost. Loads no model."""
-    from .grid import CPU_EVAL_FLOPS, CPU_FLOPS, GPU_FLOPS, GPU_STEP_SECONDS, LENGTH_FRACTION, PHASE_SECONDS, estimate
+    """Print the cells (with the automatic baselines), the phases they build or share with their settings, and a
+    rough estimate of their cost. Loads no model."""
+    from .grid import estimate, plan_cell
 
     try:
         study, cells = _load(file)
         est = estimate(cells)
+        planned = [plan_cell(c) for c in cells]
     except XstiltsError as e:
         _fail(e)
         return
     if as_json:
-        typer.echo(json.dumps({"study": study.name, "folder": str(study.folder),
-                               "cells": [{"id": c.id, "variant": c.variant, "label": c.label, "axes": c.axes,
-                                          "phases": c.phases} for c in cells], "estimate": est},
-                              indent=2, default=str))
+        typer.echo(json.dumps({"study": study.name, "folder": str(study.folder), "store": str(study.store),
+                               "cells": planned, "estimate": est}, indent=2, default=str))
         return
     n_base = sum(c.variant == "baseline" for c in cells)
     typer.echo(f"study {study.name}: {len(cells)} cells ({len(cells) - n_base} with intermediate training, "
-               f"{n_base} baseline{'' if n_base == 1 else 's'}) -> {study.folder}")
+               f"{n_base} baseline{'' if n_base == 1 else 's'}) -> {study.folder}; phases in {study.store}")
     if study.spec.description:
         typer.echo(" ".join(study.spec.description.split()))
     typer.echo("")
     rows = []
-    for i, c in enumerate(cells, 1):
+    for i, (c, pc) in enumerate(zip(cells, planned), 1):
         a = c.axes
+        tset = pc["settings"]["target"]
         rows.append([str(i), c.id, a["model_label"], "+".join(a["intermediate"]) or "(baseline)",
                      "-" if a["intermediate_size"] is None else f"{a['intermediate_size']:,}",
-                     _fmt_budget(a["budget"]), a["target"], str(a["seed"])])
-    typer.echo(_table(["#", "cell", "model", "intermediate", "size", "budget", "target", "seed"], rows, "cells:"))
+                     _fmt_budget(a["budget"]), a["target"], str(a["seed"]),
+                     _short(pc["phases"]["intermediate"]),
+                     _fmt_settings(tset) if isinstance(pc["target"], str) else
+                     "; ".join(f"{t}: {_fmt_settings(tset[t])}" for t in pc["target"])])
+    typer.echo(_table(["#", "cell", "model", "intermediate", "size", "budget", "target", "seed", "inter. phase",
+                       "target settings"], rows, "cells:"))
+    typer.echo("")
+    inter: dict[str, dict] = {}
+    for c, pc in zip(cells, planned):
+        ph = pc["phases"]["intermediate"]
+        if ph:
+            rec = inter.setdefault(ph, {"tasks": "+".join(pc["intermediate"]), "seed": c.seed, "cells": 0,
+                                        "settings": pc["settings"]["intermediate"]})
+            rec["cells"] += 1
+    per_seed = est["intermediate_phases_per_seed"]
+    seeds_txt = ", ".join(f"seed {k}: {v}" for k, v in per_seed.items())
+    typer.echo(_table(["intermediate phase", "tasks", "seed", "cells", "settings"],
+                      [[_short(k), r["tasks"], str(r["seed"]), str(r["cells"]), _fmt_settings(r["settings"])]
+                       for k, r in inter.items()],
+                      f"{len(inter)} distinct intermediate phase(s) ({seeds_txt or 'none'}); each is trained once "
+                      f"and serves every target of its cells:"))
     typer.echo("")
     groups: dict[tuple, dict] = {}  # identical phases (e.g. one per seed) on one line
     for p in est["phases"].values():
@@ -113,14 +158,14 @@ def plan(file: Path = typer.Argument(..., help="study YAML file"),
                                      "totals):"))
     for n in dict.fromkeys(notes):
         typer.echo(f"  note: {n}")
-    typer.echo(f"{est['phase_uses']} phase uses, {est['unique_phases']} distinct phases ({est['reused']} reused).")
-    typer.echo(f"Rough time: {_fmt_seconds(est['cpu_seconds'])} on CPU, {_fmt_seconds(est['gpu_seconds'])} on one "
-               f"GPU" + ("" if est["complete"] else " (lower bound: some sizes are unknown, see notes)") + ".")
-    typer.echo(f"  ROUGH: 6 x non-embedding parameters x tokens FLOPs for training (4x with LoRA), 2x for embedding; "
-               f"tokens = examples x {LENGTH_FRACTION:g} x max_length; {CPU_FLOPS:.0e} FLOP/s on CPU (2 cores; "
-               f"{CPU_EVAL_FLOPS:.0e} for embedding), "
-               f"{GPU_FLOPS:.0e} FLOP/s + {GPU_STEP_SECONDS:g} s/step on a GPU, + {PHASE_SECONDS:g} s per phase; "
-               f"the evaluation of fine-tuned targets is not counted. Expect a factor of 2 either way.")
+    typer.echo(f"{est['phase_uses']} phase uses, {est['unique_phases']} distinct phases ({est['reused']} reused), "
+               f"{est['intermediate_phases']} of them intermediate.")
+    by = est["gpu_hours_by_kind"]
+    lower = "" if est["complete"] else " (lower bound: some sizes are unknown, see notes)"
+    typer.echo(f"Rough time: {_fmt_seconds(est['cpu_seconds'])} on CPU; {est['gpu_hours']:,.1f} GPU-hours on "
+               f"{est['assumptions']['gpu']} (intermediate {by['intermediate']:,.1f}, target {by['target']:,.1f}, "
+               f"retrieval {by['retrieval']:,.1f}){lower}.")
+    typer.echo(f"  ROUGH, from these throughput assumptions: {est['assumptions']['text']}")
 
 
 @study_app.command("run")

@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..config import ExperimentConfig, IntermediateConfig, ModelConfig, TargetConfig, _yaml_line
-from ..errors import ConfigError
+from ..errors import ConfigError, XstiltsError
 from ..io import stable_hash
 from .spec import Study, deep_merge
 
@@ -436,8 +436,9 @@ def sampling_probabilities(cfg: ExperimentConfig, sizes: list[int]) -> list[floa
 
 # ---------------------------------------------------------------------------------------------------- estimate
 #: Rough effective throughput (FLOP/s) for the time estimate. CPU: measured with multilingual-e5-small training on
-#: two cores (studies/demo.yaml: 20 steps of 16 pairs in 55-110 s); GPU: a fraction of an H100's bf16 peak that
-#: small models reach. Both are order-of-magnitude figures.
+#: two cores (studies/demo.yaml: 20 steps of 16 pairs in 55-110 s); GPU (one H100, one run at a time): 5% of the
+#: H100's dense bf16 peak (989 TFLOP/s), the model FLOP utilisation issue 6 measured for one XLM-R run with the
+#: Hugging Face Trainer (3.5-8%). Both are order-of-magnitude figures.
 CPU_FLOPS = 3e10
 #: CPU inference (embedding without gradients, large batches) runs faster; measured on the demo study's retrieval.
 CPU_EVAL_FLOPS = 1.2e11
@@ -448,6 +449,115 @@ PHASE_SECONDS = 10.0
 GPU_STEP_SECONDS = 0.05
 #: Fraction of ``max_length`` assumed as the mean padded length of a batch when the data is not tokenized.
 LENGTH_FRACTION = 0.5
+#: The GPU of the estimate (for the text).
+GPU_NAME = "one H100"
+
+
+def assumptions() -> dict:
+    """The throughput assumptions of :func:`estimate`, as printed by ``xstilts study plan``."""
+    return {"gpu": GPU_NAME, "gpu_flops": GPU_FLOPS, "gpu_step_seconds": GPU_STEP_SECONDS,
+            "cpu_flops": CPU_FLOPS, "cpu_eval_flops": CPU_EVAL_FLOPS, "phase_seconds": PHASE_SECONDS,
+            "length_fraction": LENGTH_FRACTION,
+            "text": (f"6 x non-embedding parameters x tokens FLOPs for training (4x with LoRA), 2x for evaluation and "
+                     f"embedding; tokens = examples x {LENGTH_FRACTION:g} x the phase's max_length (per task); "
+                     f"steps from each phase's resolved settings (epochs or max_steps, batch_size x grad_accum), "
+                     f"without early stopping (an upper bound under selection: en-dev); selection evaluations: "
+                     f"ceil(steps / eval_every) x selection_examples English dev examples per task; "
+                     f"{GPU_NAME}: {GPU_FLOPS:.0e} FLOP/s effective (5% of 989 TFLOP/s dense bf16, the MFU issue 6 "
+                     f"measured for one XLM-R run) + {GPU_STEP_SECONDS:g} s per optimizer step, one run at a time "
+                     f"(executor.parallel auto runs up to 4 small runs per GPU, so the wall time can be shorter); "
+                     f"CPU: {CPU_FLOPS:.0e} FLOP/s training, {CPU_EVAL_FLOPS:.0e} embedding (2 cores); "
+                     f"+ {PHASE_SECONDS:g} s per phase; the final evaluation of every language is counted only "
+                     f"where the data is on disk. Expect a factor of 2 either way.")}
+
+
+def phase_settings(cfg: ExperimentConfig, phase: str, specs: list) -> dict:
+    """The settings a training phase uses (:func:`xstilts.config.resolve_settings`: task entry > phase section >
+    the task's declared protocol default > global default); the phase section and ``model.max_length`` where that
+    function is not available."""
+    try:
+        from ..config import resolve_settings
+    except ImportError:  # pragma: no cover - an older config module
+        sec = getattr(cfg, phase)
+        return {**{k: getattr(sec, k) for k in ("epochs", "max_steps", "batch_size", "grad_accum", "lr",
+                                                 "warmup_ratio")}, "max_length": cfg.model.max_length}
+    return resolve_settings(cfg, phase, list(specs))
+
+
+def retrieval_plan(cfg: ExperimentConfig, spec) -> dict:
+    """What a retrieval target computes (no training): max length, layer (``auto`` resolved where the model is
+    known by name or on disk), pooling."""
+    try:
+        from ..pipeline import retrieval_settings
+
+        st = retrieval_settings(cfg, spec)
+        length, layer, pooling = st["max_length"], st["layer"], st["pooling"]
+    except (ImportError, Exception):  # noqa: BLE001 - an older pipeline
+        ev = cfg.evaluation
+        length, layer, pooling = ev.max_length or cfg.model.max_length, ev.retrieval_layer, ev.pooling
+    if layer == "auto":
+        from ..modeling import XTREME_RETRIEVAL_LAYERS
+
+        base = Path(str(cfg.model.name_or_path).rstrip("/")).name
+        layers = _num_layers(cfg.model)
+        if base in XTREME_RETRIEVAL_LAYERS:
+            layer = f"auto ({XTREME_RETRIEVAL_LAYERS[base]}" + (f" of {layers})" if layers else ")")
+        elif layers:
+            layer = f"auto ({max(1, round(layers * 14 / 24))} of {layers})"
+    return {"training": None, "max_length": length, "layer": layer, "pooling": pooling,
+            "encoder": cfg.evaluation.retrieval_from}
+
+
+def _num_layers(model) -> int | None:
+    from ..paths import model_cache_path
+
+    for folder in (Path(model.name_or_path).expanduser(), model_cache_path(model.name_or_path)):
+        f = folder / "config.json"
+        if f.is_file():
+            try:
+                c = json.loads(f.read_text(encoding="utf-8"))
+            except ValueError:
+                return None
+            return c.get("num_hidden_layers") or c.get("n_layer") or c.get("num_layers")
+    return {"xlm-roberta-large": 24, "xlm-roberta-base": 12}.get(Path(model.name_or_path).name)
+
+
+def plan_cell(cell: Cell) -> dict:
+    """One cell as ``xstilts study plan --json`` prints it: ``{"id", "variant", "seed", "intermediate", "target",
+    "phases": {"intermediate": folder name or None, "target": folder name}, "settings": {"intermediate": resolved
+    settings or None, "target": resolved settings}}`` (with several targets in a cell, ``target`` and the target
+    phase and settings are ``{label: ...}``), plus its label and axes."""
+    from ..tasks import get_task
+
+    cfg = cell.config
+    inter = list(cfg.intermediate.tasks)
+    ids = list(cell.phases)
+    inter_phase = ids.pop(0) if inter and ids else None
+    targets, phases, settings = [], {}, {}
+    for spec, ident in zip(cfg.target.tasks, ids):
+        targets.append(spec.label)
+        phases[spec.label] = ident
+        settings[spec.label] = (phase_settings(cfg, "target", [spec]) if get_task(spec.task).trainable
+                                else retrieval_plan(cfg, spec))
+    one = len(targets) == 1
+    return {"id": cell.id, "variant": cell.variant, "seed": cell.seed, "intermediate": [s.label for s in inter],
+            "target": targets[0] if one else targets,
+            "phases": {"intermediate": inter_phase, "target": phases[targets[0]] if one else phases},
+            "settings": {"intermediate": phase_settings(cfg, "intermediate", inter) if inter else None,
+                         "target": settings[targets[0]] if one else settings},
+            "label": cell.label, "axes": cell.axes}
+
+
+def _mean_length(lengths, labels: list[str], sizes: list[int | None]) -> float:
+    """Mean max_length of a phase's tasks (weighted by their training sizes when all are known)."""
+    if not isinstance(lengths, dict):
+        return float(lengths)
+    vals = [lengths.get(x, next(iter(lengths.values()))) for x in labels]
+    if sizes and all(n for n in sizes):
+        return sum(v * n for v, n in zip(vals, sizes)) / sum(sizes)
+    return sum(vals) / len(vals)
+
+
 #: Non-embedding parameters of models that are often used and may not be on disk.
 KNOWN_PARAMS = {
     "intfloat/multilingual-e5-small": 21.3e6, "intfloat/multilingual-e5-base": 85.1e6,
@@ -459,10 +569,13 @@ KNOWN_PARAMS = {
 
 
 #: English training-set sizes of common tasks, used when their data is not on disk (XNLI trains on MNLI, XQuAD and
-#: MLQA on SQuAD v1.1).
+#: MLQA on SQuAD v1.1; UD-POS: XTREME's English treebanks; ANLI: rounds 1-3 together, 16,946 + 45,460 + 100,459;
+#: CCG: CCGbank sections 02-21).
 KNOWN_TRAIN_SIZES = {"mnli": 392_702, "xnli": 392_702, "pawsx": 49_401, "qqp": 363_846, "squad": 87_599,
-                     "xquad": 87_599, "mlqa": 87_599, "tydiqa": 3_696, "panx": 20_000, "hellaswag": 39_905,
-                     "cosmosqa": 25_262, "commonsenseqa": 9_741, "siqa": 33_410}
+                     "squad2": 130_319, "xquad": 87_599, "mlqa": 87_599, "tydiqa": 3_696, "panx": 20_000,
+                     "udpos": 21_253, "hellaswag": 39_905, "cosmosqa": 25_262, "commonsenseqa": 9_741,
+                     "siqa": 33_410, "anli": 162_865, "anli-r1": 16_946, "anli-r2": 45_460, "anli-r3": 100_459,
+                     "ccg": 39_604}
 
 
 def model_params(model) -> tuple[float | None, str]:
@@ -534,14 +647,21 @@ def _eval_texts(spec, cache: dict) -> int | None:
     if not task_data_dir(spec).is_dir():
         return None
 
-    def count():
+    def count():  # every split the phase scores: dev (where the task has it) and test
         total = 0
-        for lang in eval_languages(spec):
-            ex = load_examples(spec, task.test_split, lang)
-            if hasattr(ex, "src") and hasattr(ex, "tgt"):
-                total += len(ex.src) + len(ex.tgt)
-            else:
-                total += len(ex) if not spec.max_eval_examples else min(len(ex), spec.max_eval_examples)
+        splits = list(dict.fromkeys([task.dev_split, task.test_split])) if task.trainable else [task.test_split]
+        for split in splits:
+            for lang in eval_languages(spec):
+                try:
+                    ex = load_examples(spec, split, lang)
+                except XstiltsError:
+                    if split == task.test_split:
+                        raise
+                    continue  # no dev data for this language
+                if hasattr(ex, "src") and hasattr(ex, "tgt"):
+                    total += len(ex.src) + len(ex.tgt)
+                else:
+                    total += len(ex) if not spec.max_eval_examples else min(len(ex), spec.max_eval_examples)
         return total
 
     return _count(count, ("eval", spec.model_dump_json()), cache)
@@ -549,12 +669,15 @@ def _eval_texts(spec, cache: dict) -> int | None:
 
 def estimate(cells: list[Cell]) -> dict:
     """A rough cost estimate of running *cells*: unique phases (shared ones counted once), their training steps and
-    examples, and CPU/GPU time from ``6 * parameters * tokens`` (training, 4x with LoRA) and ``2 * parameters *
-    tokens`` (embedding / evaluation) FLOPs at :data:`CPU_FLOPS` / :data:`GPU_FLOPS`, with tokens = examples x
-    ``LENGTH_FRACTION * max_length``. Example counts come from the data where it is present, else from
-    ``max_examples`` / ``max_steps`` (said in ``notes``); plus :data:`PHASE_SECONDS` per phase and
-    :data:`GPU_STEP_SECONDS` per step on a GPU. No model is loaded.
+    examples, and CPU/GPU time (see :func:`assumptions`): ``6 * parameters * tokens`` FLOPs for training (4x with
+    LoRA) and ``2 * parameters * tokens`` for embedding / evaluation at :data:`CPU_FLOPS` / :data:`GPU_FLOPS`, with
+    tokens = examples x ``LENGTH_FRACTION * max_length`` and each phase's resolved settings
+    (:func:`phase_settings`: epochs, max_steps, batch size, max length, selection); example counts come from the data
+    where it is present, else from ``max_examples`` / ``max_steps`` / known sizes (said in ``notes``); plus
+    :data:`PHASE_SECONDS` per phase and :data:`GPU_STEP_SECONDS` per step on a GPU. No model is loaded.
     """
+    from types import SimpleNamespace
+
     from ..tasks import get_task
     from ..training import total_steps
 
@@ -564,7 +687,6 @@ def estimate(cells: list[Cell]) -> dict:
     for cell in cells:
         cfg = cell.config
         n_params, psrc = model_params(cfg.model)
-        length = LENGTH_FRACTION * cfg.model.max_length
         factor = 4 if cfg.model.lora else 6
         ids = iter(cell.phases)
         items = []
@@ -579,12 +701,16 @@ def estimate(cells: list[Cell]) -> dict:
                 continue
             notes = []
             rec = {"kind": kind, "cells": 1, "model": _model_label(cfg.model.model_dump()), "params": n_params,
-                   "params_source": psrc, "steps": None, "train_examples": None, "eval_texts": None, "flops": None,
-                   "cpu_seconds": None, "gpu_seconds": None}
+                   "params_source": psrc, "steps": None, "train_examples": None, "eval_texts": None,
+                   "selection_examples": 0, "flops": None, "cpu_seconds": None, "gpu_seconds": None,
+                   "settings": None}
+            specs = list(cfg.intermediate.tasks) if kind == "intermediate" else [spec]
+            trainable = kind == "intermediate" or get_task(spec.task).trainable
+            st = phase_settings(cfg, kind, specs) if trainable else retrieval_plan(cfg, spec)
+            rec["settings"] = st
             if kind == "intermediate":
-                ic = cfg.intermediate
-                rec["label"] = "+".join(s.label for s in ic.tasks)
-                sizes = [_train_size(s, cache) for s in ic.tasks]
+                rec["label"] = "+".join(s.label for s in specs)
+                sizes = [_train_size(s, cache) for s in specs]
                 known = [n for n, _ in sizes if n is not None]
                 srcs = {src for _, src in sizes}
                 if "unknown" in srcs:
@@ -592,33 +718,40 @@ def estimate(cells: list[Cell]) -> dict:
                 elif srcs - {"counted"}:
                     notes.append("examples from " + " / ".join(sorted(srcs - {"counted"})) + " (data not present)")
                 rec["train_examples"] = sum(known) if len(known) == len(sizes) else None
-                if cell.budget and "tokens" in cell.budget:
-                    rec["steps"] = math.ceil(cell.budget["tokens"] / (ic.batch_size * ic.grad_accum * length))
-                    notes.append(f"token budget: steps assume mean length {length:.0f}")
-                elif ic.max_steps or rec["train_examples"] is not None:
-                    rec["steps"] = total_steps(known if len(known) == len(sizes) else [0], ic)
-                hp = ic
+                length = LENGTH_FRACTION * _mean_length(st["max_length"], [s.label for s in specs],
+                                                        [n for n, _ in sizes])
             else:
-                task = get_task(spec.task)
                 rec["label"] = spec.label
-                if task.trainable:
+                length = LENGTH_FRACTION * (st["max_length"] if not isinstance(st["max_length"], dict)
+                                            else max(st["max_length"].values()))
+                if trainable:
                     n, src = _train_size(spec, cache)
                     rec["train_examples"] = n
+                    sizes = [(n, src)]
                     if src != "counted":
                         notes.append("training set size unknown (data not present)" if n is None else
                                      f"examples from {src} (data not present)")
-                    if cfg.target.max_steps or n is not None:
-                        rec["steps"] = total_steps([n or 0], cfg.target)
                 else:
                     rec["kind"] = "retrieval"
                 rec["eval_texts"] = _eval_texts(spec, cache)
                 if rec["eval_texts"] is None:
                     notes.append("evaluation size unknown (data not present)")
-                hp = cfg.target
-            trainable = kind == "intermediate" or rec["kind"] == "target"
+            if trainable:
+                hp = SimpleNamespace(**{k: st[k] for k in ("epochs", "max_steps", "batch_size", "grad_accum")})
+                known = [n for n, _ in sizes if n is not None]
+                if kind == "intermediate" and cell.budget and "tokens" in cell.budget:
+                    rec["steps"] = math.ceil(cell.budget["tokens"] / (hp.batch_size * hp.grad_accum * length))
+                    notes.append(f"token budget: steps assume mean length {length:.0f}")
+                elif hp.max_steps or len(known) == len(sizes):
+                    rec["steps"] = total_steps(known if len(known) == len(sizes) else [0], hp)
+                if rec["steps"] is not None and st.get("selection", "last") != "last":
+                    evals = math.ceil(rec["steps"] / max(1, st.get("eval_every") or rec["steps"]))
+                    per = st.get("selection_examples") or 500
+                    rec["selection_examples"] = evals * per * len(specs)
             if n_params is not None and (rec["steps"] is not None or not trainable):
-                train_flops = factor * n_params * (rec["steps"] or 0) * hp.batch_size * hp.grad_accum * length
-                eval_flops = 2 * n_params * (rec["eval_texts"] or 0) * length
+                batch = (st["batch_size"] * st["grad_accum"]) if trainable else 0
+                train_flops = factor * n_params * (rec["steps"] or 0) * batch * length
+                eval_flops = 2 * n_params * ((rec["eval_texts"] or 0) + rec["selection_examples"]) * length
                 flops = train_flops + eval_flops
                 rec["flops"] = flops
                 rec["cpu_seconds"] = train_flops / CPU_FLOPS + eval_flops / CPU_EVAL_FLOPS + PHASE_SECONDS
@@ -628,9 +761,17 @@ def estimate(cells: list[Cell]) -> dict:
             rec["notes"] = notes
             phases[ident] = rec
     flops = sum(p["flops"] or 0 for p in phases.values())
+    gpu = sum(p["gpu_seconds"] or 0 for p in phases.values())
+    seeds = sorted({c.seed for c in cells})
+    inter = [k for k, p in phases.items() if p["kind"] == "intermediate"]
     return {"cells": len(cells), "phase_uses": uses, "phases": phases, "unique_phases": len(phases),
-            "reused": uses - len(phases), "flops": flops,
-            "cpu_seconds": sum(p["cpu_seconds"] or 0 for p in phases.values()),
-            "gpu_seconds": sum(p["gpu_seconds"] or 0 for p in phases.values()),
+            "reused": uses - len(phases), "intermediate_phases": len(inter),
+            "intermediate_phases_per_seed": {str(sd): len({c.phases[0] for c in cells if c.seed == sd
+                                                          and c.config.intermediate.tasks}) for sd in seeds},
+            "flops": flops, "cpu_seconds": sum(p["cpu_seconds"] or 0 for p in phases.values()),
+            "gpu_seconds": gpu, "gpu_hours": gpu / 3600,
+            "gpu_hours_by_kind": {k: sum(p["gpu_seconds"] or 0 for p in phases.values() if p["kind"] == k) / 3600
+                                  for k in ("intermediate", "target", "retrieval")},
             "complete": all(p["flops"] is not None and (p["steps"] is not None or p["kind"] == "retrieval")
-                            for p in phases.values())}
+                            for p in phases.values()),
+            "assumptions": assumptions()}
