@@ -3,8 +3,8 @@
 
 A tiny random encoder and small official-format files are written to a temporary folder; a reference run goes
 uninterrupted; then each trial starts the same run in a fresh output folder, kills it (SIGKILL) after a random
-delay, runs it again to completion, and compares every phase's metrics (per-language scores and the loss curve)
-with the reference. Prints ``N/N identical`` and exits non-zero if any trial differs.
+delay, runs it again to completion, and compares every phase's metrics (per-language dev and test scores, the loss
+curve and the model-selection record: scores every 10 steps, selected step, early stop) with the reference. Prints ``N/N identical`` and exits non-zero if any trial differs.
 
 The kill moments are drawn by *progress*, not by clock (which other load on the machine would skew): the reference
 run's progress events (every training checkpoint written, every phase finished) are counted, and each trial is
@@ -55,12 +55,16 @@ intermediate:
   lr: 1.0e-3
   batch_size: 8
   checkpoint_every: 1
+  eval_every: 10        # model selection on English dev every 10 steps, early stop after 3 without improvement
+  patience: 3
 target:
   tasks: [{{task: pawsx, data_dir: {pawsx}, languages: [en, de]}}]
   epochs: 2
   lr: 1.0e-3
   batch_size: 8
   checkpoint_every: 1
+  eval_every: 10
+  patience: 3
 """)
     return cfg
 
@@ -120,7 +124,8 @@ def results(out: Path) -> dict:
     res = {}
     for m in sorted((out / "phases").glob("*/metrics.json")):
         d = json.loads(m.read_text())
-        res[m.parent.name] = {"dev": d.get("dev"), "languages": d.get("languages"),
+        res[m.parent.name] = {"dev": d.get("dev"), "languages": d.get("languages"), "splits": d.get("splits"),
+                              "selection": d.get("selection"),
                               "loss_curve": (d.get("train") or {}).get("loss_curve")}
     return res
 

@@ -140,6 +140,11 @@ class TaskSpec(_Strict):
             except ValidationError as e:
                 problems = "; ".join(f"options.{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
                 raise ValueError(problems) from None
+        if self.train_language is not None and not task.has_training_data(self.train_language):
+            have = ", ".join(task.translate_train)
+            raise ValueError(f"task {task.name!r} has no training data in {self.train_language!r}: "
+                             + (f"its translate-train languages are {have}" if have else
+                                f"it has no translate-train data (it trains on {task.train_language})"))
         if isinstance(self.languages, list):
             if not self.languages:
                 raise ValueError("languages is empty")

@@ -623,8 +623,11 @@ class Pipeline:
                 dev[spec.label] = self._evaluate_languages(model, spec, "dev", {lang: data}, acc, pad,
                                                            tmp / "predictions", ic.eval_batch_size)
             selection_record = history.pop("selection") or _last_record(history)
+            if selection_record["mode"] == "en-dev":
+                selection_record["language"] = {label: lang for label, (lang, _) in devs.items()}
             self._finish_phase(tmp, acc, model, tokenizer, cfg, start, "dev", dev, history["steps_trained"], lambda: {
                 "phase": "intermediate", "key": key, "seed": seed, "tasks": [s.label for s in ic.tasks], "dev": dev,
+                "train_languages": {label: lang for label, (lang, _) in devs.items()},
                 "settings": settings, "selection": selection_record, "train": history,
                 "seconds": time.time() - t0}, phase_config(cfg, "intermediate", ic.tasks, settings))
         shown = []
@@ -683,6 +686,8 @@ class Pipeline:
                 if per_lang:
                     splits[split] = {"languages": per_lang, "average": _mean_metric(per_lang, task.metric)}
             selection_record = history.pop("selection") or _last_record(history)
+            if selection_record["mode"] == "en-dev":  # the training language's dev set (translate-train: its own)
+                selection_record["language"] = spec.train_language or task.train_language
 
             def metrics():
                 m = _task_metrics(spec, task, splits["test"]["languages"], key, history, time.time() - t0)

@@ -269,9 +269,29 @@ def write_mnli(root: Path) -> Path:
     return root
 
 
+def _translated_pairs(rng: random.Random, lang: str, labels: tuple[str, ...], n: int) -> list[tuple[str, ...]]:
+    """Translate-train rows: ``(English a, English b, a in *lang*, b in *lang*, label)`` of one clause pair."""
+    rows = []
+    for _ in range(n):
+        y = rng.randrange(len(labels))
+        a = random_clause(rng)
+        b = replace(a, adj=rng.choice([None, 0, 1]), number=None,
+                    marker=(YES, MAYBE, NO)[y] if len(labels) == 3 else (NO, YES)[y])
+        rows.append((sentence(a, "en"), sentence(b, "en"), sentence(a, lang), sentence(b, lang), labels[y]))
+    return rows
+
+
 def write_xnli(root: Path) -> Path:
+    """XNLI 1.0 ``xnli.{dev,test}.tsv``, English MultiNLI in ``multinli/``, and XTREME's translate-train files
+    ``translate-train/en-{lang}-translated.tsv`` (no header; English premise and hypothesis, their translations,
+    label, with XTREME's ``contradictory``)."""
     rng = _rng("xnli")
     write_mnli(root / "multinli")  # XTREME trains XNLI on English MultiNLI
+    tt = _rng("xnli", "translate-train")
+    for lang in TASK_LANGUAGES["xnli"]:
+        if lang != "en":
+            rows = _translated_pairs(tt, lang, ("entailment", "neutral", "contradictory"), 64)
+            _write(root / "translate-train" / f"en-{lang}-translated.tsv", "".join("\t".join(r) + "\n" for r in rows))
     for split, n in (("dev", 12), ("test", 20)):
         rows = ["\t".join(XNLI_HEADER)]
         for lang in TASK_LANGUAGES["xnli"]:
@@ -381,9 +401,15 @@ def _squad_doc(rng: random.Random, lang: str, n: int, prefix: str, *, version: s
 
 
 def write_squad(root: Path) -> Path:
+    """SQuAD v1.1 ``{train,dev}-v1.1.json`` and XTREME's translate-train of it for the XQuAD / MLQA example languages
+    (``translate-train/squad.translate.train.en-{lang}.json``)."""
     rng = _rng("squad")
     _write(root / "train-v1.1.json", _json(_squad_doc(rng, "en", 64, "s")))
     _write(root / "dev-v1.1.json", _json(_squad_doc(rng, "en", 20, "sd")))
+    tt = _rng("squad", "translate-train")
+    for lang in sorted(set(TASK_LANGUAGES["xquad"] + TASK_LANGUAGES["mlqa"]) - {"en"}):
+        _write(root / "translate-train" / f"squad.translate.train.en-{lang}.json",
+               _json(_squad_doc(tt, lang, 48, f"tt-{lang}-")))
     return root
 
 
@@ -421,6 +447,11 @@ def write_tydiqa(root: Path) -> Path:
     rng = _rng("tydiqa")
     train = _squad_doc(rng, "en", 64, "english-")
     _write(root / "tydiqa-goldp-v1.1-train" / "tydiqa.en.train.json", _json(train))
+    tt = _rng("tydiqa", "translate-train")
+    for lang in TASK_LANGUAGES["tydiqa"]:
+        if lang != "en":  # XTREME's translate-train of the English training set
+            _write(root / "translate-train" / f"tydiqa.translate.train.en-{lang}.json",
+                   _json(_squad_doc(tt, lang, 48, f"tt-{lang}-")))
     for lang in TASK_LANGUAGES["tydiqa"]:
         doc = _squad_doc(rng, lang, 20, f"{_TYDIQA_NAMES[lang]}-")
         _write(root / "tydiqa-goldp-v1.1-dev" / f"tydiqa.{lang}.dev.json", _json(doc))

@@ -79,6 +79,9 @@ class Task:
         train_language / train_split / dev_split / test_split: where fine-tuning and evaluation data come from.
         hf: the Hugging Face ``datasets`` source for users who are online (``None`` when there is none).
         description / source: one line each: what the task is, and the paper or data set it follows.
+        translate_train: languages whose machine-translated training data the reader reads for ``train_language``
+            (XTREME's translate-train files); ``("*",)``: any language (plain multilingual text); empty: none, and
+            ``train_language`` is a config error.
         protocol: the task's defaults in the published protocol it is run under (X-STILTs / XTREME: ``epochs``,
             ``batch_size``, ``grad_accum``, ``lr``, ``warmup_ratio``, ``max_length``); a config's task entry or
             phase section overrides them (:func:`xstilts.config.resolve_settings`).
@@ -101,6 +104,11 @@ class Task:
     source: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     protocol: dict[str, Any] = field(default_factory=dict)
+    translate_train: tuple[str, ...] = ()
+
+    def has_training_data(self, language: str) -> bool:
+        """Whether the task can train on *language*: its own training language or a translate-train language."""
+        return language == self.train_language or language in self.translate_train or "*" in self.translate_train
 
     @property
     def trainable(self) -> bool:

@@ -102,8 +102,43 @@ def read_pawsx(data_dir: Path, split: str, language: str) -> list[PairExample]:
     return _read_pawsx_style(path, _task("pawsx"))
 
 
+#: XNLI translate-train labels as the files spell them (XTREME's and XNLI-MT's "contradictory").
+_XNLI_MT_LABELS = {"entailment": "entailment", "neutral": "neutral", "contradiction": "contradiction",
+                   "contradictory": "contradiction"}
+
+
+def read_xnli_translate_train(data_dir: Path, language: str) -> list[PairExample]:
+    """MultiNLI machine-translated into *language*, for ``train_language``: XTREME's translate-train file
+    ``translate-train/en-{lang}-translated.tsv`` (no header; English premise, English hypothesis, translated premise,
+    translated hypothesis, label — the layout XTREME's ``xtreme_translations/XNLI`` bucket ships), or the XNLI-MT 1.0
+    release's ``XNLI-MT-1.0/multinli/multinli.train.{lang}.tsv`` (header ``premise hypo label``)."""
+    task = _task("xnli")
+    xtreme = data_dir / "translate-train" / f"en-{language}-translated.tsv"
+    mt = data_dir / "XNLI-MT-1.0" / "multinli" / f"multinli.train.{language}.tsv"
+    if not xtreme.is_file() and mt.is_file():
+        out = []
+        for line, c in iter_tsv(mt, 3, header=["premise", "hypo", "label"]):
+            lab = _XNLI_MT_LABELS.get(c[2])
+            if lab is None:
+                raise DataFormatError(mt, line, f"unknown label {short(c[2])}; expected entailment, neutral or "
+                                                f"contradictory")
+            out.append(PairExample(f"{language}-{line}", c[0], c[1], task.labels.index(lab)))
+        return out
+    require_file(xtreme, f"XTREME's XNLI translate-train file for {language} (or {mt})")
+    out = []
+    for line, c in iter_tsv(xtreme, 5):
+        lab = _XNLI_MT_LABELS.get(c[4])
+        if lab is None:
+            raise DataFormatError(xtreme, line, f"unknown label {short(c[4])}; expected entailment, neutral or "
+                                                f"contradictory in the 5th column")
+        out.append(PairExample(f"{language}-{line}", c[2], c[3], task.labels.index(lab)))
+    return out
+
+
 def read_xnli(data_dir: Path, split: str, language: str) -> list[PairExample]:
     if split == "train":
+        if language != "en":  # translate-train: MultiNLI machine-translated into the language
+            return read_xnli_translate_train(data_dir, language)
         # XTREME trains XNLI on the English MultiNLI training set
         mnli_dir = data_dir / "multinli" if (data_dir / "multinli").is_dir() else data_dir
         return read_mnli(mnli_dir, "train", "en")
@@ -189,6 +224,7 @@ register(Task(
     hf=HFSource("facebook/xnli", "{lang}", {"train": "train", "dev": "validation", "test": "test"}, _hf_nli),
     description="Cross-lingual NLI, 15 languages; trained on English MultiNLI", source="Conneau et al. 2018; XTREME",
     protocol=xstilts_protocol(epochs=2, batch_size=32, max_length=256),
+    translate_train=tuple(x for x in XNLI_LANGS if x != "en"),
 ))
 register(Task(
     name="pawsx", kind="pair_classification", roles=(TARGET,), languages=PAWSX_LANGS, metric="accuracy",
@@ -197,6 +233,7 @@ register(Task(
                 _hf_pair("sentence1", "sentence2")),
     description="Cross-lingual paraphrase adversaries from word scrambling, 7 languages",
     source="Yang et al. 2019; XTREME", protocol=xstilts_protocol(epochs=5, batch_size=32, max_length=256),
+    translate_train=tuple(x for x in PAWSX_LANGS if x != "en"),  # {lang}/translated_train.tsv of the release
 ), aliases=("paws-x",))
 register(Task(
     name="kjv-web-paraphrase", kind="pair_classification", roles=(INTERMEDIATE, TARGET), languages=("en",),

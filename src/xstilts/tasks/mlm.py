@@ -146,6 +146,7 @@ register_family(MaskedLM())
 register(Task(
     name="mlm", kind="mlm", roles=(INTERMEDIATE,), languages=("multi",), metric="accuracy",
     read=read_text_folder, data_subdir="udhr_tatoeba", train_language="multi", dev_split="dev",
+    translate_train=("*",),  # plain text in any language of the folder
     description="continued masked-LM training on multilingual text (*.txt or Tatoeba-format files)",
     source="BERT masked LM (Devlin et al. 2019)",
 ))

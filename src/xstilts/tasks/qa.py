@@ -188,7 +188,23 @@ def read_squad2(data_dir: Path, split: str, language: str) -> list[QAExample]:
     return read_squad_file(require_file(data_dir / name, f"the SQuAD v2.0 {split} file"), version_2=True)
 
 
+def read_squad_translate_train(data_dir: Path, language: str) -> list[QAExample]:
+    """SQuAD v1.1 machine-translated into *language* (XTREME's translate-train for XQuAD and MLQA):
+    ``squad/translate-train/squad.translate.train.en-{lang}.json`` beside or inside *data_dir*, as XTREME's
+    ``download_data.sh`` lays out ``xtreme_translations/SQuAD/translate-train``."""
+    name = f"squad.translate.train.en-{language}.json"
+    cands = [data_dir / "squad" / "translate-train", data_dir.parent / "squad" / "translate-train",
+             data_dir / "translate-train"]
+    for c in cands:
+        if (c / name).is_file():
+            return read_squad_file(c / name, language=language)
+    raise MissingDataError(f"{cands[0] / name}: file not found (XTREME's SQuAD translate-train file for {language}; "
+                           f"also looked in {', '.join(str(c) for c in cands[1:])})")
+
+
 def read_xquad(data_dir: Path, split: str, language: str) -> list[QAExample]:
+    if split == "train" and language != "en":
+        return read_squad_translate_train(data_dir, language)
     if split in ("train", "dev"):
         if split == "dev" and language != "en":
             raise MissingDataError(f"XQuAD has no {language} dev set (its dev split is the English SQuAD v1.1 dev set)")
@@ -204,6 +220,8 @@ def _mlqa_root(data_dir: Path) -> Path:
 
 def read_mlqa(data_dir: Path, split: str, language: str) -> list[QAExample]:
     if split == "train":
+        if language != "en":
+            return read_squad_translate_train(data_dir, language)
         return read_squad_file(_squad_dir(data_dir, "train-v1.1.json") / "train-v1.1.json")
     path = _mlqa_root(data_dir) / split / f"{split}-context-{language}-question-{language}.json"
     return read_squad_file(require_file(path, f"the MLQA v1 {split} file for {language}"), language=language)
@@ -215,6 +233,10 @@ TYDIQA_LANGUAGE_NAMES = {"ar": "arabic", "bn": "bengali", "en": "english", "fi":
 
 def read_tydiqa(data_dir: Path, split: str, language: str) -> list[QAExample]:
     name = TYDIQA_LANGUAGE_NAMES.get(language, language)
+    if split == "train" and language != "en":  # XTREME's translate-train of the English training set
+        path = data_dir / "translate-train" / f"tydiqa.translate.train.en-{language}.json"
+        return read_squad_file(require_file(path, f"XTREME's TyDiQA-GoldP translate-train file for {language}"),
+                               language=language)
     if split == "train":
         path = data_dir / "tydiqa-goldp-v1.1-train" / f"tydiqa.{language}.train.json"
         if path.is_file():
@@ -290,6 +312,7 @@ register(Task(
     description="XQuAD: 1190 SQuAD v1.1 dev questions translated into 10 languages; trained on English SQuAD v1.1",
     source="Artetxe et al. 2020; XTREME (scored with evaluate-v1.1.py)",
     protocol=xstilts_protocol(epochs=2, batch_size=16, max_length=384),
+    translate_train=tuple(x for x in XQUAD_LANGS if x != "en"),  # squad/translate-train
     extra={"qa_metric": "squad_v1", "version_2_with_negative": False,
            "discover_languages": _discover(r"xquad\.([a-z]{2,3})\.json")},
 ))
@@ -301,6 +324,7 @@ register(Task(
     description="MLQA: extractive QA in 7 languages (context and question in the same language); trained on SQuAD v1.1",
     source="Lewis et al. 2020; XTREME (scored with mlqa_evaluation_v1.py)",
     protocol=xstilts_protocol(epochs=2, batch_size=16, max_length=384),
+    translate_train=tuple(x for x in MLQA_LANGS if x != "en"),  # squad/translate-train
     extra={"qa_metric": "mlqa", "version_2_with_negative": False,
            "discover_languages": _discover(r"test-context-([a-z]{2})-question-\1\.json")},
 ))
@@ -313,6 +337,7 @@ register(Task(
                 "training set, evaluated on the dev sets",
     source="Clark et al. 2020; XTREME (scored with evaluate-v1.1.py)",
     protocol=xstilts_protocol(epochs=2, batch_size=16, max_length=384),
+    translate_train=tuple(x for x in TYDIQA_LANGS if x != "en"),  # tydiqa/translate-train
     extra={"qa_metric": "squad_v1", "version_2_with_negative": False,
            "discover_languages": _discover(r"tydiqa\.(?:goldp\.)?([a-z]{2})\.dev\.json")},
 ), aliases=("tydiqa-goldp",))
