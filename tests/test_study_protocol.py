@@ -246,7 +246,7 @@ def test_report_paper_table_dev_split_and_reference_rows(tmp_path):
     assert "| published (Phang et al. 2020), not measured, test: leaderboard | 80.4 | — | — |" in section
     assert "Sources: baseline (dev): Table 2" in section and "a test fixture" in section
     assert "No published figures for the columns shown in: squad, anli, qqp, squad2, hellaswag" in section
-    assert "tatoeba: no dev scores, the test split is shown" in section
+    assert "tatoeba: no dev scores in the target languages, the test split is shown" in section
     # the main table says its split too; the CSV has the paper rows
     assert "Main results (dev)" in md and "tatoeba (accuracy@1, test)" in md
     with open(w["csv"]["paper"]) as f:
@@ -348,3 +348,23 @@ def test_x_stilts_extended_with_seeds(tmp_path, monkeypatch):
     plan = json.loads(CliRunner().invoke(app, ["study", "plan", str(f), "--json"]).output)
     assert len(plan["cells"]) == 198
     assert plan["estimate"]["intermediate_phases_per_seed"] == {"1": 10, "2": 10}
+
+
+def test_x_stilts_mini_extends_the_paper_grid(tmp_path, monkeypatch):
+    """The offline miniature is the paper's grid with another model, data and sizes: the same 99 cells and 10
+    intermediate phases, the protocol's lengths, its own step counts."""
+    monkeypatch.chdir(tmp_path)  # the example data need not be there to plan
+    r = CliRunner().invoke(app, ["study", "plan", str(ROOT / "studies" / "offline" / "x-stilts-mini.yaml"), "--json"])
+    assert r.exit_code == 0, r.output
+    plan = json.loads(r.output)
+    assert plan["study"] == "x-stilts-mini" and len(plan["cells"]) == 99
+    assert plan["estimate"]["intermediate_phases"] == 10
+    for c in plan["cells"]:
+        st = c["settings"]["target"]
+        if PROTOCOL[c["target"]] is None:
+            assert st["max_length"] == 512
+            continue
+        assert st["max_steps"] == 40 and st["eval_every"] == 10 and st["max_length"] == PROTOCOL[c["target"]][2]
+    study = load_study(ROOT / "studies" / "offline" / "x-stilts-mini.yaml")
+    assert study.spec.axes.target == load_study(ROOT / "studies" / "x-stilts.yaml").spec.axes.target
+    assert all(cell.config.model.name_or_path == "examples/tiny-model" for cell in expand(study))

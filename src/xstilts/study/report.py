@@ -12,14 +12,24 @@ Definitions used in every table:
   (``runs.active = 0``, left from an earlier version of it) are left out unless ``--all-cells``.
 * A **setting** is a row: the intermediate task set (``a+b`` for multi-task training; ``baseline`` for no
   intermediate training). Tables are split by model (and by intermediate data size and budget when those vary).
+* **Split**: every table shows one split, ``--split dev`` (the default: the paper's table is on dev sets, with the
+  checkpoint selected on English dev) or ``test``. A target without scores of that split in its evaluation
+  languages (Tatoeba has no dev data; XQuAD's only dev score is SQuAD's English dev set; a run from before dev
+  evaluation) shows its other split, marked in the column header (``tatoeba (accuracy@1, test)``).
 * **Score**: the target's headline metric (the registry task's ``metric``: accuracy, F1, accuracy@1, mAP@20; F1 for
   QA), averaged over the target's evaluation languages (``scores.language = 'avg'``); ``mean ± std`` over seeds
   (sample standard deviation, n − 1; 0 for one seed).
+* **The paper's table** (first section): rows = intermediate settings (baseline, each task, ``multi-task (n
+  tasks)`` when the table has one multi-task set), columns = targets, the score (mean over seeds) with its Δ, and
+  ``avg`` = the mean over the targets shown (the XTREME average of the paper's table; with its Δ). ``--reference
+  x-stilts`` (:mod:`xstilts.study.reference`) adds published rows below, each labelled ``published (...), not
+  measured, <split>``, with Δ vs the published baseline of the same split and their sources in the note.
 * **Delta** (Δ): setting − baseline of the same model, model size, family, other axes and target, paired by seed
   (mean over the seeds both have of the per-seed differences; when they share no seed, the difference of means,
   marked ``unpaired``, without intervals). The best mean per target within a table is in bold.
 * **Confidence intervals** (:mod:`xstilts.stats`): 95% percentile intervals of 1,000 paired bootstrap replicates
-  (configurable), over examples (same resampled test examples for both systems and every seed; per-language metric
+  (configurable), over examples (same resampled examples of the split shown for both systems and every seed;
+  per-language metric
   recomputed with ``metric_from_stats``, averaged over languages, per seed, then over seeds) and over seeds (seeds
   drawn with replacement, paired differences; only with at least :data:`MIN_SEEDS_CI` = 3 seeds, since with 2 the
   bootstrap interval is merely their range). ``†``: the interval over examples excludes 0; ``‡``: the interval
@@ -293,16 +303,28 @@ def load_cells(db_path: Path) -> list[Cell]:
 def select_split(cells: list[Cell], split: str) -> dict[str, str]:
     """Set every cell's :attr:`Cell.scores` to its scores of *split* (``dev`` or ``test``), per target task; a task
     without scores of that split shows its other split (a retrieval task without dev data, a run from before dev
-    evaluation). Returns ``{task: split shown}`` for the tasks shown on another split than *split*."""
+    evaluation), and so does a task whose dev scores are English only beside test scores in more languages (XQuAD:
+    its dev score is SQuAD's English dev set). Returns ``{task: split shown}`` for the tasks shown on another split
+    than *split*."""
     if split not in ("dev", "test"):
         raise XstiltsError(f"--split {split}: expected dev or test")
     other = "test" if split == "dev" else "dev"
     fallback: dict[str, str] = {}
+
+    def english_only(c: Cell, t: str) -> bool:
+        """A dev split of English only (the training task's own dev set, e.g. SQuAD's for XQuAD, which has no dev
+        data in other languages) beside a test split in more languages: not a cross-lingual dev score."""
+        dev = {x for x in c.by_split.get("dev", {}).get(t, {}) if x != "avg"}
+        test = {x for x in c.by_split.get("test", {}).get(t, {}) if x != "avg"}
+        return dev <= {"en"} and bool(test - {"en"})
+
     for c in cells:
         c.scores, c.used_split = {}, {}
         tasks = list(dict.fromkeys([*c.by_split.get(split, {}), *c.by_split.get(other, {})]))
         for t in tasks:
             use = split if t in c.by_split.get(split, {}) else other
+            if use == "dev" and t in c.by_split.get("test", {}) and english_only(c, t):
+                use = "test"
             c.scores[t] = c.by_split[use][t]
             c.used_split[t] = use
             if use != split:
@@ -1107,8 +1129,8 @@ class Report:
         fb = [t for t in targets if t in self.fallback]
         text = f" Scores on the {self.split} split"
         if fb:
-            text += (f"; {', '.join(fb)}: no {self.split} scores, the {self.fallback[fb[0]]} split is shown (marked in "
-                     f"the header)")
+            text += (f"; {', '.join(fb)}: no {self.split} scores in the target languages, the "
+                     f"{self.fallback[fb[0]]} split is shown (marked in the header)")
         return text + "."
 
     def _paper_table(self, gi: int, g: Group) -> None:
