@@ -261,7 +261,8 @@ def execute_cell(payload: dict, db_path: str | Path, study_name: str, log: Log =
         db.record_scores(cell.id, scores)
         now = time.time()
         db.record_run(cell.id, status="done", error=None, finished=now, seconds=now - t0, headline=headline,
-                      headline_metric=metric, headline_split=head_split, spent=spent, train_steps=train_steps, run_dir=result["run_dir"])
+                      headline_metric=metric, headline_split=head_split, spent=spent, train_steps=train_steps,
+                      run_dir=result["run_dir"])
         with contextlib.suppress(FileNotFoundError):
             err_file.unlink()
         log(f"[cell {cell.id}] done in {now - t0:.0f} s" + (f": {metric} {headline:.2f}" if headline is not None

@@ -3,10 +3,13 @@
 A **cell** is one fully resolved :class:`~xstilts.config.ExperimentConfig` (``with_baseline: false``, one seed) and
 its axis values. The cells are the cartesian product of the study's axes, plus one automatic **baseline** cell
 (no intermediate tasks) per (model, target, seed), shared by every intermediate setting. A cell's id is
-:func:`xstilts.io.stable_hash` of its resolved config dump (without ``name`` and ``output_dir``, which the study
-sets: ``output_dir`` = the study folder, so every cell shares ``<study>/phases``; ``name`` = ``cell-<id>``; and
+:func:`xstilts.io.stable_hash` of its resolved config dump (without ``name``, ``output_dir`` and ``phase_store``,
+which the study sets: ``output_dir`` = the study folder (run folders), ``phase_store`` = the study's store
+(``store``, else ``<output_dir>/phases``, shared with plain runs and other studies); ``name`` = ``cell-<id>``; and
 without settings at their default value, so that new options do not change ids) together with its budget, so the
 same cell has the same id in every re-run, in every copy of the study folder and after an upgrade that adds options.
+A cell's config keeps which keys the study wrote (``model_fields_set``): a written phase-section value beats a task's
+declared protocol default, an unwritten one does not (:func:`xstilts.config.resolve_settings`).
 
 Nothing here loads a model, and the grid expands without any data present; :func:`tokens_to_steps` (run time) and
 the example counts of :func:`estimate` (only where the data is there) read data.
