@@ -301,6 +301,7 @@ class Pipeline:
                 console.rule(f"[bold]{cfg.name}: {name}, seed {seed}")
                 res = self.run_one(vcfg, name, seed)
                 results.setdefault(name, []).append(res)
+        self.results = results  # {variant: [run result per seed]} (the Python API reads them)
         written: dict = {}
         if not is_main_process():
             return written
