@@ -113,3 +113,16 @@ def test_the_example_notebook_executes(tmp_path):
     outputs = "".join(o.get("text", "") + json.dumps(o.get("data", {})) for c in nb.cells if c.cell_type == "code"
                       for o in c.get("outputs", []))
     assert "Traceback" not in outputs and "xnli" in outputs and "tatoeba" in outputs
+
+
+def test_piped_output_keeps_whole_names():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "xstilts", "tasks"], capture_output=True, text=True, check=True,
+                         env={**os.environ, "COLUMNS": "80", "TERM": "dumb"}).stdout
+    lines = out.splitlines()
+    assert lines[0].split()[:4] == ["task", "kind", "role", "metric"]
+    names = {line.split()[0] for line in lines[2:]}
+    assert {"commonsenseqa", "tatoeba-xtreme-r", "kjv-web-paraphrase-hard"} <= names
+    assert any("intermediate" in line.split() for line in lines) and "│" not in out

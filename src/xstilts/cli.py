@@ -117,17 +117,24 @@ def tasks(as_json: bool = typer.Option(False, "--json", help="print JSON instead
         return
     from rich.table import Table
 
-    from .console import console
+    from .console import console, plain_table
 
-    table = Table(title="xstilts tasks", show_lines=False)
-    for col in ("task", "kind", "role", "metric", "#", "languages", "XTREME-R"):
-        table.add_column(col, overflow="fold")
+    headers = ["task", "kind", "role", "metric", "#", "languages", "XTREME-R"]
+    rows = []
     for t in items:
         xr = xtreme_r(t)
         extra = [lang for lang in xr or () if lang not in t.languages]
         shown = "" if xr is None else f"{len(xr)}" + (f" (+{' '.join(extra)})" if extra else "")
-        table.add_row(t.name, t.kind, "/".join(t.roles), t.metric, str(len(t.languages)), " ".join(t.languages),
-                      shown)
+        rows.append([t.name, t.kind, "/".join(t.roles), t.metric, str(len(t.languages)), " ".join(t.languages),
+                     shown])
+    if not console.is_terminal:  # a pipe or a log: whole names, one task per line
+        typer.echo(plain_table(headers, rows))
+        return
+    table = Table(title="xstilts tasks", show_lines=False)
+    for col in headers:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
 
 
@@ -160,7 +167,9 @@ def prepare(only: Optional[list[str]] = typer.Option(None, "--only", help="model
 @app.command()
 def compare(baseline: Path = typer.Argument(..., help="baseline run folder (with run.json)"),
             other: Path = typer.Argument(..., help="intermediate-trained run folder (with run.json)"),
-            out: Path = typer.Option(Path("comparison"), help="output folder")) -> None:
+            out: Path = typer.Option(Path("comparison"), help="output folder"),
+            as_json: bool = typer.Option(False, "--json", help="print the comparison's JSON instead of markdown")
+            ) -> None:
     """Compare two runs: per-language delta, mean delta, and a PNG bar chart per task."""
     from .io import read_json
     from .report import write_comparison
@@ -176,7 +185,7 @@ def compare(baseline: Path = typer.Argument(..., help="baseline run folder (with
     except XstiltsError as e:
         _fail(e)
         return
-    typer.echo(w["markdown_text"])
+    typer.echo(Path(w["json"]).read_text(encoding="utf-8") if as_json else w["markdown_text"])
 
 
 @app.command()

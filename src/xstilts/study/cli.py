@@ -49,12 +49,9 @@ def _fmt_seconds(s) -> str:
 
 def _table(headers: list[str], rows: list[list[str]], title: str | None = None) -> str:
     """A plain-text table (no wrapping: it reads the same in a terminal, a log file and a pipe)."""
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    line = "  ".join("-" * w for w in widths)
-    out = [title] if title else []
-    out += ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(), line]
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    return "\n".join(out)
+    from ..console import plain_table
+
+    return plain_table(headers, rows, title)
 
 
 def _short(phase: str | None) -> str:
