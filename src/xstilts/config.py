@@ -62,8 +62,9 @@ class BiLSTMSettings(_Strict):
 class ModelConfig(_Strict):
     """The pretrained model (phase 1) and how it is trained."""
 
-    name_or_path: str = Field(description="Hugging Face hub id or local folder; a hub id provisioned by "
-                                          "`xstilts prepare` is found in the cache without network")
+    name_or_path: str = Field(description="Hugging Face hub id (the hub model, or offline the Hugging Face "
+                                          "cache of it) or local folder; `xstilts prepare` provisions "
+                                          "xstilts/multilingual-e5-small-4bit-rebuild")
     revision: str | None = Field(None, description="hub revision (branch, tag or commit)")
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     max_length: int = Field(128, gt=1, le=8192, description="max tokens per input (pairs: both sentences together)")
@@ -79,6 +80,21 @@ class ModelConfig(_Strict):
         None, description="attention kernel passed to transformers (None: its default); flash_attention_2 enables "
                           "padding-free varlen packing on CUDA (needs the flash_attn package)")
     bilstm: BiLSTMSettings = Field(default_factory=BiLSTMSettings)
+
+    @field_validator("name_or_path")
+    @classmethod
+    def _existing_folder(cls, v: str) -> str:
+        from .paths import looks_like_path
+
+        if "\0" in v or Path(v).expanduser().exists():
+            return v
+        if looks_like_path(v):
+            raise ValueError(f"model folder {v} does not exist")
+        head = v.split("/")[0]
+        if v.count("/") == 1 and head != "xstilts" and Path(head).is_dir():  # xstilts/...: rebuild ids
+            raise ValueError(f"model folder {v} does not exist (there is a local folder {head}/, so this is not "
+                             f"taken as a hub id)")
+        return v
 
     @model_validator(mode="after")
     def _check_family(self) -> "ModelConfig":
@@ -565,15 +581,39 @@ def validate_config(data: dict, source: str = "<config>", tree: Any = None) -> E
         raise ConfigError(f"{source}: {e}") from None
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Read, override (``key.path=value`` strings) and validate an experiment YAML file.
+def _duplicate_key(node: Any, source: str, seen: set | None = None) -> None:
+    """Raise :class:`ConfigError` at the first mapping of the YAML node tree that gives a key twice (PyYAML keeps the
+    last value silently), naming both lines."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first: dict[tuple, int] = {}
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
+                ident = (k.tag, k.value)
+                line = k.start_mark.line + 1
+                if ident in first:
+                    raise ConfigError(f"{source}:{line}: duplicate key {_show([k.value])} (also at line "
+                                      f"{first[ident]}); give each key once")
+                first[ident] = line
+            _duplicate_key(k, source, seen)
+            _duplicate_key(v, source, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for v in node.value:
+            _duplicate_key(v, source, seen)
 
-    Raises:
-        ConfigError: missing file, YAML syntax error (with line), or any validation problem (with key path).
-    """
+
+def read_yaml(path: str | Path, what: str = "config file") -> tuple[Any, Any]:
+    """``(data, node tree)`` of a YAML file, strictly: a missing file or a directory, invalid UTF-8, a YAML syntax
+    error and a key given twice in one mapping are each one :class:`ConfigError` naming the file (and line).
+    Study files use it too (:mod:`xstilts.study.spec`)."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory; expected a YAML {what}")
     if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
+        raise ConfigError(f"{path}: {what} not found")
     try:
         raw = path.read_bytes()
         text = raw.decode("utf-8-sig")
@@ -584,6 +624,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
         raise ConfigError(f"{path}: cannot be read ({e.strerror or type(e).__name__})") from None
     try:
         tree = yaml.compose(text)
+        if tree is not None:
+            _duplicate_key(tree, str(path))
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
@@ -592,6 +634,18 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
         raise ConfigError(f"{where}: invalid YAML ({problem})") from None
     except (RecursionError, ValueError) as e:  # nesting deeper than the recursion limit, an int of 4300+ digits
         raise ConfigError(f"{path}: invalid YAML ({' '.join(str(e).split())[:200]})") from None
+    return data, tree
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Read, override (``key.path=value`` strings) and validate an experiment YAML file.
+
+    Raises:
+        ConfigError: missing file (or a directory), YAML syntax error (with line), a key given twice (both lines),
+            or any validation problem (with key path and line).
+    """
+    path = Path(path)
+    data, tree = read_yaml(path, "config file")
     data = data or {}
     for item in overrides or []:
         key, value = parse_override(item)

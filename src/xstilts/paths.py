@@ -29,3 +29,11 @@ def data_dir() -> Path:
 def model_cache_path(hub_id: str) -> Path:
     """The folder where ``xstilts prepare`` puts the model known on the hub as *hub_id*."""
     return models_dir() / hub_id.replace("/", "--")
+
+
+def looks_like_path(name: str) -> bool:
+    """Whether a ``model.name_or_path`` value is meant as a folder rather than a hub id: it starts with ``.``, ``/``
+    or ``~``, or has path separators where a hub id (``org/name``) has none."""
+    if name.startswith((".", "~", os.sep)) or (os.altsep and os.altsep in name) or "\\" in name:
+        return True
+    return name.count("/") > 1 or name.endswith("/")

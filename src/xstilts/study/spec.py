@@ -42,10 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..config import _yaml_line
+from ..config import _yaml_line, read_yaml
 from ..errors import ConfigError
 
 
@@ -247,15 +246,8 @@ class Study:
 
 
 def _read_yaml(path: Path, what: str) -> tuple[Any, Any]:
-    if not path.is_file():
-        raise ConfigError(f"{path}: {what} not found")
-    text = path.read_text(encoding="utf-8")
-    try:
-        return yaml.safe_load(text), yaml.compose(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: invalid YAML ({getattr(e, 'problem', e)})") from None
+    """``(data, node tree)``, strictly (:func:`xstilts.config.read_yaml`: a key given twice is an error)."""
+    return read_yaml(path, what)
 
 
 def deep_merge(base: Any, over: Any) -> Any:

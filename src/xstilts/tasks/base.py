@@ -7,6 +7,7 @@ names to tasks. Adding a task is one ``register(Task(...))`` call in its family'
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -143,10 +144,28 @@ XSTILTS_INTERMEDIATE_QA = xstilts_protocol(epochs=3, batch_size=4, max_length=38
 
 
 # ----------------------------------------------------------------------------------------------- file readers
+#: Lists that :func:`require_file` appends every file it passes to (see :func:`recording`).
+_RECORDERS: list[list[Path]] = []
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list[Path]]:
+    """Collect the data files readers open in the block (every reader checks its files with :func:`require_file`):
+    for the cache of parsed examples and the provenance of a phase (:mod:`xstilts.loading`)."""
+    files: list[Path] = []
+    _RECORDERS.append(files)
+    try:
+        yield files
+    finally:
+        _RECORDERS.remove(files)
+
+
 def require_file(path: Path, what: str) -> Path:
     """Return *path* if it is a file, else raise :class:`MissingDataError` saying what was expected there."""
     if not path.is_file():
         raise MissingDataError(f"{path}: file not found (expected {what})")
+    for files in _RECORDERS:
+        files.append(path)
     return path
 
 
@@ -243,9 +262,9 @@ def json_error(path: Path, text: str, e: json.JSONDecodeError, line: int | None 
         where = line if line is not None else text.count("\n", 0, end) + 1
         return DataFormatError(path, where, f"invalid JSON (unexpected end of {'line' if line else 'file'}: "
                                             f"{e.msg}; truncated?)")
-    if line is not None:
-        return DataFormatError(path, line, f"invalid JSON ({e.msg} at column {e.colno})")
-    return DataFormatError(path, e.lineno, f"invalid JSON ({e.msg} at column {e.colno})")
+    # some of json's messages end in "at" ("Invalid control character at"): no "at at column"
+    where = f"{e.msg} column {e.colno}" if e.msg.endswith(" at") else f"{e.msg} at column {e.colno}"
+    return DataFormatError(path, line if line is not None else e.lineno, f"invalid JSON ({where})")
 
 
 def iter_tsv(path: Path, ncols: int | None = None, *, header: list[str] | None = None, min_cols: int | None = None,
@@ -263,7 +282,8 @@ def iter_tsv(path: Path, ncols: int | None = None, *, header: list[str] | None =
     """
     lines = read_text_lines(path)
     if not lines:
-        raise DataFormatError(path, None, "empty file" + (f"; expected a header {header}" if header else ""))
+        raise DataFormatError(path, None, "empty file" + (f"; expected a header starting with "
+                                                          f"{'<TAB>'.join(header)}" if header else ""))
     start = 0
     if header is not None:
         got = lines[0].split("\t")

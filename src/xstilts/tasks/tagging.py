@@ -175,7 +175,8 @@ def read_conllu(path: Path, labels: tuple[str, ...] = UPOS_LABELS, guid_prefix: 
     (zero-width non-joiner) are removed inside forms.
 
     Raises:
-        DataFormatError: an empty file, a line without 10 columns, an ID that is not an integer, range or decimal,
+        DataFormatError: an empty file, an empty sentence (two blank lines in a row, a blank first line, or comment
+            lines with no word lines), a line without 10 columns, an ID that is not an integer, range or decimal,
             word IDs out of sequence, or an unknown UPOS tag, naming the file and line.
     """
     lines = read_text_lines(path)
@@ -185,8 +186,16 @@ def read_conllu(path: Path, labels: tuple[str, ...] = UPOS_LABELS, guid_prefix: 
     out: list[TaggedExample] = []
     forms: list[str] = []
     tags: list[str] = []
+    block = {"start": None, "words": 0}  # the current sentence: its first line and its word lines
 
-    def flush() -> None:
+    def flush(i: int) -> None:
+        if block["start"] is None:  # a blank line with no sentence before it
+            raise DataFormatError(path, i, "empty sentence (a blank line right after another, or at the start of the "
+                                           "file); CoNLL-U separates sentences by exactly one blank line")
+        if block["words"] == 0:
+            raise DataFormatError(path, block["start"], "empty sentence (comment lines with no word lines); every "
+                                                        "CoNLL-U sentence has at least one word line")
+        block["start"], block["words"] = None, 0
         if forms:
             n_empty = sum(f == "_" for f in forms)
             if n_empty == 0 or n_empty < len(forms) - 1:
@@ -197,8 +206,10 @@ def read_conllu(path: Path, labels: tuple[str, ...] = UPOS_LABELS, guid_prefix: 
 
     for i, line in enumerate(lines, 1):
         if not line.strip():
-            flush()
+            flush(i)
             continue
+        if block["start"] is None:
+            block["start"] = i
         if line.startswith("#"):
             continue
         cols = line.split("\t")
@@ -217,7 +228,9 @@ def read_conllu(path: Path, labels: tuple[str, ...] = UPOS_LABELS, guid_prefix: 
             raise DataFormatError(path, i, f"unknown UPOS tag {short(cols[3])}; expected one of {', '.join(labels)}")
         forms.append(cols[1])
         tags.append(cols[3])
-    flush()
+        block["words"] += 1
+    if block["start"] is not None:  # the last sentence, without a blank line after it
+        flush(len(lines))
     return out
 
 
