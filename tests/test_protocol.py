@@ -220,3 +220,14 @@ def test_bad_dev_file_fails_before_training(toy, tmp_path, monkeypatch):
 
     with pytest.raises(DataFormatError, match=r"dev_2k\.tsv:2"):
         Pipeline(validate_config(toy)).run()
+
+
+def test_the_baseline_keeps_resolving_protocol_defaults():
+    cfg = _cfg()
+    base = cfg.baseline()
+    assert base.intermediate.tasks == []
+    assert resolve_settings(base, "target", base.target.tasks) == resolve_settings(cfg, "target", cfg.target.tasks)
+    cfg = _cfg(target__lr=3e-5)
+    assert resolve_settings(cfg.baseline(), "target", cfg.target.tasks)["lr"] == 3e-5
+    assert phase_keys(cfg.baseline(), 1)["targets"]["xnli"] == phase_keys(
+        _cfg(target__lr=3e-5, intermediate__tasks=[]), 1)["targets"]["xnli"]

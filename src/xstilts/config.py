@@ -394,9 +394,10 @@ class ExperimentConfig(_Strict):
         return self
 
     def baseline(self) -> "ExperimentConfig":
-        """The same experiment without intermediate training."""
-        data = self.model_dump()
-        data["intermediate"]["tasks"] = []
+        """The same experiment without intermediate training (only the keys the config wrote are carried over, so
+        unwritten settings still resolve to the tasks' protocol defaults, see :func:`resolve_settings`)."""
+        data = self.model_dump(exclude_unset=True)
+        data.setdefault("intermediate", {})["tasks"] = []
         return ExperimentConfig.model_validate(data)
 
 

@@ -799,8 +799,8 @@ def evaluate_only(cfg: ExperimentConfig) -> dict:
                            f"use `xstilts run`, or list only retrieval tasks for `xstilts eval`")
     if not cfg.target.tasks:
         raise XstiltsError("the config lists no target tasks to evaluate (target.tasks)")
-    data = cfg.model_dump()
-    data["intermediate"]["tasks"] = []
+    data = cfg.model_dump(exclude_unset=True)  # unwritten settings keep resolving to the protocol defaults
+    data.setdefault("intermediate", {})["tasks"] = []
     data["with_baseline"] = False
     cfg = ExperimentConfig.model_validate(data)
     return Pipeline(cfg).run()
