@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from fixtures import cpu_accelerator, WORDS, make_tiny_model, toy_pair, write_pawsx
+from xstilts.checkpoint import load_heads
 from xstilts.config import LoraConfig, ModelConfig, TrainConfig, validate_config
 from xstilts.modeling import build_backbone, load_encoder, load_tokenizer, save_backbone
 from xstilts.tasks import get_family, get_task
@@ -194,8 +195,11 @@ def test_intermediate_to_target_handoff(kind, handoff, checkpoints, tmp_path, mo
     Pipeline(cfg).run()
     enc_dir = next((tmp_path / "runs" / "phases").glob("intermediate-*")) / "checkpoint" / "encoder"
     assert str(enc_dir) in loaded or any(str(enc_dir) in p for p in loaded)  # target phase started from it
-    heads = torch.load(enc_dir.parent / "heads.pt")
+    heads, desc = load_heads(enc_dir.parent)  # safetensors + JSON, no pickle
     assert list(heads) == ["kjv-web-paraphrase-hard"]  # the intermediate head stays behind
+    assert desc["heads"]["kjv-web-paraphrase-hard"]["task"] == "kjv-web-paraphrase-hard"
+    assert all(list(t.shape) == desc["heads"]["kjv-web-paraphrase-hard"]["tensors"][n]["shape"]
+               for n, t in heads["kjv-web-paraphrase-hard"].items())
     if handoff == "stack":
         chain = json.loads((enc_dir / "xstilts_lora_chain.json").read_text())["chain"]
         assert chain == [str(checkpoints[kind]), "."] and (enc_dir / "adapter_config.json").is_file()

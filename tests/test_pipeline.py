@@ -47,7 +47,9 @@ def test_three_phases_write_everything_and_rerun_skips(experiment, tmp_path, mon
     assert [p["phase"] for p in stilts["phases"]] == ["intermediate", "target", "target"]
     inter = runs / "t" / "stilts-seed1" / "phases" / "intermediate"
     assert (inter / "checkpoint" / "encoder" / "config.json").is_file()
-    assert (inter / "checkpoint" / "heads.pt").is_file()
+    assert (inter / "checkpoint" / "heads.safetensors").is_file() and not (inter / "checkpoint" / "heads.pt").exists()
+    heads = json.loads((inter / "checkpoint" / "heads.json").read_text())["heads"]
+    assert heads["kjv-web-paraphrase"]["task"] == "kjv-web-paraphrase"
     assert (inter / "config.yaml").is_file() and (inter / "metrics.json").is_file()
     # the encoder (not the head) passes on: the STILTs target phase starts from the intermediate checkpoint
     assert any(p.endswith("checkpoint/encoder") for p in loaded_from)
@@ -168,7 +170,7 @@ def test_corrupt_latest_checkpoint_falls_back_to_previous(experiment, tmp_path):
     folder = tmp_path / "states"
     for step in (5, 10):
         ck.save_checkpoint(folder, step, {"model": {"w": torch.full((3,), float(step))}, "state": {"step": step}})
-    latest = folder / "step-00000010" / "model.pt"
+    latest = folder / "step-00000010" / "model.safetensors"
     latest.write_bytes(latest.read_bytes()[:-7])  # truncated
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -111,8 +111,8 @@ def test_default_without_tensorboard_is_silent_and_a_named_missing_tracker_fails
 
     monkeypatch.setattr("xstilts.training._installed", lambda name: False)
     assert resolve_trackers(["auto"]) == [] and resolve_trackers(["all"]) == [] and resolve_trackers([]) == []
-    with pytest.raises(XstiltsError, match=r"trackers: tensorboard is not installed \(pip install tensorboard or "
-                                           r"tensorboardX\)"):
+    with pytest.raises(XstiltsError, match=r"trackers: tensorboard is not installed \(pip install "
+                                           r"'xstilts\[tracking\]'\)"):
         resolve_trackers(["tensorboard"])
     experiment["intermediate"]["tasks"] = []
     Pipeline(validate_config(experiment)).run()  # auto, nothing installed: trains without logs

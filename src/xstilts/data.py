@@ -2,13 +2,18 @@
 
 Features are a dict of equal-length lists (one entry per example): ``input_ids`` (list of token id lists) and
 task-specific fields (``label``...). :func:`tokenize_cached` keeps them on disk, keyed by the task, split, language,
-tokenizer, max length, prefix and the data itself, so that every run of a study reuses them.
+tokenizer, max length, prefix, the data itself and the code that computes them (:func:`code_fingerprint`), so that every
+run of a study reuses them and no change of the featurisation code can return stale features.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
+import os
 import pickle
+import sys
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -37,6 +42,104 @@ def tokenizer_fingerprint(tokenizer) -> str:
     except AttributeError:
         blob = repr(sorted(tokenizer.get_vocab().items()))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
+
+
+@functools.lru_cache(maxsize=256)
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def _module_files(module) -> set[str]:
+    """The source file of *module* and of the xstilts modules it imports from anywhere in its source, imports
+    inside functions included (one level: the helpers its functions call, not their own imports)."""
+    path = getattr(module, "__file__", None)
+    if not path:
+        return set()
+    package = module.__name__ if Path(path).name == "__init__.py" else module.__name__.rpartition(".")[0]
+    return {path, *_xstilts_imports(path, Path(path).stat().st_mtime_ns, package)}
+
+
+_PACKAGE = str(Path(__file__).resolve().parent) + os.sep
+#: Modules whose changes cannot change a result (exception classes, console output): left out of fingerprints.
+_NOT_CODE = ("xstilts.errors", "xstilts.console")
+
+
+@functools.lru_cache(maxsize=256)
+def _xstilts_imports(path: str, mtime_ns: int, package: str) -> frozenset[str]:
+    import ast
+    import importlib.util
+
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return frozenset()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            try:
+                base = importlib.util.resolve_name("." * node.level + (node.module or ""), package) \
+                    if node.level else (node.module or "")
+            except (ImportError, ValueError):
+                continue
+            names.add(base)
+            names.update(f"{base}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+    files = set()
+    for name in names:
+        if name != "xstilts" and not name.startswith("xstilts."):
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.origin and spec.origin.endswith(".py") and name not in _NOT_CODE:
+            files.add(spec.origin)
+    return frozenset(files)
+
+
+def code_fingerprint(*objs) -> str:
+    """A short hash of the source code behind *objs* (objects, classes, functions, modules or module names): the
+    files of the modules defining them (for an object or class, every xstilts class of its MRO), of the xstilts
+    modules those import from (anywhere in their source) and of this module, by their path in the package, so that
+    it does not depend on where xstilts is installed. A task family's fingerprint changes whenever its
+    ``featurize`` (or a reader, or a helper it calls) changes, so feature caches and phase keys that include it
+    cannot go stale."""
+    files = {__file__}
+    for obj in objs:
+        if isinstance(obj, str):  # a module name: found without importing it
+            import importlib.util
+
+            origin = importlib.util.find_spec(obj).origin
+            package = obj if origin.endswith("__init__.py") else obj.rpartition(".")[0]
+            files |= {origin, *_xstilts_imports(origin, Path(origin).stat().st_mtime_ns, package)}
+            continue
+        if inspect.ismodule(obj):
+            files |= _module_files(obj)
+            continue
+        cls = obj if inspect.isclass(obj) else (obj if inspect.isfunction(obj) or inspect.ismethod(obj)
+                                                 else type(obj))
+        for c in (cls.__mro__ if inspect.isclass(cls) else (cls,)):
+            module = sys.modules.get(getattr(c, "__module__", "") or "")
+            if module is not None and module.__name__.startswith("xstilts"):
+                files |= _module_files(module)
+    h = hashlib.sha256()
+    for path in sorted({str(Path(f).resolve()) for f in files}):
+        st = Path(path).stat()
+        name = os.path.relpath(path, _PACKAGE) if path.startswith(_PACKAGE) else Path(path).name
+        h.update(f"{name}:{_file_digest(path, st.st_mtime_ns, st.st_size)};".encode())
+    return h.hexdigest()[:12]
+
+
+def examples_digest(examples: Sequence) -> str:
+    """A hash of the examples themselves (their ``repr``): the data revision of data that has no file listing
+    (hub data sets)."""
+    h = hashlib.sha256()
+    for e in examples:
+        h.update(repr(e).encode("utf-8", "surrogatepass"))
+        h.update(b"\n")
+    return h.hexdigest()[:16]
 
 
 def tokenize_cached(cache_dir: Path | None, key: dict, build: Callable[[], Features]) -> Features:

@@ -162,7 +162,9 @@ def load_encoder(name_or_path: str, dtype: str = "float32", revision: str | None
     path = resolve_model_path(name_or_path)
     chain = _lora_chain(path)
     if chain:  # stacked LoRA: base model + each adapter merged in order
-        from peft import PeftModel
+        from .deps import require
+
+        PeftModel = require("peft", why=f"{path} (a LoRA adapter chain)").PeftModel
 
         model = load_encoder(chain[0], dtype, revision, load_in_4bit, attn_implementation)
         for adapter in chain[1:]:
@@ -185,10 +187,9 @@ def load_encoder(name_or_path: str, dtype: str = "float32", revision: str | None
 
 def _four_bit_config(dtype: str):
     """bitsandbytes NF4 quantisation (QLoRA); raises :class:`XstiltsError` without bitsandbytes or a CUDA GPU."""
-    try:
-        import bitsandbytes  # noqa: F401
-    except ImportError:
-        raise XstiltsError("model.load_in_4bit needs the bitsandbytes package (pip install bitsandbytes)") from None
+    from .deps import require
+
+    require("bitsandbytes", why="model.load_in_4bit (QLoRA)")
     if not torch.cuda.is_available():
         raise XstiltsError("model.load_in_4bit needs a CUDA GPU")
     from transformers import BitsAndBytesConfig
@@ -232,6 +233,9 @@ def build_backbone(model_cfg, start_path: str, *, pretrained: bool, revision: st
 
 def add_lora(model: nn.Module, lora, seed: int = 0) -> nn.Module:
     """Wrap *model* with fresh LoRA adapters (peft); the base weights are frozen."""
+    from .deps import require
+
+    require("peft", why="model.lora (LoRA training)")
     from peft import LoraConfig as PeftLoraConfig
     from peft import get_peft_model, prepare_model_for_kbit_training
 

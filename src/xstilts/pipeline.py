@@ -29,7 +29,8 @@ from . import __version__
 from .config import (OPTIMIZATION_KEYS, ExperimentConfig, TaskSpec, dump_config, resolve_settings,
                      task_max_length)
 from .console import console, progress_bar
-from .data import tokenize_cached, tokenizer_fingerprint
+from .checkpoint import save_heads
+from .data import code_fingerprint, examples_digest, tokenize_cached, tokenizer_fingerprint
 from .errors import MissingDataError, XstiltsError
 from .selection import Selector
 from .io import atomic_dir, atomic_write_json, atomic_write_text, read_json, resumable_dir, stable_hash
@@ -42,7 +43,11 @@ from .tasks import get_family, get_task
 from .training import (MultiTaskModel, TaskData, end_trackers, eval_all_languages, log_eval_metrics,
                        resolve_trackers, seed_everything, start_trackers, total_steps, train)
 
-#: Bumped when a change alters what a phase computes, so that old phase folders are not reused.
+#: Bumped when a change to code outside the task families alters what a phase computes (the training loop, model
+#: loading and saving, model selection, this pipeline), so that old phase folders are not reused. Changes to a task
+#: family (its reader, featurisation, head, loss, decoding or metrics, and the xstilts modules its module imports,
+#: e.g. ``data.py``, ``heads*.py``, ``metrics/*``) change the phase keys by themselves (:func:`_task_code`), and
+#: feature caches never need a bump.
 PHASE_VERSION = 2
 #: Settings that do not change what a phase computes, left out of its hash.
 NOT_HASHED = ("checkpoint_every", "keep_checkpoints", "log_every", "prefetch", "compile", "compile_mode", "fused_adamw",
@@ -64,6 +69,12 @@ def _data_fingerprint(spec: TaskSpec) -> dict:
     files = sorted(p for p in folder.rglob("*") if p.is_file())[:5000]
     return {"folder": str(folder.resolve()), "files": stable_hash([(str(p.relative_to(folder)), p.stat().st_size,
                                                                     int(p.stat().st_mtime)) for p in files])}
+
+
+def _task_code(specs: list[TaskSpec], *modules) -> str:
+    """Fingerprint of the task-specific code of a phase (:func:`~xstilts.data.code_fingerprint` of each task's family
+    and of *modules*); what it leaves out is what :data:`PHASE_VERSION` is for."""
+    return code_fingerprint(*(get_family(get_task(s.task).kind) for s in specs), *modules)
 
 
 def _accelerator(cfg: ExperimentConfig, logs: Path | None = None):
@@ -156,7 +167,7 @@ def intermediate_key(cfg: ExperimentConfig, seed: int) -> str:
                         "model": model_identity(cfg), "hp": _hashed_hp(ic, resolve_settings(cfg, "intermediate",
                                                                                              ic.tasks)),
                         "seed": seed, "tasks": [{**s.model_dump(mode="json"), "data": _data_fingerprint(s)}
-                                                for s in ic.tasks]})
+                                                for s in ic.tasks], "code": _task_code(ic.tasks)})
 
 
 def target_key(cfg: ExperimentConfig, spec: TaskSpec, start_key: str, seed: int) -> str:
@@ -164,7 +175,8 @@ def target_key(cfg: ExperimentConfig, spec: TaskSpec, start_key: str, seed: int)
     langs = _languages_or_declared(spec)
     return stable_hash({"phase": "target", "v": PHASE_VERSION, "start": start_key, "model": model_identity(cfg),
                         "hp": _hashed_hp(cfg.target, resolve_settings(cfg, "target", [spec])), "seed": seed,
-                        "task": {**spec.model_dump(mode="json"), "languages": langs, "data": _data_fingerprint(spec)}})
+                        "task": {**spec.model_dump(mode="json"), "languages": langs, "data": _data_fingerprint(spec)},
+                        "code": _task_code([spec])})
 
 
 def retrieval_settings(cfg: ExperimentConfig, spec: TaskSpec) -> dict:
@@ -188,7 +200,8 @@ def retrieval_key(cfg: ExperimentConfig, spec: TaskSpec, start_key: str) -> str:
     langs = _languages_or_declared(spec)
     return stable_hash({"phase": "retrieval", "v": PHASE_VERSION, "start": start_key,
                         "settings": retrieval_settings(cfg, spec),
-                        "task": {**spec.model_dump(mode="json"), "languages": langs, "data": _data_fingerprint(spec)}})
+                        "task": {**spec.model_dump(mode="json"), "languages": langs, "data": _data_fingerprint(spec)},
+                        "code": _task_code([spec], "xstilts.retrieval")})
 
 
 def intermediate_label(cfg: ExperimentConfig) -> str:
@@ -365,7 +378,10 @@ class Pipeline:
         key = {"task": task.name, "split": split, "lang": lang, "n": len(examples), "data": _data_fingerprint(spec),
                "max_examples": spec.max_examples if split == task.train_split else limit,
                "tokenizer": tokenizer_fingerprint(tokenizer), "max_length": max_length,
-               "prefix": cfg.model.text_prefix, "kind": task.kind, "options": spec.options, "v": PHASE_VERSION}
+               "prefix": cfg.model.text_prefix, "kind": task.kind, "options": spec.options,
+               "code": code_fingerprint(family)}  # the featurisation code: no PHASE_VERSION bump needed
+        if not task_data_dir(spec).is_dir():  # hub data: no file listing, so the examples are the data revision
+            key["examples"] = examples_digest(examples)
 
         def build():
             with progress_bar(f"tokenize {spec.label} {split} {lang}", len(examples)) as adv:
@@ -651,7 +667,7 @@ class Pipeline:
         if is_main_process():
             ckpt = tmp / "checkpoint"
             save_backbone(model.encoder, ckpt / "encoder", tokenizer, cfg.model, start.path)
-            torch.save({k: v.state_dict() for k, v in model.heads.items()}, ckpt / "heads.pt")
+            save_heads(ckpt, dict(model.heads), _head_tasks(cfg, list(model.heads)))  # safetensors + JSON
             atomic_write_text(tmp / "config.yaml", config_text or dump_config(cfg))
             atomic_write_json(tmp / "metrics.json", metrics())
 
@@ -767,6 +783,15 @@ class Pipeline:
         console.print(f"  [green]✓[/] {spec.label}: mean {task.metric} {m['average']:.2f} over {len(langs)} languages "
                       f"({time.time() - t0:.0f} s)")
         return final
+
+
+def _head_tasks(cfg: ExperimentConfig, labels: list[str]) -> dict[str, dict]:
+    """``{label: {"task", "kind"}}`` of a phase's heads (the intermediate section's entries when the labels are
+    theirs, else the target section's), for ``heads.json``."""
+    inter = {s.label: s for s in cfg.intermediate.tasks}
+    specs = inter if set(labels) <= set(inter) else {s.label: s for s in cfg.target.tasks}
+    return {label: {"task": specs[label].task, "kind": get_task(specs[label].task).kind}
+            for label in labels if label in specs}
 
 
 def _mean_metric(per_lang: dict, metric: str) -> float:

@@ -978,8 +978,11 @@ def resolve_trackers(names: list[str]) -> list[str]:
         elif _installed(name):
             found = [name]
         else:
-            pkg = " or ".join(TRACKER_PACKAGES.get(name, (name,)))
-            raise XstiltsError(f"trackers: {name} is not installed (pip install {pkg}), or leave it out of trackers")
+            from .deps import EXTRAS, install_hint
+
+            pkg = install_hint(name) if name in EXTRAS else \
+                "pip install " + " or ".join(TRACKER_PACKAGES.get(name, (name,)))
+            raise XstiltsError(f"trackers: {name} is not installed ({pkg}), or leave it out of trackers")
         out += [x for x in found if x not in out]
     return out
 

@@ -118,7 +118,7 @@ def fetch_and_read(work: Path, log: Callable[[str], None]) -> tuple[dict, dict, 
         from pysword.modules import SwordModules
     except ImportError as err:
         raise MissingTool("Python package `pysword` not found (needed to read the SWORD Bibles); "
-                          "install it with: pip install pysword") from err
+                          "install it with: pip install 'xstilts[provision]'") from err
     root, debs = work / "unpacked", work / "debs"
     debs.mkdir()
     info = {}
