@@ -165,6 +165,49 @@ def prepare(only: Optional[list[str]] = typer.Option(None, "--only", help="model
 
 
 @app.command()
+def download(targets: list[str] = typer.Argument(..., help="xtreme, xtreme-r, intermediate and/or task names"),
+             to: Optional[Path] = typer.Option(None, "--to", help="data root to write <root>/<task folder>/ into "
+                                                                  "(default: the cache data folder that tasks are "
+                                                                  "read from when a config gives no data_dir)"),
+             languages: Optional[list[str]] = typer.Option(None, "--languages", "-l",
+                                                           help="only these languages (comma-separated or repeated; "
+                                                                "English training data is always included)"),
+             translate_train: bool = typer.Option(True, "--translate-train/--no-translate-train",
+                                                  help="also XTREME's translate-train files (XNLI, PAWS-X, SQuAD for "
+                                                       "XQuAD/MLQA, TyDiQA)"),
+             force: bool = typer.Option(False, "--force", help="download again even what the manifests verify")
+             ) -> None:
+    """Download the real data sets (needs the network) in the official file layouts, for offline runs.
+
+    Hub data sets load with `datasets` at a recorded commit, the others from their official release URLs. Each task
+    folder gets a MANIFEST.json (sources and revisions, split sizes, sha256 of every file); running the command again
+    skips what is complete and verified. CCG (licensed through the LDC) is not downloadable: the command says how to
+    get it. Without network it stops with one line naming the source it could not reach (exit status 2).
+    """
+    from .download import download as do_download, manual_steps
+
+    langs = [x.strip() for item in languages or [] for x in item.split(",") if x.strip()] or None
+    try:
+        report = do_download(targets, to=to, languages=langs, translate_train=translate_train, force=force,
+                             log=typer.echo)
+    except (XstiltsError, KeyboardInterrupt) as e:
+        _fail(e)
+        return
+    typer.echo(f"data root: {report.root}")
+    for name, folder in report.folders.items():
+        typer.echo(f"  {name:<16s} {folder}")
+    steps = manual_steps(report)
+    if steps:
+        typer.echo("needs a manual step:")
+        for line in steps:
+            typer.echo(f"  {line}")
+    skipped = [o for o in report.outcomes if o.status == "unavailable"]
+    if skipped:
+        typer.echo(f"{len(skipped)} optional file(s) not available from their source (see above); everything else "
+                   f"is complete")
+
+
+@app.command()
 def compare(baseline: Path = typer.Argument(..., help="baseline run folder (with run.json)"),
             other: Path = typer.Argument(..., help="intermediate-trained run folder (with run.json)"),
             out: Path = typer.Option(Path("comparison"), help="output folder"),

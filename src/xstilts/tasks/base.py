@@ -37,6 +37,8 @@ class HFSource:
     one object rather than a list (Tatoeba's parallel data). ``languages``: the languages the hub data has, where
     that is fewer than the task's (others get a clear error before any download); ``note``: added to the error
     when loading fails (e.g. a hub repository that still ships a loading script, which ``datasets`` 4 no longer runs).
+    ``revision``: the hub commit (sha) that ``xstilts download`` loads; ``None``: the default branch, whose commit is
+    resolved at download time and recorded in the task folder's manifest.
     """
 
     path: str
@@ -48,6 +50,7 @@ class HFSource:
     collect: Callable[[list], Any] | None = None
     languages: tuple[str, ...] | None = None
     note: str = ""
+    revision: str | None = None
 
 
 class ConfigByLanguage(str):

@@ -320,7 +320,7 @@ register(Task(
     name="mlqa", kind="span_qa", roles=(TARGET,), languages=MLQA_LANGS, metric="f1", read=read_mlqa,
     data_subdir="mlqa",
     hf=HFSource("google/xtreme", "MLQA.{lang}.{lang}", {"dev": "validation", "test": "test"}, _hf_squad,
-                split_sources={"train": _HF_SQUAD_TRAIN["train"]}),
+                split_sources={"train": _HF_SQUAD_TRAIN["train"]}, revision="21f88c0ff5bf413a83c854eb00050e75d245161f"),
     description="MLQA: extractive QA in 7 languages (context and question in the same language); trained on SQuAD v1.1",
     source="Lewis et al. 2020; XTREME (scored with mlqa_evaluation_v1.py)",
     protocol=xstilts_protocol(epochs=2, batch_size=16, max_length=384),
@@ -332,7 +332,7 @@ register(Task(
     name="tydiqa", kind="span_qa", roles=(TARGET,), languages=TYDIQA_LANGS, metric="f1", read=read_tydiqa,
     data_subdir="tydiqa",
     hf=HFSource("google/xtreme", "tydiqa", {"train": "train", "dev": "validation", "test": "validation"}, _hf_squad,
-                keep=_tydiqa_keep),
+                keep=_tydiqa_keep, revision="21f88c0ff5bf413a83c854eb00050e75d245161f"),
     description="TyDiQA-GoldP: gold-passage extractive QA in 9 typologically diverse languages; trained on its English "
                 "training set, evaluated on the dev sets",
     source="Clark et al. 2020; XTREME (scored with evaluate-v1.1.py)",

@@ -120,7 +120,7 @@ def _hf_tatoeba_data(pairs: list[tuple[str, str]]) -> ParallelData:
 #: 1,000 pairs XTREME tests on). BUCC 2018 has no hub source: ``google/xtreme``'s ``bucc18.*`` configs hold only the
 #: gold pairs, not the corpora that mining needs.
 TATOEBA_HF = HFSource("google/xtreme", ConfigByLanguage("tatoeba.{lang}", TATOEBA_LANG3), {"test": "validation"},
-                      _hf_tatoeba_pair, collect=_hf_tatoeba_data)
+                      _hf_tatoeba_pair, collect=_hf_tatoeba_data, revision="21f88c0ff5bf413a83c854eb00050e75d245161f")
 
 
 class Retrieval(Family):

@@ -422,7 +422,7 @@ register(Task(
     name="udpos", kind="tagging", roles=(TARGET,), languages=UDPOS_LANGS, metric="f1", labels=UPOS_LABELS,
     read=read_udpos, data_subdir="udpos",
     hf=HFSource("google/xtreme", ConfigByLanguage("udpos.{lang}", UDPOS_HF_NAMES), _HF_SPLITS,
-                _hf_tagged(UPOS_LABELS, ("pos_tags", "pos_tag"))),
+                _hf_tagged(UPOS_LABELS, ("pos_tags", "pos_tag")), revision="21f88c0ff5bf413a83c854eb00050e75d245161f"),
     description="Universal Dependencies v2.5 part-of-speech tagging, 17 UPOS tags, 33 languages; trained on English",
     source="Nivre et al. 2020 (UD v2.5); XTREME (Hu et al. 2020), F1 as its evaluate.py",
     protocol=xstilts_protocol(epochs=10, batch_size=32, max_length=256),
@@ -431,7 +431,8 @@ register(Task(
 register(Task(
     name="panx", kind="tagging", roles=(TARGET,), languages=PANX_LANGS, metric="f1", labels=PANX_LABELS,
     read=read_panx, data_subdir="panx",
-    hf=HFSource("google/xtreme", "PAN-X.{lang}", _HF_SPLITS, _hf_tagged(PANX_LABELS, ("ner_tags", "ner"))),
+    hf=HFSource("google/xtreme", "PAN-X.{lang}", _HF_SPLITS, _hf_tagged(PANX_LABELS, ("ner_tags", "ner")),
+                revision="21f88c0ff5bf413a83c854eb00050e75d245161f"),
     description="WikiANN named-entity recognition (PER, ORG, LOC; IOB2), 40 languages; trained on English",
     source="Pan et al. 2017; Rahimi et al. 2019 splits; XTREME (Hu et al. 2020), seqeval F1",
     protocol=xstilts_protocol(epochs=10, batch_size=32, max_length=256),
