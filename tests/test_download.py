@@ -549,7 +549,7 @@ def test_cli_help_and_ccg_instructions(tmp_path):
 def test_cli_offline_one_line_exit_2(tmp_path, monkeypatch):
     # conftest sets HF_DATASETS_OFFLINE=1: nothing is fetched, the first source is named
     res = CliRunner().invoke(app, ["download", "xnli", "--to", str(tmp_path)])
-    assert res.exit_code == 2
+    assert res.exit_code == 2, (res.output, res.exception)
     lines = res.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: cannot reach the Hugging Face hub (google/xtreme, XNLI)")
 
@@ -560,7 +560,7 @@ def test_cli_unreachable_sources_one_line_exit_2(fakes, tmp_path, monkeypatch):
 
     monkeypatch.setattr(_net, "hub_revision", refuse)
     res = CliRunner().invoke(app, ["download", "mnli", "--to", str(tmp_path)])
-    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1
+    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, (res.output, res.exception)
     assert "cannot reach the Hugging Face hub (nyu-mll/glue, mnli)" in res.output
 
     def no_route(url, dest):
@@ -568,7 +568,7 @@ def test_cli_unreachable_sources_one_line_exit_2(fakes, tmp_path, monkeypatch):
 
     monkeypatch.setattr(_net, "http_get", no_route)
     res = CliRunner().invoke(app, ["download", "hellaswag", "--to", str(tmp_path)])
-    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1
+    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, (res.output, res.exception)
     assert f"cannot reach {_sources.HELLASWAG_URL.format(name='train')}" in res.output
     assert not list((tmp_path / "hellaswag").glob("*.jsonl"))
 
