@@ -53,7 +53,7 @@ def build(family: str, tokenizer: str, out: Path, hidden: int, layers: int, head
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--family", choices=["llama", "bloom", "deberta-v2"], default="llama")
-    ap.add_argument("--tokenizer", default="intfloat/multilingual-e5-small")
+    ap.add_argument("--tokenizer", default="xstilts/multilingual-e5-small-4bit-rebuild")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--layers", type=int, default=2)

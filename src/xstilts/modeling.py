@@ -1,20 +1,24 @@
 """Loading pretrained encoders and tokenizers, pooling hidden states, and the retrieval layer default.
 
-Any Hugging Face encoder checkpoint works: a hub id (online) or a local folder. A hub id that ``xstilts prepare``
-provisioned (``intfloat/multilingual-e5-small``) is found in the cache, so it works offline.
+Any Hugging Face encoder checkpoint works: a hub id (the hub model, or offline the user's Hugging Face cache of it) or
+a local folder. The model ``xstilts prepare`` rebuilds carries its own id (``xstilts/multilingual-e5-small-4bit-rebuild``,
+:data:`REBUILDS`) and is found in the xstilts cache under it; a hub id never resolves to that stand-in.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from .errors import XstiltsError
-from .paths import model_cache_path
+from .paths import looks_like_path, model_cache_path
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -40,16 +44,151 @@ def default_retrieval_layer(name_or_path: str, num_layers: int) -> int:
     return max(1, round(num_layers * 14 / 24))
 
 
-def resolve_model_path(name_or_path: str) -> str:
-    """A local folder if *name_or_path* is one; else the cache folder that ``xstilts prepare`` filled for that hub
-    id; else the hub id itself (loaded online by transformers)."""
+#: Models that ``xstilts prepare`` rebuilds locally, under their own ids (never under the id of the model they
+#: approximate): rebuild id -> (hub id of the original, what it is). The cache folder is ``model_cache_path(id)``.
+REBUILDS = {
+    "xstilts/multilingual-e5-small-4bit-rebuild": (
+        "intfloat/multilingual-e5-small", "a 4-bit rebuild of intfloat/multilingual-e5-small, cosine ~0.98 to the "
+                                          "original"),
+}
+_TRUE = ("1", "on", "yes", "true")
+
+
+def hub_offline() -> bool:
+    """Whether the Hugging Face hub must not be contacted (``HF_HUB_OFFLINE`` / ``TRANSFORMERS_OFFLINE``)."""
+    return any(os.environ.get(k, "").strip().lower() in _TRUE for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def hf_hub_cache() -> Path:
+    """The Hugging Face hub cache folder (``HF_HUB_CACHE``, else ``HF_HOME/hub``, else ``~/.cache/huggingface/hub``),
+    read from the environment at each call."""
+    env = os.environ
+    for key in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if env.get(key):
+            return Path(env[key]).expanduser()
+    if env.get("HF_HOME"):
+        return Path(env["HF_HOME"]).expanduser() / "hub"
+    xdg = env.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "huggingface" / "hub"
+
+
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def hub_cached_commit(repo_id: str, revision: str | None = None, repo_type: str = "model") -> tuple[str, Path] | None:
+    """``(commit, snapshot folder)`` of *repo_id* at *revision* (default ``main``) in the Hugging Face cache, or None
+    when the cache has no snapshot of it."""
+    folder = hf_hub_cache() / f"{repo_type}s--{repo_id.replace('/', '--')}"
+    rev = revision or "main"
+    commit = rev if _COMMIT.fullmatch(rev) else None
+    if commit is None:
+        ref = folder / "refs" / rev
+        try:
+            commit = ref.read_text(encoding="utf-8").strip() if ref.is_file() else None
+        except OSError:
+            commit = None
+    if commit and (folder / "snapshots" / commit).is_dir():
+        return commit, folder / "snapshots" / commit
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _hub_commit_online(repo_id: str, revision: str | None, repo_type: str) -> str:
+    from huggingface_hub import HfApi
+
+    return HfApi().repo_info(repo_id, revision=revision, repo_type=repo_type, timeout=20).sha
+
+
+def hub_commit(repo_id: str, revision: str | None = None, repo_type: str = "model") -> tuple[str | None, str]:
+    """The commit *revision* of a hub repository resolves to, and where that was learnt (``hub`` or ``cache``):
+    asked of the hub when online (once per process), else read from the Hugging Face cache; ``(None, reason)`` when
+    neither knows it. Raises :class:`XstiltsError` when the hub says the repository or revision does not exist."""
+    if revision and _COMMIT.fullmatch(revision):
+        return revision, "pinned"
+    if not hub_offline():
+        try:
+            return _hub_commit_online(repo_id, revision, repo_type), "hub"
+        except Exception as e:  # noqa: BLE001 - network errors fall back to the cache
+            kind = type(e).__name__
+            if kind in ("RepositoryNotFoundError", "RevisionNotFoundError", "HFValidationError"):
+                what = "revision " + repr(revision) if kind == "RevisionNotFoundError" else f"{repo_type} repository"
+                raise XstiltsError(f"{repo_id}: the Hugging Face hub has no such {what} ({kind})") from None
+            reason = f"the hub could not be reached ({kind})"
+    else:
+        reason = "offline (HF_HUB_OFFLINE=1)"
+    cached = hub_cached_commit(repo_id, revision, repo_type)
+    return (cached[0], "cache") if cached else (None, reason)
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a configured model comes from, resolved once.
+
+    Attributes:
+        name: the configured ``name_or_path``.
+        kind: ``local`` (a folder), ``rebuild`` (a model ``xstilts prepare`` builds, under its own id) or ``hub``.
+        path: what transformers loads (a folder, or the hub id when it is downloaded from the hub).
+        revision: the revision to pass to transformers with *path* (the resolved commit for a hub id online).
+        commit: the hub commit (``hub``), else None.
+    """
+
+    name: str
+    kind: str
+    path: str
+    revision: str | None = None
+    commit: str | None = None
+
+
+def _rebuild_of(hub_id: str) -> str | None:
+    return next((rid for rid, (orig, _) in REBUILDS.items() if orig == hub_id), None)
+
+
+def model_source(name_or_path: str, revision: str | None = None) -> ModelSource:
+    """Resolve ``model.name_or_path``: an existing folder; a rebuild id (:data:`REBUILDS`: the folder ``xstilts
+    prepare`` filled); else a hub id, which means the hub model itself (its commit asked of the hub when online) or
+    the user's Hugging Face cache of it (offline), never a stand-in.
+
+    Raises:
+        XstiltsError: a path that does not exist or is not a model folder, a rebuild not provisioned, a hub id the
+            hub does not have, or a hub id offline without a cached copy (naming the rebuild's id where there is one).
+    """
     p = Path(name_or_path).expanduser()
     if p.is_dir():
-        return str(p)
-    cached = model_cache_path(name_or_path)
-    if (cached / "config.json").is_file():
-        return str(cached)
-    return name_or_path
+        if not (p / "config.json").is_file() and not (p / LORA_CHAIN).is_file():
+            raise XstiltsError(f"{name_or_path}: not a Hugging Face model folder (no config.json in it)")
+        return ModelSource(name_or_path, "local", str(p))
+    if name_or_path in REBUILDS:
+        folder = model_cache_path(name_or_path)
+        if not (folder / "config.json").is_file():
+            raise XstiltsError(f"{name_or_path}: not provisioned in {folder}; run `xstilts prepare --only model` to "
+                               f"build it ({REBUILDS[name_or_path][1]})")
+        return ModelSource(name_or_path, "rebuild", str(folder))
+    if p.exists():
+        raise XstiltsError(f"{name_or_path}: not a folder (expected a Hugging Face model folder or hub id)")
+    if looks_like_path(name_or_path):
+        raise XstiltsError(f"{name_or_path}: model folder not found")
+    commit, how = hub_commit(name_or_path, revision)
+    if commit is not None:
+        if how == "hub" or (how == "pinned" and not hub_offline()):
+            return ModelSource(name_or_path, "hub", name_or_path, commit, commit)
+        cached = hub_cached_commit(name_or_path, commit)
+        if cached is not None and (cached[1] / "config.json").is_file():
+            return ModelSource(name_or_path, "hub", str(cached[1]), None, commit)
+        if how == "pinned":
+            how = "offline (HF_HUB_OFFLINE=1)"
+    rebuild = _rebuild_of(name_or_path)
+    hint = (f"; the local 4-bit rebuild that `xstilts prepare` provisions is a different model, named {rebuild}: "
+            f"give model.name_or_path: {rebuild} to use it" if rebuild else
+            "; give a local folder, or download it while online")
+    rev = f" at revision {revision}" if revision else ""
+    raise XstiltsError(f"{name_or_path}: not a local folder, {how}, and the Hugging Face cache "
+                       f"({hf_hub_cache()}) has no copy{rev}{hint}")
+
+
+def resolve_model_path(name_or_path: str, revision: str | None = None) -> str:
+    """What transformers should load for *name_or_path*: a local folder, the cache folder of a rebuild id, the
+    Hugging Face cache snapshot of a hub id offline, else the hub id (see :func:`model_source`)."""
+    return model_source(name_or_path, revision).path
 
 
 @contextlib.contextmanager
@@ -67,11 +206,11 @@ def _quiet_transformers():
 
 def _offline_hint(name: str, err: Exception) -> XstiltsError:
     local = Path(name).expanduser()
-    if local.exists() or name.startswith((".", "/", "~")):
-        return XstiltsError(f"{name}: cannot load a Hugging Face model from this folder ({err})")
-    return XstiltsError(f"{name}: not a local folder, not provisioned in {model_cache_path(name)}, and the hub could "
-                        f"not be reached ({type(err).__name__}). Run `xstilts prepare` for the offline model, or give "
-                        f"a local folder.")
+    detail = " ".join(str(err).split())[:300]
+    if local.exists() or looks_like_path(name):
+        return XstiltsError(f"{name}: cannot load a Hugging Face model from this folder ({detail})")
+    return XstiltsError(f"{name}: cannot be loaded from the Hugging Face hub or its cache ({type(err).__name__}: "
+                        f"{detail})")
 
 
 def load_tokenizer(name_or_path: str, revision: str | None = None):
@@ -81,10 +220,11 @@ def load_tokenizer(name_or_path: str, revision: str | None = None):
     """
     from transformers import AutoTokenizer
 
-    path = resolve_model_path(name_or_path)
+    src = model_source(name_or_path, revision)
+    path, revision = src.path, src.revision
     chain = _lora_chain(path)
     if chain:
-        path = chain[0]
+        path, revision = chain[0], None
     try:
         with _quiet_transformers():
             tok = AutoTokenizer.from_pretrained(path, revision=revision)
@@ -131,14 +271,17 @@ def _lora_chain(path: str) -> list[str] | None:
     return [str(Path(path).resolve()) if p == "." else p for p in json.loads(f.read_text())["chain"]]
 
 
-def detect_family(name_or_path: str) -> str:
+def detect_family(name_or_path: str, revision: str | None = None) -> str:
     """``encoder``, ``decoder`` or ``bilstm`` from a checkpoint's config."""
     from transformers import AutoConfig
 
-    path = resolve_model_path(name_or_path)
-    chain = _lora_chain(path)
-    with _quiet_transformers():
-        cfg = AutoConfig.from_pretrained(chain[0] if chain else path)
+    src = model_source(name_or_path, revision)
+    chain = _lora_chain(src.path)
+    try:
+        with _quiet_transformers():
+            cfg = AutoConfig.from_pretrained(chain[0] if chain else src.path, revision=None if chain else src.revision)
+    except (OSError, ValueError) as e:
+        raise _offline_hint(name_or_path, e) from None
     if cfg.model_type == "xstilts-bilstm":
         return "bilstm"
     archs = getattr(cfg, "architectures", None) or []
@@ -159,7 +302,8 @@ def load_encoder(name_or_path: str, dtype: str = "float32", revision: str | None
 
     from . import bilstm  # noqa: F401  (registers the recurrent baseline with the Auto classes)
 
-    path = resolve_model_path(name_or_path)
+    src = model_source(name_or_path, revision)
+    path, revision = src.path, src.revision
     chain = _lora_chain(path)
     if chain:  # stacked LoRA: base model + each adapter merged in order
         from .deps import require
@@ -209,7 +353,8 @@ def build_backbone(model_cfg, start_path: str, *, pretrained: bool, revision: st
     LoRA adapters are added when ``model_cfg.lora`` is set (only they and the heads train); gradient checkpointing
     is switched on when asked.
     """
-    family = model_cfg.family if model_cfg.family != "auto" else detect_family(start_path)
+    family = model_cfg.family if model_cfg.family != "auto" else detect_family(start_path,
+                                                                                 revision if pretrained else None)
     if family == "bilstm" and pretrained:
         from .bilstm import bilstm_from_pretrained
 

