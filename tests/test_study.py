@@ -468,18 +468,6 @@ def test_study_run_refuses_a_named_tracker_that_is_not_installed(tmp_path, tiny_
     assert [c.id for c in expand(load_study(path))] == [c.id for c in expand(load_study(plain))]
 
 
-@pytest.mark.parametrize("preset", ["demo", "model_size", "data_size", "architecture", "task_count_budget",
-                                    "llm_size"])
-def test_presets_plan_without_models_or_data(preset, monkeypatch, tmp_path):
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent
-    monkeypatch.chdir(tmp_path)  # no runs/, no models; the cache is empty (conftest)
-    r = CliRunner().invoke(app, ["study", "plan", str(root / "studies" / f"{preset}.yaml")])
-    assert r.exit_code == 0, r.output
-    assert "cells" in r.output and "Rough time" in r.output
-
-
 def test_auto_parallel_shares_gpus_among_small_runs(tmp_path):
     """``executor.parallel: auto``: one cell at a time on a CPU; several small runs per GPU; fewer for big models."""
     import json as _json
