@@ -272,8 +272,9 @@ def test_report_skips_inactive_cells_unless_all_cells(tmp_path):
     assert res.exit_code == 2 and "--all-cells" in res.output
 
 
-def test_no_interval_over_two_seeds(tmp_path):
-    """Two seeds whose deltas agree in sign are no 95% evidence (the bootstrap interval would be their range)."""
+def test_two_seeds_that_agree_are_not_marked(tmp_path):
+    """Two seeds whose deltas agree in sign are no 95% evidence: the paired t-test over 2 seeds (1 degree of freedom)
+    gives a wide interval, the sign-flip test p = 2/4 (a bootstrap interval would have been their range)."""
     cells = []
     for seed, (b, m) in ((1, (50.0, 53.0)), (2, (51.0, 52.0))):
         cells.append({"id": f"b{seed}", "inter": [], "seed": seed, "target": "xnli", "metric": "accuracy",
@@ -282,7 +283,14 @@ def test_no_interval_over_two_seeds(tmp_path):
                       "scores": {"en": {"accuracy": m}}})
     an = Analysis(load_cells(make_study(tmp_path, cells) / "results.sqlite"), resamples=200)
     e = an.main[(0, ("mnli",), "xnli")]
-    assert e.delta == pytest.approx(2.0) and e.ci_seeds is None and e.ci_seeds_note == "needs ≥ 3 paired seeds"
+    assert e.delta == pytest.approx(2.0) and e.ci_seeds is not None and not e.ci_seeds.significant
+    assert e.ci_seeds.method == "paired t-test over seeds" and e.ci_seeds.low < 0 < e.ci_seeds.high
+    assert e.ci_seeds.detail["sign_flip_p"] == pytest.approx(0.5) and e.ci_seeds.detail["sign_flip_exact"]
+    # one seed: no test
+    one = [c for c in cells if c["seed"] == 1]
+    an = Analysis(load_cells(make_study(tmp_path / "one", one) / "results.sqlite"), resamples=0)
+    e = an.main[(0, ("mnli",), "xnli")]
+    assert e.ci_seeds is None and e.ci_seeds_note == "needs ≥ 2 paired seeds"
 
 
 def test_xtreme_column_with_all_tasks(tmp_path):
@@ -621,3 +629,49 @@ def test_retrieval_evaluate_returns_stats(tmp_path):
         assert len(stats[lang]) == 2
         assert rank.metric_from_stats(lareqa, stats[lang]) == pytest.approx(scores[lang]["map@20"])
     assert scores["de"]["map@20"] < 100
+
+
+def test_tests_over_seeds_and_bh_marks_per_language(main_study):
+    """Over seeds: the paired t-test (scipy) and the exact sign-flip p per target and for the average over targets;
+    per-language marks: Benjamini–Hochberg over the table's (setting, language) tests; the notes say so."""
+    from scipy import stats as sps
+
+    from xstilts.study.report import _lang_marks
+
+    an = Analysis(load_cells(main_study / "results.sqlite"), resamples=200, seed=0)
+    e = an.main[(0, ("mnli",), "xnli")]
+    base = [_xnli_avg((), s) for s in SEEDS]
+    mine = [_xnli_avg(("mnli",), s) for s in SEEDS]
+    assert e.ci_seeds.detail["p_value"] == pytest.approx(float(sps.ttest_rel(mine, base).pvalue))
+    assert e.ci_seeds.detail["sign_flip_p"] == pytest.approx(0.25)  # 3 seeds, all better: 2 of 8 flips
+    # the average over the two targets, per seed, tested the same way
+    avg = an.average[(0, ("mnli",))]
+    want = [(_xnli_avg(("mnli",), s) + PAWSX[("mnli",)][s - 1]) / 2 for s in SEEDS]
+    want_b = [(_xnli_avg((), s) + PAWSX[()][s - 1]) / 2 for s in SEEDS]
+    assert avg.mean == pytest.approx(statistics.fmean(want))
+    assert avg.ci_seeds.detail["p_value"] == pytest.approx(float(sps.ttest_rel(want, want_b).pvalue))
+    # BH over the xnli table: 2 settings x 3 languages, examples and seeds separately
+    entries = [an.languages[(0, i, "xnli")][lang] for i in (("mnli",), ("mnli", "squad")) for lang in XNLI_LANGS]
+    pe = [x.ci_examples["p_value"] for x in entries]
+    ps = [x.ci_seeds.detail["p_value"] for x in entries]
+    assert [x.q_examples for x in entries] == pytest.approx(list(sps.false_discovery_control(pe)))
+    assert [x.q_seeds for x in entries] == pytest.approx(list(sps.false_discovery_control(ps)))
+    assert an.language_tests[(0, "xnli")] == {"examples": 6, "seeds": 6}
+    for x in entries:
+        assert ("†" in _lang_marks(x, 0.05)) == (x.q_examples < 0.05)
+        assert ("‡" in _lang_marks(x, 0.05)) == (x.q_seeds < 0.05)
+    # a raw p below 0.05 whose adjusted p is not: unmarked
+    x = entries[0]
+    x.q_examples, x.q_seeds = 0.07, 0.2
+    assert _lang_marks(x, 0.05) == ""
+    w = build_report(main_study, resamples=100, plots=False)
+    md = w["markdown_text"]
+    assert "Benjamini–Hochberg adjusted p < 0.05" in md and "(6 tests)" in md
+    assert "paired t-test over seeds, two-sided p < 0.05" in md and "not corrected for multiple comparisons" in md
+    assert "| avg (targets) |" in md and "p (sign-flip)" in md and "0.250" in md
+    rows = list(csv.DictReader(open(main_study / "report" / "tests.csv")))
+    r = next(r for r in rows if r["setting"] == "mnli" and r["target"] == "xnli")
+    assert float(r["p_seeds_ttest"]) == pytest.approx(e.ci_seeds.detail["p_value"])
+    assert float(r["p_seeds_sign_flip"]) == pytest.approx(0.25) and r["sign_flip_exact"] == "True"
+    langs = list(csv.DictReader(open(main_study / "report" / "per_language.csv")))
+    assert all("q_examples_bh" in r for r in langs)

@@ -1,5 +1,5 @@
-"""Result tables (markdown, JSON, CSV) per run and per experiment (test, and dev where the phases have it), and the baseline-vs-STILTs comparison with a PNG
-bar chart of per-language deltas. Scores are percentages; with several seeds a cell is ``mean ± std`` (sample std)."""
+"""Result tables (markdown, JSON, CSV) per run and per experiment (test, and dev where the phases have it), and the baseline-vs-STILTs comparison with a
+chart of per-language deltas (PDF and 300 dpi PNG, :mod:`xstilts.figures`). Scores are percentages; with several seeds a cell is ``mean ± std`` (sample std)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import io
 import statistics
 from pathlib import Path
 
-from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from .io import atomic_write_json, atomic_write_text
 
 
 def _agg(values: list[float]) -> dict:
@@ -106,35 +106,48 @@ def compare(base: dict, other: dict) -> dict:
     return out
 
 
-def bar_chart(label: str, comp: dict, path: Path) -> Path:
-    """A PNG bar chart of per-language deltas (sorted), with the mean delta as a line."""
-    import matplotlib
+def _setting_name(runs: list[dict]) -> str:
+    """The intermediate task set of intermediate-trained runs (``mnli``, ``mnli+squad``), from their intermediate
+    phase folder (``intermediate-<tasks>-<hash>``); ``intermediate`` when unknown."""
+    for run in runs:
+        for ph in run.get("phases", []):
+            if ph.get("phase") == "intermediate" and ph.get("dir"):
+                name = Path(ph["dir"]).name
+                if name.startswith("intermediate-") and "-" in name[len("intermediate-"):]:
+                    return name[len("intermediate-"):].rsplit("-", 1)[0]
+    return "intermediate"
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    items = sorted(comp["languages"].items(), key=lambda kv: kv[1]["delta"])
-    langs = [k for k, _ in items]
-    deltas = [v["delta"] for _, v in items]
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.16 * len(langs) + 2), 4))
-    ax.bar(range(len(langs)), deltas, color=["#c0392b" if d < 0 else "#2e86c1" for d in deltas])
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.axhline(comp["mean_delta"], color="#27ae60", linestyle="--", linewidth=1,
-               label=f"mean Δ {comp['mean_delta']:+.2f}")
-    ax.set_xticks(range(len(langs)))
-    ax.set_xticklabels(langs, rotation=90, fontsize=7 if len(langs) > 30 else 9)
-    ax.set_ylabel(f"Δ {comp['metric']} (points)")
-    ax.set_title(f"{label}: intermediate training − baseline, per language")
-    ax.legend(loc="upper left")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+def delta_caption(label: str, comp: dict, setting: str = "intermediate") -> str:
+    """The caption of :func:`bar_chart`'s figure."""
+    return (f"{label}: Δ {comp['metric']} ({setting} − baseline, points) per language, sorted by Δ (largest first); "
+            f"dashed: the mean Δ over languages ({comp['mean_delta']:+.2f}). Dots without an interval: the difference "
+            f"of the means over seeds (no per-language test here; `xstilts report` on a study gives intervals and "
+            f"tests).")
+
+
+def bar_chart(label: str, comp: dict, path: Path, setting: str = "intermediate") -> Path:
+    """The per-language deltas of one task as a dot plot sorted by Δ (:func:`xstilts.figures.language_dot_plot`:
+    one column wide up to 40 languages, panels beyond), with the mean Δ as a dashed line; written as ``path`` (PNG,
+    300 dpi) and the same name with ``.pdf``. No title: the caption is :func:`delta_caption`. Returns the PNG's
+    path."""
+    from . import figures
+
+    pts = {lang: figures.LanguagePoint(v["delta"]) for lang, v in comp["languages"].items()}
+    palette = figures.Palette([figures.BASELINE_LABEL, setting])
+    with figures.style():
+        fig, _ = figures.language_dot_plot([(setting, pts)], palette, f"Δ {comp['metric']} vs baseline (points)",
+                                           mean_lines={setting: comp["mean_delta"]})
+        if fig is None:
+            fig, _ = figures.figure(figures.COLUMN_WIDTH, 1.6)
+            fig.text(0.5, 0.5, "no language in common", ha="center", va="center")
+        written = figures.save(fig, Path(path).with_suffix(""))
+    return written["png"]
 
 
 def write_comparison(folder: Path, baseline_runs: list[dict], stilts_runs: list[dict], title: str) -> dict:
-    """Write ``comparison.{md,json,csv}`` and one ``delta-<task>.png`` per task into *folder*."""
+    """Write ``comparison.{md,json,csv}`` and one ``delta-<task>.png`` (300 dpi) and ``.pdf`` per task into
+    *folder*."""
     comp = compare(aggregate(baseline_runs), aggregate(stilts_runs))
     folder = Path(folder)
     md = [f"## {title}", ""]
@@ -152,8 +165,9 @@ def write_comparison(folder: Path, baseline_runs: list[dict], stilts_runs: list[
                f"**{c['mean_delta']:+.2f}** |", ""]
         rows.append([label, "mean", c["metric"], c["baseline_average"], c["stilts_average"], c["mean_delta"]])
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)
-        pngs[label] = str(bar_chart(label, c, folder / f"delta-{safe}.png"))
-        md += [f"![{label} deltas](delta-{safe}.png)", ""]
+        pngs[label] = str(bar_chart(label, c, folder / f"delta-{safe}.png", setting=_setting_name(stilts_runs)))
+        md += [f"![{label} deltas](delta-{safe}.png)", "", f"*{delta_caption(label, c, _setting_name(stilts_runs))}* "
+               f"(vector: [delta-{safe}.pdf](delta-{safe}.pdf))", ""]
     text = "\n".join(md)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -162,4 +176,5 @@ def write_comparison(folder: Path, baseline_runs: list[dict], stilts_runs: list[
     paths = {"markdown": str(atomic_write_text(folder / "comparison.md", text + "\n")),
              "json": str(atomic_write_json(folder / "comparison.json", {"title": title, "tasks": comp})),
              "csv": str(atomic_write_text(folder / "comparison.csv", buf.getvalue()))}
-    return {**paths, "png": pngs, "markdown_text": text}
+    return {**paths, "png": pngs, "pdf": {k: str(Path(v).with_suffix(".pdf")) for k, v in pngs.items()},
+            "markdown_text": text}

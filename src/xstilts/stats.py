@@ -9,8 +9,17 @@ Two resampling units, both *paired* (the two systems see the same resample):
   significance tests for machine translation evaluation" (EMNLP), and Berg-Kirkpatrick, Burkett & Klein (2012),
   "An empirical investigation of statistical significance in NLP" (EMNLP), applied to a corpus metric recomputed
   from sufficient statistics, with several test sets (languages) and seeds.
-* **Over seeds** (training-run uncertainty): draw seeds with replacement; each drawn seed contributes its paired
-  difference (stilts seed *s* − baseline seed *s*); the replicate is the mean difference.
+* **Over seeds** (training-run uncertainty), :func:`paired_seeds_test`: not a bootstrap (3 to 5 seeds have only
+  10 to 126 distinct resamples) but two paired tests of the per-seed differences *d_s* = stilts seed *s* − baseline
+  seed *s*: the paired t-test (``scipy.stats.ttest_rel``, two-sided, with its t confidence interval of the mean
+  difference; it assumes roughly normal differences) and the exact sign-flip permutation test (all 2^n sign flips
+  of the differences for n ≤ :data:`EXACT_SIGN_FLIP_MAX` seeds, the mean difference as statistic, two-sided; no
+  normality assumed, but its smallest possible p-value is 2 / 2^n: 0.25 for 3 seeds, 0.0625 for 5).
+  (:func:`paired_seeds_interval`, the bootstrap over seeds, is kept for comparison; the reports no longer use it.)
+
+Many tests at once (one per language) are corrected with Benjamini & Hochberg's false discovery rate procedure
+(:func:`bh_adjust`, ``scipy.stats.false_discovery_control``; Benjamini & Hochberg 1995, "Controlling the false
+discovery rate", JRSS B 57:289). A bootstrap over examples gives a p-value too (:func:`bootstrap_p_value`).
 
 Intervals are percentile intervals of the replicates (Efron & Tibshirani 1993, *An Introduction to the Bootstrap*,
 ch. 13): the ``(1 − c) / 2`` and ``(1 + c) / 2`` quantiles for confidence ``c`` (0.95 by default) of 1,000 replicates
@@ -31,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
@@ -40,6 +50,9 @@ import numpy as np
 AGGREGATE_KEY = "_examples"
 DEFAULT_RESAMPLES = 1000
 DEFAULT_CONFIDENCE = 0.95
+#: Largest number of seeds for which the sign-flip test enumerates all 2^n flips (65,536); beyond, random flips.
+EXACT_SIGN_FLIP_MAX = 16
+SIGN_FLIP_RESAMPLES = 9999
 _CHUNK = 64  # resamples drawn per block (fixed: the draws must not depend on anything but seed, key and n)
 
 Metric = Callable[[list], float]
@@ -281,14 +294,142 @@ def paired_examples_interval(a: Mapping[object, Mapping[str, list]], b: Mapping[
     for lang in langs:
         llo, lhi = percentile_interval(per_lang_reps[lang], confidence)
         detail_langs[lang] = {"estimate": per_lang_point[lang], "low": llo, "high": lhi,
-                              "significant": llo > 0 or lhi < 0}
+                              "significant": llo > 0 or lhi < 0, "p_value": bootstrap_p_value(per_lang_reps[lang])}
     return Interval(estimate, lo, hi, confidence, n_resamples, "paired bootstrap over examples",
-                    {"seeds": list(seeds), "languages": detail_langs})
+                    {"seeds": list(seeds), "languages": detail_langs, "p_value": bootstrap_p_value(total)})
+
+
+def bootstrap_p_value(replicates: Sequence[float] | np.ndarray) -> float:
+    """Two-sided p-value of "the difference is 0" from bootstrap replicates of a difference: twice the smaller
+    share of replicates on either side of 0 (each counting 0), with the usual +1 of a Monte Carlo p-value (Davison &
+    Hinkley 1997, *Bootstrap Methods and their Application*, eq. 4.11): ``min(1, 2 (min(#≤0, #≥0) + 1) / (B + 1))``.
+    Below the level 1 − c exactly when the percentile interval of confidence c excludes 0 (up to the +1)."""
+    r = np.asarray(replicates, dtype=np.float64)
+    if r.size == 0:
+        raise ValueError("no bootstrap replicates")
+    below, above = int((r <= 0).sum()), int((r >= 0).sum())
+    return min(1.0, 2.0 * (min(below, above) + 1) / (r.size + 1))
+
+
+def sign_flip_test(differences: Sequence[float] | np.ndarray, exact_max: int = EXACT_SIGN_FLIP_MAX,
+                   n_resamples: int = SIGN_FLIP_RESAMPLES, seed: int = 0) -> dict:
+    """Two-sided sign-flip permutation test of paired differences (Fisher 1935; the paired-samples permutation test,
+    ``scipy.stats.permutation_test(..., permutation_type="samples")``): under "no difference" each difference is as
+    likely to have either sign, so the p-value is the share of the 2^n sign flips whose mean is at least as far
+    from 0 as the observed mean (ties within a relative 1e-9 count).
+
+    Args:
+        differences: the n paired differences (e.g. one per seed).
+        exact_max: enumerate all 2^n flips up to this n (exact p-value); beyond, *n_resamples* random flips with
+            the Monte Carlo p-value ``(hits + 1) / (n_resamples + 1)``, reproducible from *seed*.
+    Returns:
+        ``{"p_value", "exact", "n", "flips", "min_p"}`` (``min_p`` = 2 / 2^n, the smallest p-value an exact test of n
+        differences can give).
+    Raises:
+        ValueError: no difference.
+    """
+    d = np.asarray(differences, dtype=np.float64)
+    n = d.size
+    if n == 0:
+        raise ValueError("no paired differences")
+    obs = abs(float(d.mean()))
+    tol = 1e-9 * max(obs, float(np.abs(d).max()), 1e-300)
+    if n <= exact_max:
+        bits = (np.arange(2 ** n, dtype=np.int64)[:, None] >> np.arange(n, dtype=np.int64)) & 1
+        signs = 1.0 - 2.0 * bits
+        means = np.abs(signs @ d) / n
+        p = float((means >= obs - tol).sum()) / (2 ** n)
+        flips, exact = 2 ** n, True
+    else:
+        rng = _rng(seed, "sign-flip", n)
+        signs = 1.0 - 2.0 * rng.integers(0, 2, size=(n_resamples, n))
+        means = np.abs(signs @ d) / n
+        p = (float((means >= obs - tol).sum()) + 1.0) / (n_resamples + 1)
+        flips, exact = n_resamples, False
+    return {"p_value": min(1.0, p), "exact": exact, "n": int(n), "flips": int(flips),
+            "min_p": min(1.0, 2.0 / 2 ** n) if n <= 1023 else 0.0}
+
+
+def paired_t_test(a: Sequence[float], b: Sequence[float], confidence: float = DEFAULT_CONFIDENCE) -> dict:
+    """Paired two-sided t-test of ``a − b`` (``scipy.stats.ttest_rel``) with the t confidence interval of the mean
+    difference: ``{"estimate", "t", "df", "p_value", "low", "high", "zero_spread"}``.
+
+    All differences equal: scipy's answer (t = ±inf and p = 0 for a non-zero difference; for no difference at all, t
+    = 0 and p = 1 here instead of scipy's nan), flagged ``zero_spread``.
+
+    Raises:
+        ValueError: fewer than 2 pairs, or a and b of different lengths.
+    """
+    from scipy import stats as sps
+
+    x = np.asarray(a, dtype=np.float64)
+    y = np.asarray(b, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError("paired samples must have the same length")
+    if x.size < 2:
+        raise ValueError("a paired t-test needs at least 2 pairs")
+    d = x - y
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        r = sps.ttest_rel(x, y)
+        ci = r.confidence_interval(confidence)
+    t, p = float(r.statistic), float(r.pvalue)
+    lo, hi = float(ci.low), float(ci.high)
+    zero = bool(np.ptp(d) == 0)
+    if math.isnan(p) and zero:  # every difference 0: no evidence of any difference
+        t, p, lo, hi = 0.0, 1.0, 0.0, 0.0
+    return {"estimate": float(d.mean()), "t": t, "df": int(r.df), "p_value": p, "low": lo, "high": hi,
+            "zero_spread": zero}
+
+
+def paired_seeds_test(a: Mapping[object, float], b: Mapping[object, float], confidence: float = DEFAULT_CONFIDENCE,
+                      seed: int = 0) -> Interval:
+    """Paired tests over seeds of ``mean_s (a[s] − b[s])``: the t-test's confidence interval as the interval, with
+    the t-test's and the sign-flip test's p-values (:func:`paired_t_test`, :func:`sign_flip_test`).
+
+    Args:
+        a, b: ``{seed: score}`` of the two systems; the seeds both have are used, paired.
+    Returns:
+        :class:`Interval` (``method = "paired t-test over seeds"``, ``n_resamples = 0``; significant ⇔ the t
+        interval excludes 0 ⇔ t-test p < 1 − confidence) with ``detail = {"seeds", "differences", "t", "df",
+        "p_value" (t-test), "sign_flip_p", "sign_flip_exact", "sign_flip_min_p", "zero_spread"}``.
+    Raises:
+        ValueError: fewer than 2 seeds in common.
+    """
+    seeds = [s for s in a if s in b]
+    if len(seeds) < 2:
+        raise ValueError(f"a paired test over seeds needs at least 2 seeds in common, got {len(seeds)}")
+    x = [float(a[s]) for s in seeds]
+    y = [float(b[s]) for s in seeds]
+    t = paired_t_test(x, y, confidence)
+    sf = sign_flip_test(np.subtract(x, y), seed=seed)
+    return Interval(t["estimate"], t["low"], t["high"], confidence, 0, "paired t-test over seeds",
+                    {"seeds": list(seeds), "differences": np.subtract(x, y).tolist(), "t": t["t"], "df": t["df"],
+                     "p_value": t["p_value"], "sign_flip_p": sf["p_value"], "sign_flip_exact": sf["exact"],
+                     "sign_flip_min_p": sf["min_p"], "zero_spread": t["zero_spread"]})
+
+
+def bh_adjust(p_values: Sequence[float | None]) -> list[float | None]:
+    """Benjamini–Hochberg adjusted p-values (``scipy.stats.false_discovery_control(ps, method="bh")``) of the given
+    p-values, in their order; ``None`` (or nan) entries are not tests: they stay ``None`` and do not count in the
+    number of tests. Rejecting where the adjusted p-value is below q controls the false discovery rate at q (for
+    independent or positively dependent tests)."""
+    from scipy import stats as sps
+
+    idx = [i for i, p in enumerate(p_values) if p is not None and not math.isnan(p)]
+    out: list[float | None] = [None] * len(p_values)
+    if not idx:
+        return out
+    adj = sps.false_discovery_control(np.asarray([p_values[i] for i in idx], dtype=np.float64), method="bh")
+    for i, q in zip(idx, np.atleast_1d(adj)):
+        out[i] = float(q)
+    return out
 
 
 def paired_seeds_interval(a: Mapping[object, float], b: Mapping[object, float], n_resamples: int = DEFAULT_RESAMPLES,
                           confidence: float = DEFAULT_CONFIDENCE, seed: int = 0, key: str = "seeds") -> Interval:
-    """Paired bootstrap over seeds of ``mean_s (a[s] − b[s])``.
+    """Paired bootstrap over seeds of ``mean_s (a[s] − b[s])`` (not used by the reports: with 3 to 5 seeds it has
+    10 to 126 distinct resamples; they use :func:`paired_seeds_test`).
 
     Args:
         a, b: ``{seed: score}`` of the two systems; the seeds both have are used, paired.

@@ -27,13 +27,18 @@ Definitions used in every table:
 * **Delta** (Δ): setting − baseline of the same model, model size, family, other axes and target, paired by seed
   (mean over the seeds both have of the per-seed differences; when they share no seed, the difference of means,
   marked ``unpaired``, without intervals). The best mean per target within a table is in bold.
-* **Confidence intervals** (:mod:`xstilts.stats`): 95% percentile intervals of 1,000 paired bootstrap replicates
-  (configurable), over examples (same resampled examples of the split shown for both systems and every seed;
-  per-language metric
-  recomputed with ``metric_from_stats``, averaged over languages, per seed, then over seeds) and over seeds (seeds
-  drawn with replacement, paired differences; only with at least :data:`MIN_SEEDS_CI` = 3 seeds, since with 2 the
-  bootstrap interval is merely their range). ``†``: the interval over examples excludes 0; ``‡``: the interval
-  over seeds excludes 0. Tasks without per-example statistics (BUCC) get intervals over seeds only.
+* **Confidence intervals and tests** (:mod:`xstilts.stats`). Over examples: 95% percentile intervals of 1,000
+  paired bootstrap replicates (configurable; same resampled examples of the split shown for both systems and every
+  seed; per-language metric recomputed with ``metric_from_stats``, averaged over languages, per seed, then over
+  seeds), and the bootstrap p-value. Over seeds (not a bootstrap: 3 to 5 seeds have 10 to 126 distinct resamples):
+  the paired t-test of the per-seed differences (two-sided, ``scipy.stats.ttest_rel``) with its 95% t interval, and
+  the exact sign-flip permutation test (all 2^n sign flips; its smallest possible p is 2 / 2^n, so with ≤ 5 seeds
+  it cannot reach 0.05), from :data:`MIN_SEEDS_TEST` = 2 paired seeds; per target, for the average over the targets
+  and for the XTREME score. Marks in the main and low-resource tables: ``†`` the interval over examples excludes 0,
+  ``‡`` the t-test over seeds has p < 0.05 (one test per cell, not corrected). In the per-language tables the
+  same marks are controlled for multiple comparisons: Benjamini–Hochberg adjusted p < 0.05 over all the
+  (setting, language) tests of the table (false discovery rate 5%; ``scipy.stats.false_discovery_control``). Tasks
+  without per-example statistics (BUCC) get tests over seeds only. The level is 1 − ``--confidence``.
 * **XTREME score**: :func:`xstilts.benchmark.xtreme_score` of a setting's targets for each seed (mean of the nine
   task scores, QA as (EM + F1) / 2); ``n/a (missing: ...)`` when the targets do not cover XTREME.
 * **Low-resource view**: the languages of ``low_resource_languages`` in the study file (else
@@ -100,9 +105,10 @@ _KNOWN_AXES = {"model", "model_size", "model_label", "family", "intermediate", "
                "budget_steps", "budget_tokens", "target", "seed"}
 _SIZE_NAMES = ["nano", "tiny", "mini", "small", "base", "medium", "large", "xl", "xxl"]
 DAGGER, DDAGGER = "†", "‡"
-#: Fewest paired seeds for an interval over seeds: the percentile bootstrap of two differences is just their range
-#: (three distinct resampled means), which would mark a delta "significant" whenever two seeds agree in sign.
-MIN_SEEDS_CI = 3
+#: Fewest paired seeds for the tests over seeds (a t-test needs one degree of freedom; with 2 seeds its 95% interval
+#: is the mean ± 12.7 standard errors, so two seeds that agree in sign are not marked).
+MIN_SEEDS_TEST = 2
+MIN_SEEDS_CI = MIN_SEEDS_TEST  # the former name
 
 
 # ---------------------------------------------------------------------------------------------- study folder
@@ -622,10 +628,12 @@ class Entry:
     paired: bool = True
     ci_examples: Any = None
     ci_examples_note: str = ""
-    ci_seeds: Any = None
+    ci_seeds: Any = None  # the paired t-test over seeds (an Interval: t interval, detail: p-values)
     ci_seeds_note: str = ""
     best: bool = False
     note: str = ""
+    q_examples: float | None = None  # Benjamini–Hochberg adjusted p-values (per-language entries only)
+    q_seeds: float | None = None
 
     def __post_init__(self):
         if self.values:
@@ -665,6 +673,8 @@ class Analysis:
         self.xtreme: dict = {}  # (group index, intermediate) -> Entry
         self.languages: dict = {}  # (group index, intermediate, target) -> {lang: Entry}
         self.low: dict = {}  # (group index, intermediate, target) -> Entry
+        self.average: dict = {}  # (group index, intermediate) -> Entry: mean over the group's targets
+        self.language_tests: dict = {}  # (group index, target) -> number of per-language tests (BH family size)
         self._compute()
 
     # ------------------------------------------------------------------------------------------ helpers
@@ -725,16 +735,15 @@ class Analysis:
             return None, f"failed: {e}"
         return iv, ""
 
-    def _seeds_ci(self, values: dict, base: dict, key: str):
+    def _seeds_ci(self, values: dict, base: dict, key: str = ""):
+        """Paired tests over seeds (t-test with its interval, sign-flip p-value); ``(Interval | None, note)``."""
         from .. import stats as st
 
-        if self.resamples <= 0:
-            return None, "not computed (--resamples 0)"
         common = [s for s in values if s in base]
-        if len(common) < MIN_SEEDS_CI:  # a bootstrap of 2 differences is their range: no 95% interval
-            return None, f"needs ≥ {MIN_SEEDS_CI} paired seeds"
-        return st.paired_seeds_interval({s: values[s] for s in common}, {s: base[s] for s in common},
-                                        self.resamples, self.confidence, self.seed, key=key), ""
+        if len(common) < MIN_SEEDS_TEST:
+            return None, f"needs ≥ {MIN_SEEDS_TEST} paired seeds"
+        return st.paired_seeds_test({s: values[s] for s in common}, {s: base[s] for s in common}, self.confidence,
+                                    self.seed), ""
 
     # ------------------------------------------------------------------------------------------ compute
     def _compute(self) -> None:
@@ -842,6 +851,60 @@ class Analysis:
                     e.best = math.isclose(e.mean, top, rel_tol=0, abs_tol=1e-9)
             for inter, e in xvals.items():
                 self.xtreme[(gi, inter)] = e
+            self._average_over_targets(gi, g)
+        self._adjust_languages()
+
+    def _average_over_targets(self, gi: int, g: Group) -> None:
+        """Per setting: the mean over the group's targets of each seed's scores (seeds with every target), its Δ vs
+        the baseline's and the tests over seeds (the "avg" column of the paper's table, tested)."""
+        targets = self.targets(g)
+        if len(targets) < 2:
+            return
+        per: dict[tuple, dict] = {}
+        for inter in g.rows:
+            vals = {}
+            entries = [self.main.get((gi, inter, t)) for t in targets]
+            if any(e is None or not e.values for e in entries):
+                continue
+            for s in set.intersection(*(set(e.values) for e in entries)):
+                vals[s] = statistics.fmean(e.values[s] for e in entries)
+            per[inter] = vals
+        base = per.get(())
+        for inter, vals in per.items():
+            e = Entry(vals, note=f"mean over {len(targets)} targets")
+            if inter and base and vals:
+                e.delta, e.paired = _delta(vals, base)
+                if e.paired:
+                    e.ci_seeds, e.ci_seeds_note = self._seeds_ci(vals, base)
+                else:
+                    e.ci_seeds_note = "unpaired (no common seed)"
+            self.average[(gi, inter)] = e
+
+    def _adjust_languages(self) -> None:
+        """Benjamini–Hochberg over the per-language tests of each per-language table (a group and a target: every
+        setting × language), separately for the tests over examples and over seeds (:attr:`Entry.q_examples`,
+        :attr:`Entry.q_seeds`)."""
+        from .. import stats as st
+
+        tables: dict[tuple, list[Entry]] = {}
+        for (gi, inter, t), per in self.languages.items():
+            if inter:
+                tables.setdefault((gi, t), []).extend(per.values())
+        self.language_tests: dict[tuple, dict] = {}
+        for key, entries in tables.items():
+            pe = [(e.ci_examples or {}).get("p_value") if isinstance(e.ci_examples, dict) else None for e in entries]
+            ps = [e.ci_seeds.detail.get("p_value") if e.ci_seeds is not None else None for e in entries]
+            for e, q in zip(entries, st.bh_adjust(pe)):
+                e.q_examples = q
+            for e, q in zip(entries, st.bh_adjust(ps)):
+                e.q_seeds = q
+            self.language_tests[key] = {"examples": sum(p is not None for p in pe),
+                                        "seeds": sum(p is not None for p in ps)}
+
+    @property
+    def alpha(self) -> float:
+        """The level of the tests: 1 − confidence."""
+        return 1.0 - self.confidence
 
     # ------------------------------------------------------------------------------------------ curves
     def data_size_curves(self) -> list[dict]:
@@ -983,8 +1046,31 @@ def _lo_hi(x: Any) -> tuple[float | None, float | None]:
     return x.low, x.high
 
 
+def _pval(x: Any) -> float | None:
+    """The p-value of an interval (its ``detail``) or of a per-language dict."""
+    if x is None:
+        return None
+    if isinstance(x, dict):
+        return x.get("p_value")
+    return x.detail.get("p_value")
+
+
 def _marks(e: Entry) -> str:
+    """† the interval over examples excludes 0; ‡ the t-test over seeds rejects (its interval excludes 0)."""
     return (DAGGER if _sig(e.ci_examples) else "") + (DDAGGER if _sig(e.ci_seeds) else "")
+
+
+def _lang_marks(e: Entry, alpha: float) -> str:
+    """The marks of a per-language cell: Benjamini–Hochberg adjusted p-values below *alpha*."""
+    return ((DAGGER if e.q_examples is not None and e.q_examples < alpha else "")
+            + (DDAGGER if e.q_seeds is not None and e.q_seeds < alpha else ""))
+
+
+def _p(x: float | None) -> str:
+    """A p-value: 3 significant digits, ``< 0.001`` below."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return "< 0.001" if x < 0.001 else f"{x:.3f}"
 
 
 def _cell_text(e: Entry | None, with_std: bool = True) -> tuple[str, bool]:
@@ -1037,7 +1123,7 @@ class Table:
 _TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
         "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$", "Δ": r"$\Delta$",
         DAGGER: r"$^{\dagger}$", DDAGGER: r"$^{\ddagger}$", "—": "---", "≥": r"$\geq$", "≤": r"$\leq$",
-        "×": r"$\times$", "τ": r"$\tau$", "→": r"$\rightarrow$", "²": r"$^2$", "−": "-", "…": r"\ldots{}",
+        "×": r"$\times$", "<": r"$<$", ">": r"$>$", "τ": r"$\tau$", "→": r"$\rightarrow$", "²": r"$^2$", "−": "-", "…": r"\ldots{}",
         "’": "'"}
 
 
@@ -1063,7 +1149,10 @@ class Report:
         self.inactive = inactive  # cells left out because they are no longer in the study file (runs.active = 0)
         self.tables: list[tuple[str, Table]] = []  # (section, table)
         self.csv: dict[str, list[dict]] = {}
-        self.images: list[tuple[str, str, str]] = []  # (section, caption, file name)
+        self.images: list[tuple[str, str, str, float]] = []  # (section, caption, PNG file name, width in inches)
+        self.figure_colors: dict[str, dict[str, str]] = {}  # figure stem -> {legend label: colour}
+        self.palette = None  # figures.Palette, made once per report (_plots)
+        self.labels: dict[tuple, str] = {}  # setting -> its label in the figures
         self.texts: list[tuple[str, str]] = []  # (section, markdown paragraph)
 
     # ------------------------------------------------------------------------------------------ tables
@@ -1116,10 +1205,25 @@ class Report:
                 self.csv.setdefault("main", []).append(self._csv_row(g, inter, "XTREME", "xtreme_score", x))
         seeds = sorted({s for row in g.rows.values() for by in row.values() for s in by})
         note = (f"mean ± std over seeds ({', '.join(map(str, seeds))}); (Δ vs baseline, paired by seed); bold: best "
-                f"per column; {DAGGER}: 95% CI over examples excludes 0, {DDAGGER}: 95% CI over seeds excludes 0."
+                f"per column; {self._marks_note()}"
                 + (f" XTREME score: {notes.pop()}." if shared else "") + self._split_note(targets))
         self.tables.append(("Main results", Table(f"Main results ({self.split}) — {an.label(g)}", header, rows,
                                                   note)))
+
+    def _marks_note(self, corrected: bool = False, family: int | None = None) -> str:
+        """What the marks mean: test, level, correction."""
+        an = self.an
+        pct, a = f"{an.confidence * 100:g}%", f"{an.alpha:g}"
+        if not corrected:
+            return (f"{DAGGER}: the {pct} paired bootstrap interval over examples excludes 0 ({an.resamples:,} "
+                    f"resamples); {DDAGGER}: paired t-test over seeds, two-sided p < {a} (≥ {MIN_SEEDS_TEST} paired "
+                    f"seeds); one test per cell, not corrected for multiple comparisons.")
+        fam = f" ({family} tests)" if family else ""
+        return (f"Per-language marks, controlled for multiple comparisons: Benjamini–Hochberg adjusted p < {a} (false "
+                f"discovery rate {a}) over all (setting, language) tests of this table{fam}, per kind of test; "
+                f"{DAGGER}: paired bootstrap over examples (two-sided bootstrap p-value, {an.resamples:,} resamples), "
+                f"{DDAGGER}: paired t-test over seeds (two-sided). The avg row's marks are the task-level tests, not "
+                f"corrected.")
 
     # ------------------------------------------------------------------------------------------ the paper's table
     def _split_mark(self, t: str) -> str:
@@ -1276,31 +1380,64 @@ class Report:
                 "std": e.std, "delta": e.delta, "paired": e.paired, "best": e.best,
                 "ci_examples_low": elo, "ci_examples_high": ehi, "ci_examples_significant": _sig(e.ci_examples)
                 if e.ci_examples is not None else None,
+                "p_examples": _pval(e.ci_examples),
                 "ci_seeds_low": slo, "ci_seeds_high": shi,
-                "ci_seeds_significant": _sig(e.ci_seeds) if e.ci_seeds is not None else None, "note": e.note}
+                "ci_seeds_significant": _sig(e.ci_seeds) if e.ci_seeds is not None else None,
+                "p_seeds_ttest": _pval(e.ci_seeds),
+                "p_seeds_sign_flip": e.ci_seeds.detail.get("sign_flip_p") if e.ci_seeds is not None else None,
+                **({"q_examples_bh": e.q_examples, "q_seeds_bh": e.q_seeds} if "language" in extra else {}),
+                "note": e.note}
 
     def _ci_table(self, gi: int, g: Group) -> None:
+        """Per setting: each target's Δ, the average over the targets and the XTREME score, with the interval and
+        p-value over examples (paired bootstrap) and the tests over seeds (t interval, t-test and sign-flip
+        p-values)."""
         an = self.an
         rows = []
         pct = f"{an.confidence * 100:g}%"
+        min_p: set[float] = set()
         for inter in self._settings(g):
             if not inter:
                 continue
-            for t in an.targets(g) + ["XTREME"]:
-                e = an.main.get((gi, inter, t)) if t != "XTREME" else an.xtreme.get((gi, inter))
+            for t in an.targets(g) + ["avg", "XTREME"]:
+                if t == "XTREME":
+                    e = an.xtreme.get((gi, inter))
+                elif t == "avg":
+                    e = an.average.get((gi, inter))
+                else:
+                    e = an.main.get((gi, inter, t))
                 if e is None or e.delta is None:
                     continue
-                rows.append([(setting_label(inter), False), (t, False), (_f(e.delta, True), False),
-                             (self._ci_text(e.ci_examples, e.ci_examples_note or ("n/a" if t == "XTREME" else "")),
-                              False),
-                             (self._ci_text(e.ci_seeds, e.ci_seeds_note), False)])
+                ex_note = e.ci_examples_note or ("n/a" if t in ("XTREME", "avg") else "")
+                sd = e.ci_seeds.detail if e.ci_seeds is not None else {}
+                if sd:
+                    min_p.add(sd["sign_flip_min_p"])
+                sf = "—" if not sd else _p(sd["sign_flip_p"]) + ("" if sd["sign_flip_exact"] else " (random flips)")
+                tp = "—" if not sd else _p(sd["p_value"]) + (" (no spread)" if sd.get("zero_spread") else "")
+                rows.append([(setting_label(inter), False),
+                             ("avg (targets)" if t == "avg" else t, False), (_f(e.delta, True), False),
+                             (self._ci_text(e.ci_examples, ex_note), False),
+                             (_p(_pval(e.ci_examples)) if e.ci_examples is not None else "—", False),
+                             (str(len(sd.get("seeds", []))) if sd else "—", False),
+                             (self._ci_text(e.ci_seeds, e.ci_seeds_note), False), (tp, False), (sf, False)])
+                self.csv.setdefault("tests", []).append(
+                    {**self._csv_row(g, inter, t, "average" if t == "avg" else
+                                     ("xtreme_score" if t == "XTREME" else an.tasks[t].metric), e),
+                     "t": sd.get("t"), "df": sd.get("df"), "sign_flip_exact": sd.get("sign_flip_exact"),
+                     "differences": " ".join(f"{d:.4g}" for d in sd.get("differences", []))})
         if rows:
-            note = (f"{pct} percentile intervals of {an.resamples:,} paired bootstrap replicates (seed {an.seed}); "
-                    f"* = the interval excludes 0.")
-            self.tables.append(("Confidence intervals", Table(
-                f"Deltas vs baseline with {pct} confidence intervals — {an.label(g)}",
-                ["intermediate", "target", "Δ", "CI over examples", "CI over seeds"], rows, note,
-                align="llrll")))
+            floor = (f" With n seeds the sign-flip test's smallest possible p is 2/2^n ("
+                     + ", ".join(f"{m:.3g}" for m in sorted(min_p, reverse=True)) + " here), so it cannot reject at "
+                     f"{an.alpha:g} with few seeds.") if min_p else ""
+            note = (f"Over examples: {pct} percentile interval of {an.resamples:,} paired bootstrap replicates (seed "
+                    f"{an.seed}) and its two-sided bootstrap p-value. Over seeds: the per-seed differences' paired "
+                    f"t-test (two-sided; its {pct} t interval) and exact sign-flip permutation test (all 2^n sign "
+                    f"flips, two-sided). * = the interval excludes 0 (p < {an.alpha:g}); no correction for multiple "
+                    f"comparisons. avg (targets): the mean over the table's targets per seed.{floor}")
+            self.tables.append(("Confidence intervals and tests", Table(
+                f"Deltas vs baseline: confidence intervals and tests — {an.label(g)}",
+                ["intermediate", "target", "Δ", f"{pct} CI over examples", "p (bootstrap)", "seeds",
+                 f"{pct} CI over seeds (t)", "p (t-test)", "p (sign-flip)"], rows, note, align="llrlrrlrr")))
 
     @staticmethod
     def _ci_text(iv: Any, note: str) -> str:
@@ -1333,7 +1470,7 @@ class Report:
                     continue
                 txt = f"{e.mean:.2f}"
                 if e.delta is not None:
-                    txt += f" ({_f(e.delta, True)}{_marks(e)})"
+                    txt += f" ({_f(e.delta, True)}{_marks(e) if lang == 'avg' else _lang_marks(e, an.alpha)})"
                 r.append((txt, False))
                 if lang != "avg":
                     self.csv.setdefault("per_language", []).append(
@@ -1350,8 +1487,10 @@ class Report:
             for k, v in enumerate(vals, 1):
                 if v is not None and top is not None and math.isclose(v, top, abs_tol=1e-9):
                     r[k] = (r[k][0], True)
-        note = (f"{info.metric} per language, mean over seeds (Δ vs baseline); bold: best per language; "
-                f"{DAGGER}/{DDAGGER}: 95% CI over examples/seeds excludes 0.")
+        fam = an.language_tests.get((gi, t), {})
+        n_tests = max(fam.get("examples", 0), fam.get("seeds", 0)) or None
+        note = (f"{info.metric} per language, mean over seeds (Δ vs baseline); bold: best per language. "
+                + self._marks_note(corrected=True, family=n_tests))
         self.tables.append(("Per-language results", Table(f"{t} per language — {an.label(g)}", header, rows, note)))
 
     def _low_table(self, gi: int, g: Group) -> None:
@@ -1384,7 +1523,7 @@ class Report:
             cover_parts.append(f"{t}: {', '.join(langs) or 'none'}")
         cover = "; ".join(cover_parts)
         note = (f"mean over the low-resource languages each target has ({cover}); low-resource list: "
-                f"{' '.join(an.low_resource)}.")
+                f"{' '.join(an.low_resource)}. (Δ vs baseline) " + self._marks_note())
         self.tables.append(("Low-resource languages", Table(f"Low-resource languages — {an.label(g)}", header, rows,
                                                             note)))
 
@@ -1454,138 +1593,205 @@ class Report:
                              "std": std, "n_seeds": n})
 
     # ------------------------------------------------------------------------------------------ plots
+    def _display_labels(self) -> dict[tuple, str]:
+        """Setting → the label the figures show: the setting label, or ``multi-task (n tasks)`` for a long task set
+        (the paper's name; the caption gives the tasks), made unique."""
+        settings: list[tuple] = [()]
+        for g in self.an.groups:
+            for inter in g.rows:
+                if inter not in settings:
+                    settings.append(inter)
+        out: dict[tuple, str] = {}
+        for inter in settings:
+            lab = setting_label(inter)
+            if len(lab) > 24 and len(inter) > 1:
+                lab = f"multi-task ({len(inter)} tasks)"
+                if lab in out.values():
+                    lab = f"multi-task ({len(inter)} tasks, {setting_label(inter)[:12]}…)"
+            out[inter] = lab
+        return out
+
+    def _long_names(self, settings) -> str:
+        """The caption's key of shortened setting labels (``multi-task (9 tasks) = a+b+...``)."""
+        parts = [f"{self.labels[i]} = {setting_label(i)}" for i in settings if self.labels.get(i, "") !=
+                 setting_label(i)]
+        return (" " + "; ".join(parts) + ".") if parts else ""
+
     def _plots(self) -> None:
-        import matplotlib
+        from .. import figures
 
-        matplotlib.use("Agg")
         an = self.an
-        for gi, g in enumerate(an.groups):
-            targets = an.targets(g)
-            settings = [i for i in g.rows if i]
-            if () in g.rows and settings and targets:
-                self._heatmap(gi, g, settings, targets)
-            for t in targets:
-                self._language_bars(gi, g, settings, t)
-        for c in self.size_curves:
-            self._size_plot(c)
-        for c in self.model_curves:
-            self._model_plot(c)
+        self.labels = self._display_labels()
+        self.palette = figures.Palette(self.labels.values())  # one colour per setting for every figure
+        with figures.style():
+            for gi, g in enumerate(an.groups):
+                targets = an.targets(g)
+                settings = [i for i in g.rows if i]
+                if () in g.rows and settings and targets:
+                    self._heatmap(gi, g, settings, targets)
+                for t in targets:
+                    self._language_plot(gi, g, settings, t)
+            for c in self.size_curves:
+                self._size_plot(c)
+            for c in self.model_curves:
+                self._model_plot(c)
 
-    def _save(self, fig, name: str, section: str, caption: str) -> None:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
-        import matplotlib.pyplot as plt
+    def _save(self, fig, stem: str, section: str, caption: str) -> None:
+        """Write ``<stem>.pdf`` and ``<stem>.png`` (300 dpi) and list the figure with its caption."""
+        from .. import figures
 
-        plt.close(fig)
-        atomic_write_bytes(self.out / name, buf.getvalue())
-        self.images.append((section, caption, name))
+        width = float(fig.get_size_inches()[0])
+        self.figure_colors[stem] = figures.legend_colors(fig)
+        figures.save(fig, self.out / stem)
+        self.images.append((section, caption, f"{stem}.png", width))
 
     def _heatmap(self, gi: int, g: Group, settings: list, targets: list[str]) -> None:
-        import matplotlib.pyplot as plt
+        from .. import figures
         import numpy as np
 
         an = self.an
         cols = targets + (["XTREME"] if any(an.xtreme.get((gi, i)) is not None and an.xtreme[(gi, i)].delta
                                             is not None for i in settings) else [])
         mat = np.full((len(settings), len(cols)), np.nan)
-        marks = [[""] * len(cols) for _ in settings]
+        notes = [[""] * len(cols) for _ in settings]
         for r, i in enumerate(settings):
             for k, t in enumerate(cols):
                 e = an.main.get((gi, i, t)) if t != "XTREME" else an.xtreme.get((gi, i))
                 if e is not None and e.delta is not None:
                     mat[r, k] = e.delta
-                    marks[r][k] = _marks(e)
-        if np.isnan(mat).all():
+                    notes[r][k] = f"{e.delta:+.1f}{_marks(e)}"
+        fig = figures.delta_heatmap(mat, [self.labels[i] for i in settings], cols, notes,
+                                    "Δ vs baseline (points)")
+        if fig is None:
             return
-        lim = float(np.nanmax(np.abs(mat))) or 1.0
-        fig, ax = plt.subplots(figsize=(1.4 + 1.1 * len(cols), 1.0 + 0.5 * len(settings)))
-        im = ax.imshow(mat, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
-        ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right")
-        ax.set_yticks(range(len(settings)), [setting_label(i) for i in settings])
-        for r in range(len(settings)):
-            for k in range(len(cols)):
-                if not np.isnan(mat[r, k]):
-                    ax.text(k, r, f"{mat[r, k]:+.1f}{marks[r][k]}", ha="center", va="center", fontsize=8,
-                            color="white" if abs(mat[r, k]) > 0.6 * lim else "black")
-        fig.colorbar(im, ax=ax, label="Δ vs baseline (points)")
-        ax.set_title(f"Δ vs baseline — {an.label(g)}", fontsize=9)
-        self._save(fig, f"heatmap-{slug(an.label(g))}.png", "Plots", f"Heatmap of deltas — {an.label(g)}")
+        self._save(fig, f"heatmap-{slug(an.label(g))}", "Plots",
+                   f"Δ vs the baseline per intermediate setting (rows) and target (columns), {self.split} scores — "
+                   f"{an.label(g)}. Blue: better than the baseline, red: worse; n/a: no Δ. {self._marks_note()}"
+                   + self._long_names(settings))
 
-    def _language_bars(self, gi: int, g: Group, settings: list, t: str) -> None:
-        import matplotlib.pyplot as plt
-        import numpy as np
+    def _language_plot(self, gi: int, g: Group, settings: list, t: str) -> None:
+        """Per-language Δ of every setting: a dot plot sorted by Δ, wrapped into panels of ≤ 40 languages."""
+        from .. import figures
 
         an = self.an
-        series = [(i, an.languages.get((gi, i, t), {})) for i in settings]
-        langs = [lang for lang in an.tasks[t].languages
-                 if any(lang in per and per[lang].delta is not None for _, per in series)]
-        if not langs:
+        raw = [(i, an.languages.get((gi, i, t), {})) for i in settings]
+        kind = ("examples" if any(le.ci_examples is not None for _, per in raw for le in per.values())
+                else "seeds" if any(le.ci_seeds is not None for _, per in raw for le in per.values()) else None)
+        series = []
+        for i, per in raw:
+            pts = {}
+            for lang, le in per.items():
+                if le.delta is None:
+                    continue
+                iv = le.ci_examples if kind == "examples" else le.ci_seeds if kind == "seeds" else None
+                lo, hi = _lo_hi(iv)
+                pts[lang] = figures.LanguagePoint(le.delta, lo, hi)
+            if pts:
+                series.append((self.labels[i], pts))
+        if not series:
             return
-        width = 0.8 / len(series)
-        fig, ax = plt.subplots(figsize=(max(5.0, 0.45 * len(langs) * max(1, len(series)) ** 0.5 + 2), 3.2))
-        x = np.arange(len(langs))
-        for k, (i, per) in enumerate(series):
-            vals = [per[lang].delta if lang in per and per[lang].delta is not None else np.nan for lang in langs]
-            err = None
-            cis = [per[lang].ci_examples if lang in per else None for lang in langs]
-            if any(c is not None for c in cis):
-                lo = [v - _lo_hi(c)[0] if c is not None else 0 for v, c in zip(vals, cis)]
-                hi = [_lo_hi(c)[1] - v if c is not None else 0 for v, c in zip(vals, cis)]
-                err = np.maximum(np.array([lo, hi], dtype=float), 0)
-            ax.bar(x + (k - (len(series) - 1) / 2) * width, vals, width, yerr=err, capsize=2, label=setting_label(i))
-        ax.axhline(0, color="black", linewidth=0.8)
-        ax.set_xticks(x, langs, rotation=90 if len(langs) > 12 else 0)
-        ax.set_ylabel(f"Δ {an.tasks[t].metric} (points)")
-        ax.set_title(f"{t}: Δ vs baseline per language — {an.label(g)}", fontsize=9)
-        if len(series) > 1:
-            ax.legend(fontsize=7)
-        self._save(fig, f"languages-{slug(an.label(g))}-{slug(t)}.png", "Plots",
-                   f"{t}: per-language deltas — {an.label(g)} (error bars: 95% CI over examples where available)")
+        means = {}
+        if len(series) <= 3:  # the task-level Δ of each setting as a dashed line (more would clutter)
+            means = {self.labels[i]: an.main[(gi, i, t)].delta for i, _ in raw
+                     if (gi, i, t) in an.main and an.main[(gi, i, t)].delta is not None}
+        fig, info = figures.language_dot_plot(series, self.palette, f"Δ {an.tasks[t].metric} vs baseline (points)",
+                                              mean_lines=means)
+        if fig is None:
+            return
+        pct = f"{an.confidence * 100:g}%"
+        what = {"examples": f"lines: {pct} paired bootstrap intervals over examples",
+                "seeds": f"lines: {pct} t intervals over seeds",
+                None: "no intervals (no per-example statistics and fewer than 2 paired seeds)"}[kind]
+        miss = (f"; open dots: no interval for that language ({info['missing']} of "
+                f"{info['missing'] + info['with_interval']})" if info["missing"] and kind else "")
+        if info.get("cut"):
+            miss += f"; {info['cut']} interval end(s) beyond the axis run to the panel's edge"
+        lay = info["layout"]
+        wrap = (f" {lay.n} languages in {lay.ncols * lay.nrows} panels, read left to right"
+                + (", then the next row of panels." if lay.nrows > 1 else ".") if lay.ncols * lay.nrows > 1 else "")
+        self._save(fig, f"languages-{slug(an.label(g))}-{slug(t)}", "Plots",
+                   f"{t}: Δ vs the baseline per language, {self.split} scores, languages sorted by Δ (largest first) — "
+                   f"{an.label(g)}. Dots: Δ (mean over seeds); {what}, not corrected for multiple comparisons{miss}"
+                   + ("; dashed: the task-level Δ (mean over languages)" if means else "") + "." + wrap
+                   + self._long_names(settings))
 
     def _size_plot(self, c: dict) -> None:
-        import matplotlib.pyplot as plt
+        from .. import figures
         import numpy as np
 
         an = self.an
-        fig, ax = plt.subplots(figsize=(5.5, 3.6))
+        pal = self.palette
+        fig, ax = figures.figure(figures.COLUMN_WIDTH, 2.6 + 0.2 * math.ceil((len(c["series"]) + 1) / 2))
+        handles = []
+        nstars = []
+        single = False
         for inter, pts in c["series"].items():
+            lab = self.labels.get(inter, setting_label(inter))
+            stl = pal[lab]
             xs = [p[0] for p in pts]
-            line = ax.errorbar(xs, [p[1] for p in pts], yerr=[p[2] for p in pts], marker="o", capsize=3,
-                               linestyle="none", label=setting_label(inter))
+            ys = [p[1] for p in pts]
+            lo = [p[1] - p[2] if p[3] > 1 else None for p in pts]
+            hi = [p[1] + p[2] if p[3] > 1 else None for p in pts]
+            _, wo = figures.points(ax, xs, ys, lo, hi, stl)
+            single = single or wo > 0
             f = c["fits"].get(inter)
             if f is not None:
                 grid = np.geomspace(min(xs), max(xs), 100)
-                ax.plot(grid, f["a"] + f["b"] * np.log(grid), color=line[0].get_color(), linewidth=1,
-                        label=f"fit {f['a']:.1f} + {f['b']:.2f} ln n")
+                ax.plot(grid, f["a"] + f["b"] * np.log(grid), color=stl.color, linewidth=1.0)
                 if f["n_star"] is not None and min(xs) <= f["n_star"] <= max(xs):
-                    ax.axvline(f["n_star"], color=line[0].get_color(), linestyle=":", linewidth=1,
-                               label=f"n* = {f['n_star']:,.0f}")
+                    ax.axvline(f["n_star"], color=stl.color, linestyle=":", linewidth=1.0)
+                    nstars.append(f"{lab}: n* = {f['n_star']:,.0f}")
+            handles.append(figures.setting_handle(lab, stl))
         if c["baseline"] is not None:
-            m, s = c["baseline"]
-            ax.axhline(m, color="gray", linestyle="--", linewidth=1, label="baseline")
-            ax.axhspan(m - s, m + s, color="gray", alpha=0.15)
+            m, sd = c["baseline"]
+            ax.axhline(m, color=figures.BASELINE_COLOR, linestyle="--", linewidth=1.0)
+            if sd:
+                ax.axhspan(m - sd, m + sd, color="0.85", linewidth=0, zorder=0)
+            from matplotlib.lines import Line2D
+
+            handles.insert(0, Line2D([], [], color=pal["baseline"].color, linestyle="--", linewidth=1.0,
+                                     label=self.labels[()]))
         ax.set_xscale("log")
         ax.set_xlabel("intermediate training examples (log scale)")
         ax.set_ylabel(f"{c['target']} {an.tasks[c['target']].metric}")
+        figures.figure_legend(fig, handles, ncol=2)
         lab = an.label(c["group"]).split(", intermediate size")[0]
-        ax.set_title(f"Data-size curve: {c['target']} — {lab}", fontsize=9)
-        ax.legend(fontsize=7)
-        self._save(fig, f"data-size-{slug(lab)}-{slug(c['target'])}.png", "Plots",
-                   f"{c['target']}: score vs intermediate data size — {lab} (dotted: point of diminishing returns)")
+        self._save(fig, f"data-size-{slug(lab)}-{slug(c['target'])}", "Plots",
+                   f"{c['target']}: score vs intermediate data size (log scale), {self.split} scores — {lab}. Dots: "
+                   f"mean over seeds, lines through them: ± 1 std over seeds"
+                   + ("; open dots: one seed, no spread to show" if single else "")
+                   + "; solid curves: the fit a + b ln n (table above); dotted: the point of diminishing returns n*"
+                   + (f" ({'; '.join(nstars)})" if nstars else "")
+                   + ("; dashed: the baseline (grey band: ± 1 std)" if c["baseline"] is not None else "") + "."
+                   + self._long_names(list(c["series"])))
 
     def _model_plot(self, c: dict) -> None:
-        import matplotlib.pyplot as plt
+        from .. import figures
 
         an = self.an
-        fig, ax = plt.subplots(figsize=(5.5, 3.6))
+        pal = self.palette
         labels = c["labels"]
-        for inter, pts in c["series"].items():
-            xs = [k for k, lab in enumerate(labels) if lab in pts]
-            ax.errorbar(xs, [pts[labels[k]][0] for k in xs], yerr=[pts[labels[k]][1] for k in xs], marker="o",
-                        capsize=3, label=setting_label(inter))
+        series = list(c["series"].items())
+        fig, ax = figures.figure(figures.COLUMN_WIDTH if len(labels) <= 6 else figures.MAX_WIDTH,
+                                 2.6 + 0.2 * math.ceil(len(series) / 2))
+        handles, single = [], False
+        step = min(0.12, 0.5 / max(len(series), 1))
+        for k, (inter, pts) in enumerate(series):
+            lab = self.labels.get(inter, setting_label(inter))
+            stl = pal[lab]
+            idx = [j for j, x in enumerate(labels) if x in pts]
+            xs = [j + (k - (len(series) - 1) / 2) * step for j in idx]
+            ys = [pts[labels[j]][0] for j in idx]
+            lo = [pts[labels[j]][0] - pts[labels[j]][1] if pts[labels[j]][2] > 1 else None for j in idx]
+            hi = [pts[labels[j]][0] + pts[labels[j]][1] if pts[labels[j]][2] > 1 else None for j in idx]
+            ax.plot(xs, ys, color=stl.color, linewidth=0.8, alpha=0.6)
+            _, wo = figures.points(ax, xs, ys, lo, hi, stl)
+            single = single or wo > 0
+            handles.append(figures.setting_handle(lab, stl))
         ax.set_xticks(range(len(labels)), labels)
         ax.set_xlabel("model size")
         ax.set_ylabel(f"{c['target']} {an.tasks[c['target']].metric}")
+        figures.figure_legend(fig, handles, ncol=2)
         g = c["group"]
         extra = []
         if g.intermediate_size is not None:
@@ -1593,10 +1799,10 @@ class Report:
         if g.budget_steps is not None or g.budget_tokens is not None:
             extra.append(f"budget {g.budget_steps or g.budget_tokens}")
         tail = f" ({', '.join(extra)})" if extra else ""
-        ax.set_title(f"Model-size curve: {c['target']}{tail}", fontsize=9)
-        ax.legend(fontsize=7)
-        self._save(fig, f"model-size-{slug(c['target'])}{'-' + slug(tail) if tail else ''}.png", "Plots",
-                   f"{c['target']}: score vs model size{tail} (error bars: std over seeds)")
+        self._save(fig, f"model-size-{slug(c['target'])}{'-' + slug(tail) if tail else ''}", "Plots",
+                   f"{c['target']}: score vs model size{tail}, {self.split} scores. Dots: mean over seeds, lines "
+                   f"through them: ± 1 std over seeds" + ("; open dots: one seed, no spread to show" if single else "")
+                   + "." + self._long_names([i for i, _ in series]))
 
     # ------------------------------------------------------------------------------------------ output
     def header_lines(self) -> list[str]:
@@ -1608,8 +1814,10 @@ class Report:
                  "cells: " + ", ".join(f"{n} {s}" for s, n in sorted(status.items())) + f" (of {len(an.cells)})"
                  + (f"; {self.inactive} cell(s) no longer in the study file left out (--all-cells to include them)"
                     if self.inactive else ""), ""]
-        lines += [f"Bootstrap: {an.resamples:,} paired resamples, {an.confidence * 100:g}% percentile intervals, "
-                  f"seed {an.seed}. Low-resource languages: {' '.join(an.low_resource)}.", ""]
+        lines += [f"Over examples: paired bootstrap, {an.resamples:,} resamples, {an.confidence * 100:g}% percentile "
+                  f"intervals, seed {an.seed}. Over seeds: paired t-test and exact sign-flip test (level "
+                  f"{an.alpha:g}); per-language marks Benjamini–Hochberg corrected. Low-resource languages: "
+                  f"{' '.join(an.low_resource)}.", ""]
         failed = [c for c in an.cells if c.status == "failed"]
         if failed:
             lines += ["**Failed cells** (not in the tables):", ""]
@@ -1629,7 +1837,7 @@ class Report:
         for sec, _ in self.tables:
             if sec not in sections:
                 sections.append(sec)
-        for sec, _, _ in self.images:
+        for sec, *_ in self.images:
             if sec not in sections:
                 sections.append(sec)
         for sec in sections:
@@ -1637,10 +1845,12 @@ class Report:
             for s, t in self.tables:
                 if s == sec:
                     md += [t.markdown()]
-            for s, cap, name in self.images:
+            for s, cap, name, _ in self.images:
                 if s == sec:
-                    md += [f"![{cap}]({name})", "", f"*{cap}*", ""]
-        md += ["## Definitions", "", _DEFINITIONS.format(threshold=self.an.dr_threshold), ""]
+                    md += [f"![{name.rsplit('.', 1)[0]}]({name})", "", f"*{cap}*", "",
+                           f"(vector: [{name.rsplit('.', 1)[0]}.pdf]({name.rsplit('.', 1)[0]}.pdf))", ""]
+        md += ["## Definitions", "", _DEFINITIONS.format(
+            threshold=self.an.dr_threshold, pct=f"{self.an.confidence * 100:g}%", alpha=f"{self.an.alpha:g}"), ""]
         md_text = "\n".join(md)
         paths = {"markdown": atomic_write_text(out / "report.md", md_text)}
         tex = [r"\documentclass{article}", r"\usepackage[margin=2cm]{geometry}", r"\usepackage{booktabs}",
@@ -1651,10 +1861,11 @@ class Report:
             for s, t in self.tables:
                 if s == sec:
                     tex.append(t.latex())
-            for s, cap, name in self.images:
-                if s == sec:
+            for s, cap, name, width in self.images:
+                if s == sec:  # the PDF at its own size (8 pt text), scaled down only where wider than the text
+                    size = f"width={width:.2f}in" if width <= 6.5 else r"width=\linewidth"
                     tex += [r"\begin{figure}[ht]", r"\centering",
-                            f"\\includegraphics[width=0.8\\linewidth]{{{name}}}",
+                            f"\\includegraphics[{size}]{{{name.rsplit('.', 1)[0]}.pdf}}",
                             f"\\caption{{{latex_escape(cap)}}}", r"\end{figure}"]
             tex.append(r"\clearpage")
         tex.append(r"\end{document}")
@@ -1670,11 +1881,15 @@ class Report:
             for r in rows:
                 w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in cols})
             csvs[name] = str(atomic_write_text(out / f"{name}.csv", buf.getvalue()))
-        paths["json"] = atomic_write_json(out / "report.json", {"title": self.title, "csv": csvs,
-                                                                "images": [n for _, _, n in self.images],
-                                                                "low_resource_languages": self.an.low_resource})
+        pdfs = [n.rsplit(".", 1)[0] + ".pdf" for _, _, n, _ in self.images]
+        paths["json"] = atomic_write_json(out / "report.json", {
+            "title": self.title, "csv": csvs, "images": [n for _, _, n, _ in self.images], "pdf": pdfs,
+            "captions": {n: cap for _, cap, n, _ in self.images},
+            "setting_colors": self.palette.as_dict() if self.palette is not None else {},
+            "low_resource_languages": self.an.low_resource})
         return {**{k: str(v) for k, v in paths.items()}, "csv": csvs,
-                "images": [str(out / n) for _, _, n in self.images], "markdown_text": md_text}
+                "images": [str(out / n) for _, _, n, _ in self.images], "pdf": [str(out / n) for n in pdfs],
+                "figure_colors": self.figure_colors, "markdown_text": md_text}
 
 
 def _num(v: Any) -> str:
@@ -1691,11 +1906,22 @@ _DEFINITIONS = (
     "- Score: the target's headline metric averaged over its evaluation languages; mean ± std over seeds (sample "
     "std).\n"
     "- Δ: setting − baseline (same model, size, family and other axes), mean of the per-seed differences.\n"
-    f"- {DAGGER} / {DDAGGER}: the 95% paired bootstrap interval over examples / over seeds excludes 0 (Koehn 2004; "
-    "Berg-Kirkpatrick et al. 2012; percentile intervals, Efron & Tibshirani 1993). Over examples: test examples of "
-    "each language resampled with replacement, the same for both systems and every seed, metric recomputed from "
-    "per-example statistics, averaged over languages, then over seeds. Over seeds: seeds resampled with "
-    "replacement, paired differences averaged (only with ≥ 3 seeds).\n"
+    "- " + DAGGER + ": the {pct} paired bootstrap interval over examples excludes 0 (Koehn 2004; Berg-Kirkpatrick et "
+    "al. 2012; percentile intervals, Efron & Tibshirani 1993): test examples of each language resampled with "
+    "replacement, the same for both systems and every seed, metric recomputed from per-example statistics, averaged "
+    "over languages, then over seeds; its p-value is twice the smaller share of replicates on either side of 0.\n"
+    "- " + DDAGGER + ": the paired t-test over seeds (per-seed differences setting − baseline, two-sided, "
+    "scipy.stats.ttest_rel) has p < {alpha}, i.e. its {pct} t interval excludes 0 (≥ 2 paired seeds). Beside it, the "
+    "exact sign-flip permutation test (all 2^n sign flips of the differences; no normality assumed, but its p is "
+    "never below 2/2^n: 0.25 with 3 seeds, 0.0625 with 5). The bootstrap over seeds is not used: 3 to 5 seeds have "
+    "only 10 to 126 distinct resamples.\n"
+    "- Main, low-resource and test tables: one test per cell, not corrected for multiple comparisons. Per-language "
+    "tables: the marks are Benjamini–Hochberg adjusted p < {alpha} (false discovery rate {alpha}; Benjamini & "
+    "Hochberg 1995, scipy.stats.false_discovery_control) over all the (setting, language) tests of the table, per "
+    "kind of test.\n"
+    "- Figures: PDF (vector) and PNG (300 dpi) side by side; one colour per setting for the whole report (Okabe–Ito "
+    "colour-blind-safe palette; baseline black); per-language plots: dots with {pct} intervals over examples "
+    "(uncorrected), an open dot where a language has no interval.\n"
     "- XTREME: mean of the nine XTREME task scores (QA: (EM + F1) / 2), n/a when the targets do not cover it.\n"
     "- Data-size fit: score = a + b ln(n) on the per-size means; gain per 10× = b ln 10; point of diminishing "
     "returns n* = 1000 b / τ, where the fitted gain falls below τ = {threshold:g} points per 1,000 more examples.\n"
@@ -1767,7 +1993,7 @@ def report_command(
                                          "CC-100 data)"),
         dr_threshold: float = typer.Option(0.1, "--dr-threshold", help="diminishing returns: points per 1,000 more "
                                                                         "intermediate examples"),
-        no_plots: bool = typer.Option(False, "--no-plots", help="skip the PNG plots"),
+        no_plots: bool = typer.Option(False, "--no-plots", help="skip the figures (PDF and PNG)"),
         all_cells: bool = typer.Option(False, "--all-cells", help="also report cells that are no longer in the "
                                                                   "study file (runs.active = 0)"),
         split: str = typer.Option("dev", "--split", help="scores of this split: dev (default, as the paper's table) or "
@@ -1787,4 +2013,5 @@ def report_command(
         _fail(e)
         return
     typer.echo(w["markdown_text"])
-    typer.echo(f"\nwritten: {w['markdown']}, {w['latex']}, {len(w['csv'])} CSV file(s), {len(w['images'])} plot(s)")
+    typer.echo(f"\nwritten: {w['markdown']}, {w['latex']}, {len(w['csv'])} CSV file(s), {len(w['images'])} figure(s) "
+               f"(PDF and 300 dpi PNG)")
