@@ -70,7 +70,7 @@ def test_features_are_tokenized_once_for_all_runs(experiment, tmp_path, monkeypa
     monkeypatch.setattr(fam, "featurize", lambda self, *a, **k: calls.append(len(a[1])) or real(self, *a, **k))
     Pipeline(validate_config(experiment)).run()
     assert sorted(calls) == [30] * 6 + [64]  # train (en), dev and test (3 languages; selection shares en dev)
-    cached = sorted((cache_dir() / "features").glob("*.pkl"))
+    cached = sorted((cache_dir() / "features").glob("*.safetensors"))
     assert len(cached) == 7
     first, _ = _target(tmp_path / "runs")
 
@@ -79,11 +79,11 @@ def test_features_are_tokenized_once_for_all_runs(experiment, tmp_path, monkeypa
     other = dict(experiment, output_dir=str(tmp_path / "other"), seeds=[1, 2])
     other["target"] = dict(experiment["target"], lr=5e-4)
     Pipeline(validate_config(other)).run()
-    assert sorted((cache_dir() / "features").glob("*.pkl")) == cached
+    assert sorted((cache_dir() / "features").glob("*.safetensors")) == cached
     # a changed max length is another cache entry
     monkeypatch.setattr(fam, "featurize", lambda self, *a, **k: calls.append(len(a[1])) or real(self, *a, **k))
     longer = dict(other, model=dict(experiment["model"], max_length=24), seeds=[1])
     calls.clear()
     Pipeline(validate_config(longer)).run()
     assert sorted(calls) == [30] * 6 + [64]
-    assert len(list((cache_dir() / "features").glob("*.pkl"))) == 14
+    assert len(list((cache_dir() / "features").glob("*.safetensors"))) == 14

@@ -141,7 +141,10 @@ def _write_part(folder: Path, name: str, obj: Any) -> list[Path]:
     """``<name>.safetensors`` + ``<name>.json`` in *folder*."""
     from safetensors.torch import save_file
 
-    data, tensors = encode(obj)
+    try:
+        data, tensors = encode(obj)
+    except TypeError as e:
+        raise TypeError(f"checkpoint part {name!r}: {e}") from None
     st = folder / f"{name}.safetensors"
     save_file(tensors, str(st), metadata={"format": "xstilts", "part": name})
     js = atomic_write_bytes(folder / f"{name}.json", json.dumps(data, allow_nan=False).encode("utf-8"))

@@ -8,11 +8,12 @@ run of a study reuses them and no change of the featurisation code can return st
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import hashlib
 import inspect
 import os
-import pickle
 import sys
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -143,19 +144,163 @@ def examples_digest(examples: Sequence) -> str:
 
 
 def tokenize_cached(cache_dir: Path | None, key: dict, build: Callable[[], Features]) -> Features:
-    """Return features for *key* from ``cache_dir`` if present, else build and store them (atomically)."""
+    """Return features for *key* from ``cache_dir`` if present, else build and store them (atomically).
+
+    The cache file ``<hash of key>.safetensors`` holds no pickle (:func:`save_features`): a shared cache folder cannot
+    run code. An unreadable file is rebuilt."""
     if cache_dir is None:
         return build()
-    path = Path(cache_dir) / f"{stable_hash(key, 20)}.pkl"
+    path = Path(cache_dir) / f"{stable_hash(key, 20)}.safetensors"
     if path.is_file():
         try:
-            with open(path, "rb") as f:
-                return pickle.load(f)
-        except (EOFError, pickle.UnpicklingError):
+            return load_features(path)
+        except Exception:  # noqa: BLE001 - truncated or foreign: build again
             path.unlink(missing_ok=True)
     feats = build()
-    atomic_write_bytes(path, pickle.dumps(feats, protocol=pickle.HIGHEST_PROTOCOL))
+    save_features(path, feats)
     return feats
+
+
+_FEATURES_META = "xstilts-features"
+
+
+def _ragged(values: list, depth: int) -> tuple[list, list[list[int]]] | None:
+    """``(flat ints, lengths per level)`` if every entry of *values* is a list nested *depth* deep with ints at the
+    bottom (token ids: depth 1; per-choice token ids: depth 2), else None."""
+    lens: list[list[int]] = []
+    level = values
+    for _ in range(depth):
+        nxt: list = []
+        ln = []
+        for v in level:
+            if type(v) is not list:
+                return None
+            ln.append(len(v))
+            nxt.extend(v)
+        lens.append(ln)
+        level = nxt
+    if not all(type(x) is int for x in level):
+        return None
+    return level, lens
+
+
+def _depth(values: list) -> int:
+    v, d = values, 0
+    while type(v) is list:
+        v = next((x for x in v if type(x) is not list or x), v[0] if v else None)
+        d += 1
+    return d - 1
+
+
+@contextlib.contextmanager
+def _no_gc():
+    """Build millions of small lists without the cyclic garbage collector running over them again and again (it
+    made loading 20x slower); they hold no cycles."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _small_ints(t: torch.Tensor) -> torch.Tensor:
+    """int32 when every value fits (token ids, lengths, labels): half the disk."""
+    return t.to(torch.int32) if t.numel() == 0 or int(t.abs().max()) < 2**31 - 1 else t
+
+
+def save_features(path: Path, feats: Features) -> Path:
+    """Write *feats* as one safetensors file, atomically: int lists (nested or not) as flat int tensors plus lengths,
+    numbers as tensors, lists of numpy arrays concatenated, anything else as JSON in the file's metadata
+    (:func:`xstilts.checkpoint.encode`). :func:`load_features` gives back equal lists, ints, floats and arrays."""
+    import json
+
+    import numpy as np
+    from safetensors.torch import save
+
+    from .checkpoint import encode
+
+    tensors: dict[str, torch.Tensor] = {}
+    layout: dict[str, dict] = {}
+    with _no_gc():
+        for name, values in feats.items():
+            _save_field(name, list(values), tensors, layout, encode, np)
+    blob = save(tensors, metadata={_FEATURES_META: json.dumps(layout, allow_nan=False)})
+    return atomic_write_bytes(path, blob)
+
+
+def _save_field(name: str, values: list, tensors: dict, layout: dict, encode, np) -> None:
+    """One feature list into *tensors* and its *layout* entry (see :func:`save_features`)."""
+    depth = _depth(values) if values else 0
+    flat = _ragged(values, depth) if depth > 0 else None
+    if flat is not None:
+        ints, lens = flat
+        tensors[f"{name}.values"] = _small_ints(torch.tensor(ints, dtype=torch.int64))
+        for i, ln in enumerate(lens):
+            tensors[f"{name}.len{i}"] = _small_ints(torch.tensor(ln, dtype=torch.int64))
+        layout[name] = {"kind": "ragged", "depth": depth}
+    elif values and all(type(v) is int for v in values):
+        tensors[name] = _small_ints(torch.tensor(values, dtype=torch.int64))
+        layout[name] = {"kind": "ints"}
+    elif values and all(type(v) is float for v in values):
+        tensors[name] = torch.tensor(values, dtype=torch.float64)
+        layout[name] = {"kind": "floats"}
+    elif values and all(isinstance(v, np.ndarray) and v.ndim >= 1 for v in values) and \
+            len({(v.dtype.str, v.shape[1:]) for v in values}) == 1 and values[0].dtype.kind in "iuf":
+        cat = np.concatenate(values, axis=0)  # e.g. QA windows' character offsets, [tokens, 2] each
+        wide = cat.astype(np.int64) if cat.dtype.kind in "iu" else cat.astype(np.float64)
+        tensors[f"{name}.values"] = torch.from_numpy(np.ascontiguousarray(wide))
+        tensors[f"{name}.len0"] = torch.tensor([v.shape[0] for v in values], dtype=torch.int64)
+        layout[name] = {"kind": "arrays", "dtype": values[0].dtype.str}
+    elif values and isinstance(values[0], (dict, str)) and all(v == values[0] for v in values[1:]):
+        data, extra = encode(values[0])  # one value for every example (QA decoding options)
+        if extra:
+            raise TypeError(f"feature {name!r}: tensors inside a repeated value")
+        layout[name] = {"kind": "repeat", "n": len(values), "value": data}
+    else:
+        data, extra = encode(values)
+        tensors.update({f"{name}/{k}": t for k, t in extra.items()})
+        layout[name] = {"kind": "json", "value": data, "prefix": f"{name}/"}
+
+
+def load_features(path: Path) -> Features:
+    """The features :func:`save_features` wrote (no pickle is read)."""
+    import json
+
+    import numpy as np
+    from safetensors import safe_open
+
+    from .checkpoint import decode
+
+    with safe_open(str(path), framework="pt") as f:
+        layout = json.loads((f.metadata() or {})[_FEATURES_META])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    with _no_gc():
+        return {name: _load_field(name, spec, tensors, decode, np) for name, spec in layout.items()}
+
+
+def _load_field(name: str, spec: dict, tensors: dict, decode, np) -> list:
+    kind = spec["kind"]
+    if kind == "ragged":
+        out = tensors[f"{name}.values"].tolist()
+        for i in reversed(range(spec["depth"])):
+            nested, pos = [], 0
+            for n in tensors[f"{name}.len{i}"].tolist():
+                nested.append(out[pos:pos + n])
+                pos += n
+            out = nested
+        return out
+    if kind in ("ints", "floats"):
+        return tensors[name].tolist()
+    if kind == "arrays":
+        cat = tensors[f"{name}.values"].numpy().astype(np.dtype(spec["dtype"]))
+        bounds = np.cumsum([0, *tensors[f"{name}.len0"].tolist()])
+        return [cat[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    if kind == "repeat":
+        return [decode(spec["value"], {})] * spec["n"]
+    prefix = spec["prefix"]
+    return decode(spec["value"], {k[len(prefix):]: t for k, t in tensors.items() if k.startswith(prefix)})
 
 
 def pad_batch(features: Features, idx: Sequence[int], pad_id: int,
