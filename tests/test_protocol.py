@@ -231,3 +231,15 @@ def test_the_baseline_keeps_resolving_protocol_defaults():
     assert resolve_settings(cfg.baseline(), "target", cfg.target.tasks)["lr"] == 3e-5
     assert phase_keys(cfg.baseline(), 1)["targets"]["xnli"] == phase_keys(
         _cfg(target__lr=3e-5, intermediate__tasks=[]), 1)["targets"]["xnli"]
+
+
+def test_token_budgets_convert_with_the_resolved_batch_size(monkeypatch):
+    import math
+
+    import xstilts.study.grid as grid
+
+    monkeypatch.setattr(grid, "train_lengths", lambda cfg: {"mnli": {"features": 100, "mean_length": 10.0}})
+    cfg = _cfg()  # MNLI's declared intermediate batch: 4
+    assert grid.tokens_to_steps(cfg, 4000)["steps"] == math.ceil(4000 / (get_task("mnli").protocol["batch_size"] * 10))
+    cfg = _cfg(intermediate__batch_size=16, intermediate__grad_accum=2)
+    assert grid.tokens_to_steps(cfg, 4000)["steps"] == math.ceil(4000 / (16 * 2 * 10))

@@ -392,7 +392,8 @@ def groups(cells: list[Cell]) -> list[list[Cell]]:
 def tokens_to_steps(cfg: ExperimentConfig, tokens: int) -> dict:
     """Convert a token budget into optimizer steps for *cfg*'s intermediate phase.
 
-    ``steps = ceil(tokens / (batch_size * grad_accum * L))`` where ``L`` is the expected tokenized length of a
+    ``steps = ceil(tokens / (batch_size * grad_accum * L))`` (the phase's resolved batch size and accumulation, see
+    :func:`xstilts.config.resolve_settings`), where ``L`` is the expected tokenized length of a
     training feature: each intermediate task's mean length (non-padding tokens of its featurized, subsampled training
     set, tokenized with the model's tokenizer exactly as the phase will be; the features are cached and reused by the
     run) weighted by the task's sampling probability (:func:`xstilts.sampling.task_probabilities`). Padding is not
@@ -402,8 +403,10 @@ def tokens_to_steps(cfg: ExperimentConfig, tokens: int) -> dict:
     labels = list(lengths)
     probs = sampling_probabilities(cfg, [lengths[x]["features"] for x in labels])
     mean = sum(p * lengths[x]["mean_length"] for p, x in zip(probs, labels))
-    ic = cfg.intermediate
-    steps = max(1, math.ceil(tokens / (ic.batch_size * ic.grad_accum * max(mean, 1e-9))))
+    from ..config import resolve_settings
+
+    st = resolve_settings(cfg, "intermediate", cfg.intermediate.tasks)  # the batch the phase will really use
+    steps = max(1, math.ceil(tokens / (st["batch_size"] * st["grad_accum"] * max(mean, 1e-9))))
     return {"steps": steps, "tokens": tokens, "mean_length": mean,
             "tasks": {x: {**lengths[x], "p": p} for x, p in zip(labels, probs)}}
 
