@@ -351,8 +351,10 @@ def test_pipeline_runs_lareqa_and_mewslix_end_to_end(tmp_path, tiny_model):
     cfg = validate_config({
         "name": "xr", "output_dir": str(tmp_path / "runs"), "seeds": [1], "with_baseline": False, "device": "cpu",
         "model": {"name_or_path": str(tiny_model), "max_length": 32},
-        "target": {"tasks": [{"task": "lareqa", "data_dir": str(lareqa), "languages": ["en", "de"]},
-                             {"task": "mewslix", "data_dir": str(mewslix), "languages": ["en", "de"]}]},
+        "target": {"tasks": [{"task": "lareqa", "data_dir": str(lareqa), "languages": ["en", "de"],
+                              "options": {"finetune": False}},  # zero-shot: the raw embeddings, no training data
+                             {"task": "mewslix", "data_dir": str(mewslix), "languages": ["en", "de"],
+                              "options": {"finetune": False}}]},
         "evaluation": {"retrieval_layer": "last"},
     })
     Pipeline(cfg).run()
@@ -369,3 +371,165 @@ def test_pipeline_runs_lareqa_and_mewslix_end_to_end(tmp_path, tiny_model):
     lq = json.loads((run / "phases" / "target-lareqa" / "metrics.json").read_text())
     assert lq["languages"]["en"]["pool_languages"] == 3 and lq["languages"]["en"]["candidates"] == 9
     assert (tmp_path / "runs" / "xr" / "baseline" / "results.md").is_file()
+
+
+# ------------------------------------------------------------------------------- fine-tuning (XTREME-R protocol)
+def test_squad_sentence_breaks_follow_xtremes_sb_sed():
+    from xstilts.tasks.retrieval_xtreme_r import squad_sentence_breaks
+
+    def sents(text):
+        return [text[s:e] for s, e in squad_sentence_breaks(text)]
+
+    assert sents("The cat sat. It was 1990. Dr. Smith came  home! \"Why?\" she asked.") == [
+        "The cat sat.", "It was 1990.", "Dr. Smith came  home!", "\"Why?\" she asked."]
+    # initials, e.g./i.e., citations, lower-case starts (no split), existing newlines, the SQuAD-specific rules
+    assert sents("J. R. R. Tolkien wrote it. He used e.g. Elvish.[citation needed] Then more.") == [
+        "J. R. R. Tolkien wrote it.", "He used e.g. Elvish.[citation needed]", "Then more."]
+    assert sents("one. two.\nThree.") == ["one. two.", "Three."]
+    assert sents("Born in Washington, D.C. He left. the U.S. 100 dollars.") == [
+        "Born in Washington, D.C.", "He left. the U.S. 100 dollars."]
+    text = "  Leading space. And trailing.  "
+    assert [text[s:e] for s, e in squad_sentence_breaks(text)] == ["Leading space.", "And trailing."]
+
+
+def _squad(path, paragraphs):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": [
+        {"context": c, "qas": [{"id": f"{i}-{k}", "question": q, "answers": [{"text": c[s:s + 3], "answer_start": s}]}
+                               for k, (q, s) in enumerate(qas)]} for i, (c, qas) in enumerate(paragraphs)]}]}))
+
+
+def test_read_lareqa_pairs_as_xtremes_retrieval_squad_processor(tmp_path):
+    from xstilts.tasks.retrieval_xtreme_r import read_lareqa_pairs
+
+    ctx = "Alpha beta.  Gamma\ndelta."
+    _squad(tmp_path / "squad" / "train-v1.1.json", [(ctx, [("q one", 0), ("q two", 11), ("q three", 13)])])
+    lareqa = tmp_path / "lareqa"
+    lareqa.mkdir()
+    p = read_lareqa_pairs(lareqa, "train")  # XTREME's layout: ../squad beside lareqa/
+    # the answer at 11 starts in the whitespace between the sentences: skipped, as XTREME
+    assert p.queries == ["q one", "q three"] and p.skipped == 1
+    assert p.candidates == ["Alpha beta." + ctx.replace("\n", ""), "Gamma\ndelta.".replace("\n", "") +
+                            ctx.replace("\n", "")]
+    assert read_lareqa_pairs(lareqa, "train", "sentence").candidates == ["Alpha beta.", "Gammadelta."]
+    assert p.path == tmp_path / "squad" / "train-v1.1.json"
+    with pytest.raises(MissingDataError, match="dev-v1.1.json"):
+        read_lareqa_pairs(lareqa, "dev")
+    # inside the folder wins over the sibling
+    _squad(lareqa / "squad" / "train-v1.1.json", [("Other text.", [("q", 0)])])
+    assert read_lareqa_pairs(lareqa, "train").queries == ["q"]
+
+
+def _pair_line(text, spans, start, end, eid="Q1", desc="An entity. Described.", dspans=((0, 10), (11, 21))):
+    return {"contextual_mention": {
+        "context": {"document_title": "d", "document_url": "u", "document_id": "Q0", "language": "en", "text": text,
+                    "sentence_spans": [{"start": s, "end": e} for s, e in spans], "section_title": "s"},
+        "mention": {"example_id": "x1", "entity_id": eid,
+                    "mention_span": {"start": start, "end": end, "text": text[start:end]}}},
+        "entity": {"entity_id": eid, "title": "E", "description": desc, "description_language": "en",
+                   "description_url": "u", "sentence_spans": [{"start": s, "end": e} for s, e in dspans]}}
+
+
+def test_read_mewslix_pairs_and_malformed(tmp_path):
+    from xstilts.tasks.retrieval_xtreme_r import read_mewslix_pairs
+
+    text = "First one. Then Smith {x} came."
+    good = _pair_line(text, [(0, 10), (11, 31)], 16, 21)
+    (tmp_path / "wikipedia_pairs-train.jsonl").write_text(json.dumps(good) + "\n")
+    p = read_mewslix_pairs(tmp_path, "train")
+    assert p.queries == [preprocess_mention(text, [(0, 10), (11, 31)], 16, 21, "Smith")] == [
+        "Smith: Then { Smith } (x) came."]
+    assert p.candidates == ["An entity. Described."]
+    bad = _pair_line(text, [(0, 10), (11, 31)], 8, 16)  # crosses the sentence boundary
+    (tmp_path / "wikipedia_pairs-dev.jsonl").write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    with pytest.raises(DataFormatError, match="no single sentence") as e:
+        read_mewslix_pairs(tmp_path, "dev")
+    assert e.value.line == 2
+    (tmp_path / "wikipedia_pairs-dev.jsonl").write_text(json.dumps({"entity": {}}) + "\n")
+    with pytest.raises(DataFormatError, match="contextual_mention"):
+        read_mewslix_pairs(tmp_path, "dev")
+    with pytest.raises(MissingDataError, match="wikipedia_pairs-train.jsonl"):
+        read_mewslix_pairs(tmp_path / "nowhere", "train")
+
+
+def test_finetune_settings_published_and_overrides(tmp_path):
+    from xstilts.config import TaskSpec, validate_config
+    from xstilts.pipeline import retrieval_key, retrieval_settings
+
+    fam = get_family("retrieval_ranking")
+    lq = fam.finetune_settings(get_task("lareqa"), TaskSpec(task="lareqa"), "xlm-roberta-large")
+    assert {k: lq[k] for k in ("lr", "epochs", "batch_size", "grad_accum", "query_max_length",
+                               "candidate_max_length", "selection", "eval_every", "warmup_ratio", "weight_decay",
+                               "max_grad_norm", "logit_scale", "representation")} == {
+        "lr": 2e-5, "epochs": 3.0, "batch_size": 4, "grad_accum": 4, "query_max_length": 96,
+        "candidate_max_length": 256, "selection": "dev-loss", "eval_every": 1000, "warmup_ratio": 0.0,
+        "weight_decay": 0.0, "max_grad_norm": 1.0, "logit_scale": 100.0, "representation": "auto"}
+    mx = fam.finetune_settings(get_task("mewslix"), TaskSpec(task="mewslix"), "xlm-roberta-large")
+    assert (mx["lr"], mx["epochs"], mx["batch_size"], mx["grad_accum"], mx["query_max_length"], mx["selection"],
+            mx["eval_every"]) == (1e-5, 2.0, 8, 4, 64, "last", None)
+    mb = fam.finetune_settings(get_task("mewslix"), TaskSpec(task="mewslix"), "/m/bert-base-multilingual-cased/")
+    assert (mb["lr"], mb["batch_size"]) == (2e-5, 64)
+    spec = TaskSpec(task="lareqa", lr=1e-5, max_steps=50, batch_size=8, max_length=128,
+                    options={"selection": "last", "representation": "cls"})
+    o = fam.finetune_settings(get_task("lareqa"), spec, "x")
+    assert (o["lr"], o["max_steps"], o["batch_size"], o["query_max_length"], o["candidate_max_length"],
+            o["selection"], o["eval_every"], o["representation"]) == (1e-5, 50, 8, 128, 128, "last", None, "cls")
+    assert fam.finetune_settings(get_task("lareqa"), TaskSpec(task="lareqa", options={"finetune": False}), "x") is None
+    # fine-tuning options without fine-tuning are a config error
+    with pytest.raises(ValueError, match="selection only apply with finetune: true"):
+        TaskSpec(task="lareqa", options={"finetune": False, "selection": "last"})
+
+    # retrieval keys: zero-shot keys ignore the seed; fine-tuning hashes its settings and the seed
+    _squad(tmp_path / "lareqa" / "squad" / "train-v1.1.json", [("A b.", [("q", 0)])])
+    base = {"name": "x", "output_dir": str(tmp_path), "seeds": [1, 2],
+            "model": {"name_or_path": "bert-base-multilingual-cased"}}
+
+    def cfg(**entry):
+        return validate_config({**base, "target": {"tasks": [{"task": "lareqa", "data_dir": str(tmp_path / "lareqa"),
+                                                              **entry}]}})
+
+    zs = cfg(options={"finetune": False})
+    spec = zs.target.tasks[0]
+    assert "finetune" not in retrieval_settings(zs, spec, 1)
+    assert retrieval_key(zs, spec, "s", 1) == retrieval_key(zs, spec, "s", 2)
+    ft = cfg(options={"selection": "last"})
+    spec = ft.target.tasks[0]
+    st = retrieval_settings(ft, spec, 2)
+    assert st["finetune"]["seed"] == 2 and "pooling" not in st and "layer" not in st
+    assert st["finetune"]["data"][0][0].endswith("train-v1.1.json")
+    assert retrieval_settings(ft, spec)["finetune"]["seed"] == 1  # the first of seeds
+    keys = {retrieval_key(ft, spec, "s", 1), retrieval_key(ft, spec, "s", 2),
+            retrieval_key(cfg(options={"selection": "last"}, lr=1e-5), spec.model_copy(update={"lr": 1e-5}), "s", 1)}
+    assert len(keys) == 3
+    pooled = validate_config({**ft.model_dump(mode="json"), "evaluation": {"pooling": "cls"}})
+    assert retrieval_key(pooled, pooled.target.tasks[0], "s", 1) == retrieval_key(ft, spec, "s", 1)
+
+
+def test_example_data_fine_tunes_mewslix_end_to_end(tmp_path, one_thread):
+    """The example writer's Mewsli-X folder carries wikipedia_pairs-{train,dev}.jsonl and the LAReQA folder SQuAD;
+    a fine-tuning run on them records the fine-tuning in metrics.json."""
+    from xstilts.config import validate_config
+    from xstilts.pipeline import Pipeline
+    from xstilts.provision.examples import write_examples, write_tiny_model
+    from xstilts.tasks.retrieval_xtreme_r import read_lareqa_pairs, read_mewslix_pairs
+
+    written = write_examples(tmp_path / "data", ["lareqa", "mewslix"])
+    model = write_tiny_model(tmp_path / "tiny")
+    assert len(read_lareqa_pairs(written["lareqa"], "train").queries) > 50
+    assert len(read_lareqa_pairs(written["lareqa"], "dev").queries) > 10
+    assert len(read_mewslix_pairs(written["mewslix"], "train").queries) > 50
+    assert len(read_mewslix_pairs(written["mewslix"], "dev").queries) > 10
+    cfg = validate_config({
+        "name": "mx", "output_dir": str(tmp_path / "runs"), "seeds": [3], "with_baseline": False, "device": "cpu",
+        "num_threads": 1, "model": {"name_or_path": str(model)},
+        "target": {"tasks": [{"task": "mewslix", "data_dir": str(written["mewslix"]), "languages": ["en", "de"],
+                              "max_steps": 3, "options": {"selection": "dev-loss", "eval_every": 2,
+                                                          "dev_examples": 8}}]}})
+    Pipeline(cfg).run()
+    m = json.loads((tmp_path / "runs" / "mx" / "baseline-seed3" / "phases" / "target-mewslix" / "metrics.json")
+                   .read_text())
+    ft = m["finetune"]
+    assert ft["seed"] == 3 and ft["lr"] == 1e-5 and ft["batch_size"] == 8 and ft["query_max_length"] == 64
+    assert ft["train_file"].endswith("wikipedia_pairs-train.jsonl") and ft["dev_pairs"] == 8
+    assert m["train"]["steps"] == 3 and [s for s, _ in m["train"]["selection"]["curve"]] == [2, 3]
+    assert set(m["languages"]) == {"en", "de"} and all(0 <= v["map@20"] <= 100 for v in m["languages"].values())

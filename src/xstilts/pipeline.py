@@ -179,9 +179,12 @@ def target_key(cfg: ExperimentConfig, spec: TaskSpec, start_key: str, seed: int)
                         "code": _task_code([spec])})
 
 
-def retrieval_settings(cfg: ExperimentConfig, spec: TaskSpec) -> dict:
+def retrieval_settings(cfg: ExperimentConfig, spec: TaskSpec, seed: int | None = None) -> dict:
     """How a retrieval task is embedded and scored. ``max_length``: the task entry's, else ``evaluation.max_length``,
-    else as :func:`xstilts.config.task_max_length` (explicit ``model.max_length``, the task's protocol length, 128)."""
+    else as :func:`xstilts.config.task_max_length` (explicit ``model.max_length``, the task's protocol length, 128).
+    A task whose family fine-tunes a dual encoder first (LAReQA, Mewsli-X with ``finetune: true``) gets
+    ``finetune``: its resolved settings, *seed* (default the first of ``seeds``), the model settings that change the
+    training and the training files' listing; the zero-shot ``layer``, ``pooling``, ``max_length`` are then left out."""
     ev = cfg.evaluation
     task = get_task(spec.task)
     length = spec.max_length or ev.max_length or task_max_length(cfg, "target", spec.model_copy(update={
@@ -192,14 +195,26 @@ def retrieval_settings(cfg: ExperimentConfig, spec: TaskSpec) -> dict:
         settings["direction"] = ev.tatoeba_direction
     if task.extra.get("mode") == "margin":
         settings["bucc_threshold"] = ev.bucc_threshold
+    family = get_family(task.kind)
+    ft = family.finetune_settings(task, spec, cfg.model.name_or_path) if hasattr(family, "finetune_settings") else None
+    if ft is not None:  # XTREME-R's protocol: dual-encoder fine-tuning on English pairs first (xstilts.dual_encoder)
+        files = family.finetune_files(task, task_data_dir(spec), ft["selection"])
+        m = cfg.model
+        ft.update(seed=cfg.seeds[0] if seed is None else seed, mixed_precision=cfg.mixed_precision,
+                  model={"family": m.family, "lora": m.lora.model_dump(mode="json") if m.lora else None,
+                         "load_in_4bit": m.load_in_4bit},
+                  data=[[str(p), p.stat().st_size, int(p.stat().st_mtime)] for p in files])
+        settings = {k: v for k, v in settings.items() if k not in ("layer", "pooling", "max_length", "k")}
+        settings["finetune"] = ft
     return settings
 
 
-def retrieval_key(cfg: ExperimentConfig, spec: TaskSpec, start_key: str) -> str:
-    """Hash of the (untrained) retrieval evaluation of *spec* with the encoder *start_key*."""
+def retrieval_key(cfg: ExperimentConfig, spec: TaskSpec, start_key: str, seed: int | None = None) -> str:
+    """Hash of the retrieval evaluation of *spec* with the encoder *start_key* (and its dual-encoder fine-tuning at
+    *seed*, where the task has one: :func:`retrieval_settings`)."""
     langs = _languages_or_declared(spec)
     return stable_hash({"phase": "retrieval", "v": PHASE_VERSION, "start": start_key,
-                        "settings": retrieval_settings(cfg, spec),
+                        "settings": retrieval_settings(cfg, spec, seed),
                         "task": {**spec.model_dump(mode="json"), "languages": langs, "data": _data_fingerprint(spec)},
                         "code": _task_code([spec], "xstilts.retrieval")})
 
@@ -223,7 +238,7 @@ def phase_keys(cfg: ExperimentConfig, seed: int) -> dict:
             targets[spec.label] = f"target-{spec.label}-{target_key(cfg, spec, inter or start, seed)}"
         else:
             src = inter if inter and cfg.evaluation.retrieval_from == "intermediate" else start
-            targets[spec.label] = f"eval-{spec.label}-{retrieval_key(cfg, spec, src)}"
+            targets[spec.label] = f"eval-{spec.label}-{retrieval_key(cfg, spec, src, seed)}"
     return {"intermediate": inter, "targets": targets}
 
 
@@ -280,6 +295,9 @@ class Pipeline:
         for spec in cfg.target.tasks:
             if task_data_dir(spec).is_dir():
                 eval_languages(spec)
+                family = get_family(get_task(spec.task).kind)
+                if hasattr(family, "finetune_check"):  # the English pairs of retrieval fine-tuning (LAReQA, Mewsli-X)
+                    family.finetune_check(get_task(spec.task), spec)
 
         resolve_trackers(cfg.trackers)  # a tracker asked for by name but not installed: fail now
 
@@ -347,7 +365,7 @@ class Pipeline:
             task = get_task(spec.task)
             if not task.trainable:
                 src = inter if cfg.evaluation.retrieval_from == "intermediate" else start
-                pdir = self.retrieval_phase(cfg, spec, src)
+                pdir = self.retrieval_phase(cfg, spec, src, seed)
             else:
                 pdir = self.target_phase(cfg, spec, inter, seed)
             phases.append({"phase": "target", "task": spec.label, "dir": str(pdir)})
@@ -716,27 +734,30 @@ class Pipeline:
                                history["steps_trained"], metrics, phase_config(cfg, "target", [spec], settings))
         return final
 
-    def retrieval_phase(self, cfg: ExperimentConfig, spec: TaskSpec, start: EncoderRef) -> Path:
-        """Phase 3 for a retrieval task: embed both sides with the encoder and score (no training). In a
-        data-parallel run the main process does it while the others wait."""
+    def retrieval_phase(self, cfg: ExperimentConfig, spec: TaskSpec, start: EncoderRef,
+                        seed: int | None = None) -> Path:
+        """Phase 3 for a retrieval task: embed both sides with the encoder and score (LAReQA and Mewsli-X fine-tune a
+        dual encoder at *seed* first, XTREME-R's protocol). In a data-parallel run the main process does it while
+        the others wait."""
         if _rank_world()[1] == 1:
-            return self._retrieval_phase(cfg, spec, start)
+            return self._retrieval_phase(cfg, spec, start, seed=seed)
         if is_main_process():
             try:
-                return self._retrieval_phase(cfg, spec, start)
+                return self._retrieval_phase(cfg, spec, start, seed=seed)
             finally:
                 wait_for_everyone()
         wait_for_everyone()
-        return self._retrieval_phase(cfg, spec, start, compute=False)
+        return self._retrieval_phase(cfg, spec, start, compute=False, seed=seed)
 
-    def _retrieval_phase(self, cfg: ExperimentConfig, spec: TaskSpec, start: EncoderRef, compute: bool = True) -> Path:
+    def _retrieval_phase(self, cfg: ExperimentConfig, spec: TaskSpec, start: EncoderRef, compute: bool = True,
+                         seed: int | None = None) -> Path:
         from . import retrieval
 
         task = get_task(spec.task)
         ev = cfg.evaluation
         langs = eval_languages(spec)
-        settings = retrieval_settings(cfg, spec)
-        key = retrieval_key(cfg, spec, start.key)
+        settings = retrieval_settings(cfg, spec, seed)
+        key = retrieval_key(cfg, spec, start.key, seed)
         final = self._phase_dir("eval", spec.label, key)
         if (final / "metrics.json").is_file():
             console.print(f"  [green]✓[/] retrieval evaluation {spec.label} already complete: {final}")
@@ -745,27 +766,34 @@ class Pipeline:
             raise XstiltsError(f"{final}: the main process did not complete this retrieval evaluation")
         t0 = time.time()
         device = pick_device(cfg.device)
-        tokenizer = load_tokenizer(start.path)
-        pretrained = start.key.startswith("pretrained")
-        encoder, _ = build_backbone(cfg.model.model_copy(update={"lora": None, "gradient_checkpointing": False}),
-                                    start.path, pretrained=pretrained, seed=0)
-        encoder = encoder.to(device)
-        layer = retrieval.resolve_layer(ev.retrieval_layer, encoder, cfg.model.name_or_path)
-        console.print(f"  retrieval evaluation: {spec.label}, {len(langs)} languages, layer {layer}, {ev.pooling} "
-                      f"pooling, max length {settings['max_length']}")
         family = get_family(task.kind)
+        ft = settings.get("finetune")
+        if ft:  # a copy of the start encoder fine-tuned as a dual encoder embeds queries and candidates
+            embed, embed_query, ft_record = family.finetune(cfg, spec, start, ft, device)
+            layer = "fine-tuned"
+            console.print(f"  retrieval evaluation: {spec.label}, {len(langs)} languages, fine-tuned dual encoder "
+                          f"({ft_record['representation_used']} encoding)")
+        else:
+            tokenizer = load_tokenizer(start.path)
+            pretrained = start.key.startswith("pretrained")
+            encoder, _ = build_backbone(cfg.model.model_copy(update={"lora": None, "gradient_checkpointing": False}),
+                                        start.path, pretrained=pretrained, seed=0)
+            encoder = encoder.to(device)
+            layer = retrieval.resolve_layer(ev.retrieval_layer, encoder, cfg.model.name_or_path)
+            console.print(f"  retrieval evaluation: {spec.label}, {len(langs)} languages, layer {layer}, "
+                          f"{ev.pooling} pooling, max length {settings['max_length']}")
 
-        def embed(texts, prefix=None):
-            with progress_bar(f"embed {spec.label} ({len(texts):,} distinct texts)", len(texts)) as adv:
-                return retrieval.embed(encoder, tokenizer, texts, layer=layer, pooling=ev.pooling,
-                                       max_length=settings["max_length"], batch_size=ev.batch_size,
-                                       prefix=cfg.model.text_prefix if prefix is None else prefix, device=device,
-                                       advance=adv)
+            def embed(texts, prefix=None):
+                with progress_bar(f"embed {spec.label} ({len(texts):,} distinct texts)", len(texts)) as adv:
+                    return retrieval.embed(encoder, tokenizer, texts, layer=layer, pooling=ev.pooling,
+                                           max_length=settings["max_length"], batch_size=ev.batch_size,
+                                           prefix=cfg.model.text_prefix if prefix is None else prefix, device=device,
+                                           advance=adv)
 
         # each split and language read once: evaluation and the gold label files share it
         load = functools.cache(lambda sp, lang: load_examples(spec, sp, lang))
         with atomic_dir(final) as tmp:
-            res = family.evaluate(task, langs, load, embed, settings)
+            res = family.evaluate(task, langs, load, embed, settings, **({"embed_query": embed_query} if ft else {}))
             per_lang, lines = res[0], res[1]
             for lang, stats in (res[2] if len(res) > 2 else {}).items():  # optional per-example statistics
                 atomic_write_text(tmp / "per_example" / task.name / f"{task.test_split}-{lang}.jsonl",
@@ -775,10 +803,12 @@ class Pipeline:
             for lang, (fname, content) in family.label_files(task, langs, load).items():
                 atomic_write_text(tmp / "labels" / task.name / fname, content)
             atomic_write_text(tmp / "config.yaml", dump_config(cfg))
-            m = _task_metrics(spec, task, per_lang, key, None, time.time() - t0)
+            m = _task_metrics(spec, task, per_lang, key, ft_record["history"] if ft else None, time.time() - t0)
             m.update(split=task.test_split, splits={"test": {"languages": per_lang,
                                                              "average": _mean_metric(per_lang, task.metric)}})
             m["retrieval"] = {**settings, "layer": layer, "encoder": start.key}
+            if ft:  # what the fine-tuning did: settings, data, steps, loss curve, selection
+                m["finetune"] = {k: v for k, v in ft_record.items() if k != "history"}
             atomic_write_json(tmp / "metrics.json", m)
         console.print(f"  [green]✓[/] {spec.label}: mean {task.metric} {m['average']:.2f} over {len(langs)} languages "
                       f"({time.time() - t0:.0f} s)")

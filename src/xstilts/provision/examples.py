@@ -713,7 +713,12 @@ def write_bucc2018(root: Path) -> Path:
 
 def write_lareqa(root: Path) -> Path:
     """XQuAD-R as XTREME's ``download_lareqa_data.sh`` lays it out: ``xquad-r/{lang}.json`` (SQuAD format plus
-    ``sentence_breaks``), parallel across the 11 languages (shared question ids)."""
+    ``sentence_breaks``), parallel across the 11 languages (shared question ids); and the English SQuAD v1.1 files
+    that dual-encoder fine-tuning reads, ``squad/{train,dev}-v1.1.json`` (in XTREME's layout they are the sibling
+    ``../squad``; here the folder is self-contained)."""
+    srng = _rng("lareqa", "squad")
+    _write(root / "squad" / "train-v1.1.json", _json(_squad_doc(srng, "en", 96, "lq")))
+    _write(root / "squad" / "dev-v1.1.json", _json(_squad_doc(srng, "en", 24, "lqd")))
     rng = _rng("lareqa")
     structure = []
     for p in range(6):
@@ -744,8 +749,33 @@ def write_lareqa(root: Path) -> Path:
     return root
 
 
+def _wikipedia_pair(rng: random.Random, name: str, eid: str, desc: str, example_id: str) -> dict:
+    """One line of Mewsli-X's ``wikipedia_pairs-*.jsonl``: an English context of two sentences, one opening with
+    the entity's name (the mention), and the entity with its description."""
+    c = random_clause(rng, person=True)
+    c.subject = tuple(name.split())
+    sents = [sentence(c, "en"), sentence(random_clause(rng, person=False), "en")]
+    rng.shuffle(sents)
+    text = " ".join(sents)
+    spans, pos = [], 0
+    for s in sents:
+        spans.append({"start": pos, "end": pos + len(s)})
+        pos += len(s) + 1
+    start = text.index(name)
+    context = {"document_title": f"Page {example_id}", "document_url": f"https://en.wikipedia.org/wiki/P_{example_id}",
+               "document_id": f"Q9{example_id}", "language": "en", "text": text, "sentence_spans": spans,
+               "section_title": "Introduction"}
+    mention = {"example_id": example_id, "mention_span": {"start": start, "end": start + len(name), "text": name},
+               "entity_id": eid}
+    entity = {"entity_id": eid, "title": name, "description": desc, "sentence_spans": [
+        {"start": 0, "end": len(desc)}], "description_language": "en",
+        "description_url": f"https://en.wikipedia.org/wiki/{name.replace(' ', '_')}"}
+    return {"contextual_mention": {"context": context, "mention": mention}, "entity": entity}
+
+
 def write_mewslix(root: Path) -> Path:
-    """Mewsli-X (XTREME-R release): ``candidate_set_entities.jsonl`` and ``wikinews_mentions-{dev,test}.jsonl``."""
+    """Mewsli-X (XTREME-R release): ``candidate_set_entities.jsonl``, ``wikinews_mentions-{dev,test}.jsonl`` and the
+    English Wikipedia pairs for dual-encoder fine-tuning, ``wikipedia_pairs-{train,dev}.jsonl``."""
     rng = _rng("mewslix")
     people = [f"{f} {s}" for f in FIRST_NAMES for s in SURNAMES]
     entities = {}
@@ -786,6 +816,14 @@ def write_mewslix(root: Path) -> Path:
                                          "language": lang, "text": text, "sentence_spans": spans},
                              "mentions": mentions})
         _write(root / f"wikinews_mentions-{split}.jsonl", _jsonl(docs))
+    prng = _rng("mewslix", "wikipedia")
+    descs = {ln["entity_id"]: ln["description"] for ln in lines}
+    for split, n in (("train", 96), ("dev", 24)):
+        pairs = []
+        for k in range(n):
+            name = prng.choice(people)
+            pairs.append(_wikipedia_pair(prng, name, entities[name], descs[entities[name]], f"wp-{split}-{k}"))
+        _write(root / f"wikipedia_pairs-{split}.jsonl", _jsonl(pairs))
     return root
 
 

@@ -1,14 +1,22 @@
 """XTREME-R's retrieval tasks (Ruder et al. 2021): LAReQA, Mewsli-X and Tatoeba on XTREME-R's 41 languages.
 
-All three are scored from the encoder's sentence embeddings without task training (family ``retrieval_ranking`` for
-LAReQA and Mewsli-X; Tatoeba reuses the ``retrieval`` family). Questions and mentions are *queries*: they are embedded
-with the query prefix (``settings["query_prefix"]``; ``None`` = the model's text prefix, e.g. ``"query: "`` for e5),
-answer candidates and entity descriptions with the model's prefix. Similarity is cosine (XTREME-R L2-normalises the
-encodings), ranking via :func:`xstilts.metrics.ranking.rank_by_cosine`, metric mAP@20 (:mod:`xstilts.metrics.ranking`).
-XTREME-R's baselines first fine-tune a dual encoder on English pairs (SQuAD v1.1 question/answer-sentence pairs for
-LAReQA, Mewsli-X's English Wikipedia mention/entity pairs) and read the ``[CLS]`` encoding; here the configured encoder
-(pretrained, or after intermediate training: ``evaluation.retrieval_from``) is used as is, with the configured layer
-and pooling, so scores measure the encoder's zero-shot embeddings.
+All three are scored from sentence embeddings (family ``retrieval_ranking`` for LAReQA and Mewsli-X; Tatoeba reuses
+the ``retrieval`` family). Questions and mentions are *queries*: they are embedded with the query prefix
+(``settings["query_prefix"]``; ``None`` = the model's text prefix, e.g. ``"query: "`` for e5), answer candidates and
+entity descriptions with the model's prefix. Similarity is cosine (XTREME-R L2-normalises the encodings), ranking via
+:func:`xstilts.metrics.ranking.rank_by_cosine`, metric mAP@20 (:mod:`xstilts.metrics.ranking`).
+
+**Two modes** (task option ``finetune``):
+
+* ``finetune: true`` (the default; XTREME-R's protocol): the start encoder (pretrained, or after intermediate training:
+  ``evaluation.retrieval_from``) is first fine-tuned as a dual encoder with in-batch negatives on the task's English
+  training pairs (:mod:`xstilts.dual_encoder`), then both sides are embedded with its encoding (the ``[CLS]`` pooler
+  output for BERT/XLM-R, as XTREME-R) and scored. LAReQA trains on SQuAD v1.1 question → answer-sentence pairs
+  (:func:`read_lareqa_pairs`), Mewsli-X on its English Wikipedia mention → entity pairs (:func:`read_mewslix_pairs`);
+  the settings are XTREME-R's (:data:`FINETUNE_PUBLISHED`), overridable per task entry (``lr``, ``epochs``,
+  ``max_steps``, ``batch_size``, ``grad_accum``, ``warmup_ratio``, ``max_examples``) and by the options below;
+* ``finetune: false``: the encoder is used as is, with ``evaluation.retrieval_layer`` and ``evaluation.pooling``, so
+  scores measure its zero-shot embeddings.
 
 **LAReQA** (Roy et al. 2020), language-agnostic answer retrieval on XQuAD-R. Official layout (XTREME's
 ``scripts/download_lareqa_data.sh``): ``lareqa/xquad-r/{lang}.json`` for the 11 languages ar de el en es hi ru th tr vi
@@ -32,6 +40,13 @@ The candidate pool is every task language whose file is in the folder (XTREME's 
 ``xquad-r/``); when some of the 11 are missing the pool is smaller, a warning is printed, and ``pool_languages`` in the
 per-language scores says how many languages were pooled.
 
+Fine-tuning reads SQuAD v1.1 ``train-v1.1.json`` (and ``dev-v1.1.json`` for checkpoint selection) from ``squad/`` in
+the LAReQA folder, the sibling ``../squad`` (XTREME's download layout) or the folder itself. As XTREME's
+``third_party/processors/lareqa.py``: SQuAD has no sentence breaks, so they are inferred with the rules of XTREME's
+``sb_sed.py`` (:func:`squad_sentence_breaks`); each question's first answer selects its sentence (the first break with
+``start <= answer_start < end``; questions without one are skipped), and the pair is (question, sentence + paragraph
+without newlines), the encoding of the evaluation candidates.
+
 **Mewsli-X** (Botha et al. 2020; XTREME-R version ``mewsli-x_20220518_6``), entity linking as retrieval. Official
 layout (XTREME's ``scripts/download_mewslix_data.sh``): ``mewslix/candidate_set_entities.jsonl`` (one entity per line:
 ``entity_id``, ``title``, ``description``, ``sentence_spans``, ``description_language``, ``description_url``; ~1M
@@ -43,6 +58,9 @@ mention marked ``{ mention }``, prefixed by ``mention: ``), the candidate text `
 top 20 entities are retrieved from the whole candidate set; the metric is MRR@20 = mAP@20 (one gold entity) per
 mention language, macro-averaged over the 11 languages ar de en es fa ja pl ro ta tr uk. The released
 ``wikinews_mentions_no_text-*`` files lack the article text and cannot be used (restore it with ``get-mewsli-x.sh``).
+Fine-tuning reads ``mewslix/wikipedia_pairs-{train,dev}.jsonl`` (the release's English Wikipedia portion, which XTREME's
+``download_data.sh`` moves beside the other files): one ``{"contextual_mention": {"context", "mention"}, "entity"}``
+pair per line.
 
 Prediction files (``predictions/<task>/test-{lang}.json``): ``{question id or example_id: [top-20 candidate ids]}``;
 for Mewsli-X this is the layout XTREME's ``evaluate.py --xtreme_version xtreme-r`` reads for ``mewslix``.
@@ -61,7 +79,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..errors import DataFormatError, MissingDataError
 from . import TARGET, Task, register, register_family
@@ -426,7 +444,7 @@ def read_mewslix(data_dir: Path, split: str, language: str) -> MewslixData:
 
     Raises:
         MissingDataError: a file is missing, or the split is not dev/test (Mewsli-X's English Wikipedia training
-            pairs are for fine-tuning, which this zero-shot evaluation does not do).
+            pairs are read by :func:`read_mewslix_pairs` for fine-tuning).
         DataFormatError: malformed JSON lines, missing keys, spans that do not match the text, duplicate ids.
     """
     if split not in ("dev", "test"):
@@ -439,6 +457,214 @@ def read_mewslix(data_dir: Path, split: str, language: str) -> MewslixData:
     return MewslixData(language, mentions_path, list(mentions), _load_candidates(*_cache_key(cands_path)))
 
 
+# ------------------------------------------------------------------------------- English training pairs (fine-tuning)
+#: The rules of XTREME's SQuAD sentence breaker (google-research/xtreme ``third_party/processors/sb_sed.py``, Apache
+#: 2.0, itself "derived from a broad-coverage proof-of-concept sed script"), as ``(pattern, replacement)`` applied in
+#: order to the text with newlines as sentence cuts. Every rule replaces one whitespace character by a newline or the
+#: reverse, so offsets are kept. Reproduced as data so that the training pairs are the ones XTREME-R trained on.
+_SB_RULES: tuple[tuple[str, str], ...] = (
+    # the main split: sentence-final punctuation, optional closing quotes/brackets, whitespace, an optional opening
+    # quote/bracket and an upper-case letter or digit
+    (r"""([.?!][)'" \u201D]*)\s(\s*[\['"(\u201C]?[A-Z0-9])""", r"\1\n\2"),
+    # Wikipedia: editorial scraps after the full stop ("[citation needed]", "[note 1]"), ellipses in quotes
+    (r"""([.?!]['"]?)((\[[a-zA-Z0-9 ?]+\])+)\s(\s*['"(]?[A-Z0-9])""", r"\1\2\n\4"),
+    (r"(\[\.\.\.\]\s*)\s(\[?[A-Z])", r"\1\n\2"),
+    # rejoin after titles, literary / month / geographic abbreviations
+    (r"\b(Mrs?|Ms|Dr|Prof|Fr|Rev|Msgr|Sta?)\.\n", r"\1. "),
+    (r"\b(Lt|Gen|Col|Maj|Adm|Capt|Sgt|Rep|Gov|Sen|Pres)\.\n", r"\1. "),
+    (r"\b(e\.g|i\.?e|vs?|pp?|cf|a\.k\.a|approx|app|es[pt]|tr)\.\n", r"\1. "),
+    (r"\b(Jan|Aug|Oct|Nov|Dec)\.\n", r"\1. "),
+    (r"\b(Mt|Ft)\.\n", r"\1. "),
+    (r"\b([ap]\.m)\.\n(Eastern|EST)\b", r"\1. \2"),
+    # rejoin personal names with three, two or one initials
+    (r'\b([A-Z]\.)[ \n]([A-Z]\.)[ \n]([A-Z]\.)[ \n]("?[A-Z][a-z])', r"\1 \2 \3 \4"),
+    (r'\b([A-Z]\.)[ \n]([A-Z]\.)[ \n]("?[A-Z][a-z])', r"\1 \2 \3"),
+    (r'\b([A-Z]\.[A-Z]\.)\n("?[A-Z][a-z])', r"\1 \2"),
+    (r'\b([A-Z]\.)\n("?[A-Z][a-z])', r"\1 \2"),
+    # resplit before common sentence starts
+    (r"""([.!?]['")]*) (The|This|That|These|It) """, r"\1\n\2 "),
+    (r"(\.) (Meanwhile|However)", r"\1\n\2"),
+    (r"(\.) (In|On|By|During|After|Under|Although|Yet|As |Several|According to) ", r"\1\n\2 "),
+    # rejoin numbered parts, born/died/circa, "et al. (2005)", "H.R. 2000"
+    (r"\b([Aa]rt|[Nn]o|Opp?|ch|Sec|cl|Rec|Ecl|Cor|Lk|Jn|Vol)\.\n([0-9IVX]+)\b", r"\1. \2"),
+    (r"\b([bdrc]|ca|fl)\.\n([A-Z0-9])", r"\1. \2"),
+    (r"\b(et al)\.\n(\(?[0-9]{4}\b)", r"\1. \2"),
+    (r"\b(H\.R\.)\n([0-9])", r"\1 \2"),
+    # SQuAD-specific joins and splits
+    (r"(I Am\.\.\.)\n(Sasha Fierce|World Tour)", r"\1 \2"),
+    (r"(Warner Bros\.)\n(Records|Entertainment)", r"\1 \2"),
+    (r"(U\.S\.)\n(\(?\d\d+)", r"\1 \2"),
+    (r"\b(Rs\.)\n(\d)", r"\1 \2"),
+    (r"\b(Jay Z\.) ([A-Z])", r"\1\n\2"),
+    (r"\b(Washington, D\.C\.) ([A-Z])", r"\1\n\2"),
+    (r"\b(for 4\.\)) ([A-Z])", r"\1\n\2"),
+    (r"\b(Wii U\.) ([A-Z])", r"\1\n\2"),
+    (r"\. (iPod|iTunes)", r".\n\1"),
+    (r" (\[\.\.\.\]\n)", r"\n\1"),
+    (r"(\.Sc\.)\n", r"\1 "),
+    (r" (\u2022 [A-Z])", r"\n\1"),
+)
+_SB_COMPILED = tuple((re.compile(p), r) for p, r in _SB_RULES)
+
+
+def squad_sentence_breaks(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` character offsets of the sentences of a SQuAD paragraph, as XTREME's
+    ``sb_sed.infer_sentence_breaks``: existing newlines become spaces, :data:`_SB_RULES` insert newlines at sentence
+    cuts, and each line, stripped of surrounding whitespace, is a sentence (possibly empty)."""
+    cut = text.replace("\n", " ")
+    for pattern, repl in _SB_COMPILED:
+        cut = pattern.sub(repl, cut)
+    out, pos = [], 0
+    for line in cut.split("\n"):
+        stripped = line.lstrip()
+        start = pos + len(line) - len(stripped)
+        out.append((start, start + len(stripped.strip())))
+        pos += len(line) + 1
+    return out
+
+
+@dataclass
+class RetrievalPairs:
+    """English (query, candidate) training pairs of a retrieval task, read from *path*; *skipped*: entries that
+    gave no pair (a SQuAD answer in no inferred sentence)."""
+
+    path: Path
+    queries: list[str]
+    candidates: list[str]
+    skipped: int = 0
+
+
+SQUAD_PAIR_FILES = {"train": "train-v1.1.json", "dev": "dev-v1.1.json"}
+MEWSLIX_PAIR_FILES = {"train": "wikipedia_pairs-train.jsonl", "dev": "wikipedia_pairs-dev.jsonl"}
+
+
+def lareqa_pair_file(data_dir: Path, split: str) -> Path:
+    """SQuAD v1.1's *split* file for LAReQA fine-tuning: in ``data_dir/squad``, the sibling ``../squad`` (XTREME's
+    ``download/squad``) or *data_dir*.
+
+    Raises:
+        MissingDataError: a split other than train/dev, or no such file.
+    """
+    if split not in SQUAD_PAIR_FILES:
+        raise MissingDataError(f"LAReQA fine-tuning reads SQuAD v1.1 train or dev, not {split!r}")
+    name = SQUAD_PAIR_FILES[split]
+    cands = [data_dir / "squad", data_dir.parent / "squad", data_dir]
+    for c in cands:
+        if (c / name).is_file():
+            return c / name
+    return require_file(cands[0] / name, f"SQuAD v1.1 {split} data for LAReQA's dual-encoder fine-tuning (also "
+                                         f"looked in {', '.join(str(c) for c in cands[1:])})")
+
+
+def read_lareqa_pairs(data_dir: Path, split: str = "train",
+                      candidate_text: str = "sentence+context") -> RetrievalPairs:
+    """SQuAD v1.1 question → answer-sentence pairs, as XTREME's ``RetrievalSquadProcessor`` makes them (see the
+    module docstring); *candidate_text* ``sentence`` pairs the question with the sentence alone.
+
+    Raises:
+        MissingDataError: no SQuAD file (:func:`lareqa_pair_file`).
+        DataFormatError: a malformed SQuAD file (:func:`xstilts.tasks.qa.read_squad_file`).
+    """
+    from .qa import read_squad_file
+
+    path = lareqa_pair_file(data_dir, split)
+    queries, candidates, skipped = [], [], 0
+    breaks: dict[str, list[tuple[int, int]]] = {}
+    for ex in read_squad_file(path):
+        spans = breaks.get(ex.context)
+        if spans is None:
+            spans = breaks[ex.context] = squad_sentence_breaks(ex.context)
+        start = ex.answer_starts[0]
+        sentence = next((ex.context[s:e] for s, e in spans if s <= start < e), "")
+        if not sentence:  # the sentence breaker cut through the answer, as XTREME: skipped
+            skipped += 1
+            continue
+        text = sentence + ex.context if candidate_text == "sentence+context" else sentence
+        queries.append(ex.question)
+        candidates.append(text.replace("\n", ""))
+    return RetrievalPairs(path, queries, candidates, skipped)
+
+
+def mewslix_pair_file(data_dir: Path, split: str) -> Path:
+    """Mewsli-X's English Wikipedia pairs ``wikipedia_pairs-{train,dev}.jsonl`` in *data_dir* (or ``mewsli-x/``)."""
+    if split not in MEWSLIX_PAIR_FILES:
+        raise MissingDataError(f"Mewsli-X fine-tuning reads wikipedia_pairs train or dev, not {split!r}")
+    name = MEWSLIX_PAIR_FILES[split]
+    for p in (data_dir / name, data_dir / "mewsli-x" / name):
+        if p.is_file():
+            return p
+    return require_file(data_dir / name, f"Mewsli-X's English Wikipedia {split} pairs for dual-encoder fine-tuning "
+                                         f"(in the mewsli-x_20220518_6 release; XTREME's download_data.sh keeps it)")
+
+
+def read_mewslix_pairs(data_dir: Path, split: str = "train") -> RetrievalPairs:
+    """Mention → entity-description pairs of ``wikipedia_pairs-{split}.jsonl``: the query is
+    :func:`preprocess_mention` of the contextual mention, the candidate :func:`preprocess_entity_description` of the
+    entity (``utils_mewslix``; XTREME's ``processors/mewslix.py`` pairs them so).
+
+    Raises:
+        MissingDataError: no file.
+        DataFormatError: malformed JSON lines, missing keys, spans that do not match the text, or a mention in no
+            single sentence (XTREME's ``preprocess_mention`` asserts the same), with file and line.
+    """
+    path = mewslix_pair_file(data_dir, split)
+    queries, candidates = [], []
+    for line, obj in _iter_jsonl_stream(path):
+        _require(path, line, obj, ("contextual_mention", "entity"), "")
+        cm, ent = obj["contextual_mention"], obj["entity"]
+        if not isinstance(cm, dict) or not isinstance(ent, dict):
+            raise DataFormatError(path, line, "contextual_mention and entity must be JSON objects")
+        _require(path, line, cm, ("context", "mention"), "contextual_mention: ")
+        ctx, m = cm["context"], cm["mention"]
+        if not isinstance(ctx, dict) or not isinstance(m, dict):
+            raise DataFormatError(path, line, "contextual_mention: context and mention must be JSON objects")
+        _require(path, line, ctx, ("text", "sentence_spans"), "context: ")
+        text = need_str(ctx, "text", path, line, "context: ")
+        spans = _spans(path, line, ctx["sentence_spans"], len(text), "context")
+        _require(path, line, m, ("example_id", "mention_span"), "mention: ")
+        ex = short(need_str(m, "example_id", path, line, "mention: "))
+        ms = m["mention_span"]
+        if not (isinstance(ms, dict) and isinstance(ms.get("start"), int) and isinstance(ms.get("end"), int)
+                and isinstance(ms.get("text"), str)):
+            raise DataFormatError(path, line, f"mention {ex}: mention_span must be {{start, end, text}}")
+        start, end = ms["start"], ms["end"]
+        if not 0 <= start < end <= len(text) or text[start:end] != ms["text"]:
+            raise DataFormatError(path, line, f"mention {ex}: span ({start}, {end}) does not match its text "
+                                              f"{short(ms['text'])} in the context")
+        query = preprocess_mention(text, spans, start, end, ms["text"])
+        if query is None:
+            raise DataFormatError(path, line, f"mention {ex}: the span ({start}, {end}) lies in no single sentence")
+        _require(path, line, ent, ("entity_id", "description", "sentence_spans"), "entity: ")
+        desc = need_str(ent, "description", path, line, "entity: ")
+        espans = _spans(path, line, ent["sentence_spans"], len(desc), f"entity {short(ent['entity_id'])}")
+        queries.append(query)
+        candidates.append(preprocess_entity_description(desc, espans))
+    if not queries:
+        raise DataFormatError(path, None, "empty file; expected one mention-entity pair per line")
+    return RetrievalPairs(path, queries, candidates)
+
+
+#: XTREME-R's dual-encoder fine-tuning settings per task (google-research/xtreme ``scripts/train_lareqa.sh`` with
+#: ``run_eval_lareqa.sh``; ``scripts/train_mewslix.sh`` with ``run_eval_mewslix.sh``), for XLM-R large, the model of
+#: xstilts' studies. LAReQA: 3 epochs at lr 2e-5, 4 pairs per batch (the in-batch negatives) x 4 accumulation steps,
+#: questions truncated to 96 and candidates to 256 tokens, the checkpoint chosen on validation (the paper's results
+#: used checkpoint 9000 of mBERT and 10000 of XLM-R, of checkpoints saved every 1000 steps; the validation signal of
+#: ``run_retrieval_qa.py`` is the in-batch loss on SQuAD dev). Mewsli-X: 2 epochs at lr 1e-5 (chosen there on the
+#: English Wikipedia dev loss among 1e-5, 2e-5, 5e-5, 1e-4), 8 pairs per batch x 4, 64 tokens, the final model.
+#: Both: no warmup, no weight decay, AdamW eps 1e-8, gradients clipped at 1.0, learnable logit scale from 100.
+FINETUNE_PUBLISHED: dict[str, dict[str, Any]] = {
+    "lareqa": {"epochs": 3.0, "lr": 2e-5, "batch_size": 4, "grad_accum": 4, "query_max_length": 96,
+               "candidate_max_length": 256, "selection": "dev-loss", "eval_every": 1000},
+    "mewslix": {"epochs": 2.0, "lr": 1e-5, "batch_size": 8, "grad_accum": 4, "query_max_length": 64,
+                "candidate_max_length": 64, "selection": "last", "eval_every": None},
+}
+#: ``train_mewslix.sh``'s settings for mBERT (``bert-base-multilingual-cased``): lr 2e-5, 64 pairs per batch.
+FINETUNE_PUBLISHED_MBERT = {"mewslix": {"lr": 2e-5, "batch_size": 64}}
+#: Settings common to both scripts (``run_retrieval_qa.py`` / ``run_retrieval_el.py`` defaults and flags).
+FINETUNE_COMMON = {"max_steps": None, "warmup_ratio": 0.0, "weight_decay": 0.0, "adam_epsilon": 1e-8,
+                   "max_grad_norm": 1.0, "eval_batch_size": 8}
+
+
 # ------------------------------------------------------------------------------------------------------ family
 class RankingOptions(BaseModel):
     """Per-task options of the ``retrieval_ranking`` family (config ``target.tasks[i].options``)."""
@@ -448,6 +674,40 @@ class RankingOptions(BaseModel):
     candidate_text: Literal["sentence+context", "sentence"] = Field(
         "sentence+context", description="LAReQA candidate encoding: the answer sentence followed by its paragraph, as "
                                         "XTREME-R, or the sentence alone (ignored by Mewsli-X)")
+    finetune: bool = Field(True, description="fine-tune the encoder as a dual encoder with in-batch negatives on the "
+                                             "task's English training pairs first, as XTREME-R (true), or score its "
+                                             "embeddings as they are (false: zero-shot, evaluation.retrieval_layer "
+                                             "and pooling)")
+    representation: Literal["auto", "pooler", "cls", "mean", "last"] = Field(
+        "auto", description="fine-tuning: the encoding of both sides: the [CLS] pooler (BERT/XLM-R, as XTREME-R), "
+                            "the first token, the mean, or the last token; auto = pooler where the pretrained "
+                            "checkpoint has one, else first token (encoders), last token (decoders), mean (BiLSTM)")
+    query_max_length: int | None = Field(None, gt=1, description="fine-tuning: query tokens (default XTREME-R's: "
+                                                                 "LAReQA 96, Mewsli-X 64; or the task entry's "
+                                                                 "max_length)")
+    candidate_max_length: int | None = Field(None, gt=1, description="fine-tuning: candidate tokens (default "
+                                                                     "XTREME-R's: LAReQA 256, Mewsli-X 64; or the "
+                                                                     "task entry's max_length)")
+    selection: Literal["dev-loss", "last"] | None = Field(
+        None, description="fine-tuning: keep the weights with the lowest in-batch loss on the English dev pairs "
+                          "(dev-loss) or the final ones (last); default XTREME-R's: LAReQA dev-loss, Mewsli-X last")
+    eval_every: int | None = Field(None, gt=0, description="fine-tuning, selection dev-loss: optimizer steps between "
+                                                           "dev-loss measurements (default 1000, XTREME-R's "
+                                                           "save_steps)")
+    dev_examples: int | None = Field(None, gt=0, description="fine-tuning, selection dev-loss: measure on the first "
+                                                             "N dev pairs (default all)")
+    logit_scale: float = Field(100.0, gt=0, description="fine-tuning: initial (learnable) scale of the cosine logits "
+                                                        "(XTREME-R: 100)")
+
+    @model_validator(mode="after")
+    def _finetune_only(self) -> "RankingOptions":
+        if not self.finetune:
+            given = [k for k in ("query_max_length", "candidate_max_length", "selection", "eval_every", "dev_examples")
+                     if getattr(self, k) is not None]
+            given += [k for k, d in (("representation", "auto"), ("logit_scale", 100.0)) if getattr(self, k) != d]
+            if given:
+                raise ValueError(f"{', '.join(given)} only apply with finetune: true")
+        return self
 
 
 def _embed_in_order(embed, texts: list[str], prefix: str | None, chunk: int = 65536):
@@ -476,11 +736,95 @@ def _embed_in_order(embed, texts: list[str], prefix: str | None, chunk: int = 65
 
 
 class RankingRetrieval(Family):
-    """Language-agnostic retrieval scored by mAP@20 from sentence embeddings (LAReQA, Mewsli-X); no training."""
+    """Language-agnostic retrieval scored by mAP@20 from sentence embeddings (LAReQA, Mewsli-X): after dual-encoder
+    fine-tuning on English pairs (option ``finetune``, the default; done by the retrieval phase, see
+    :mod:`xstilts.dual_encoder`), or zero-shot. Not ``trainable`` in the sense of a head-on-encoder target phase."""
 
     kind = "retrieval_ranking"
     trainable = False
     options_model = RankingOptions
+
+    # --------------------------------------------------------------------------------------- fine-tuning
+    def finetune_settings(self, task: Task, spec, model_name: str) -> dict | None:
+        """The resolved dual-encoder fine-tuning settings of the task entry *spec* (``None`` with ``finetune:
+        false``): XTREME-R's (:data:`FINETUNE_PUBLISHED`, mBERT's variant for ``bert-base-multilingual-*``),
+        overridden by the entry's ``lr``, ``epochs``, ``max_steps``, ``batch_size``, ``grad_accum``, ``warmup_ratio``
+        and ``max_length`` (both sides) and by its options. Every value that changes the result is here (the
+        retrieval phase hashes it), plus the training files' listing."""
+        options = RankingOptions.model_validate(spec.options or {})
+        if not options.finetune:
+            return None
+        mode = task.extra.get("mode")
+        if mode not in FINETUNE_PUBLISHED:
+            raise ValueError(f"task {task.name!r}: no dual-encoder fine-tuning protocol for mode {mode!r}")
+        out = {**FINETUNE_COMMON, **FINETUNE_PUBLISHED[mode]}
+        base = Path(str(model_name).rstrip("/")).name
+        if base.startswith("bert-base-multilingual"):
+            out.update(FINETUNE_PUBLISHED_MBERT.get(mode, {}))
+        for key in ("lr", "epochs", "max_steps", "batch_size", "grad_accum", "warmup_ratio"):
+            if getattr(spec, key, None) is not None:
+                out[key] = getattr(spec, key)
+        if getattr(spec, "epochs", None) is not None and getattr(spec, "max_steps", None) is None:
+            out["max_steps"] = None
+        if getattr(spec, "max_length", None) is not None:
+            out["query_max_length"] = out["candidate_max_length"] = spec.max_length
+        for key in ("query_max_length", "candidate_max_length", "selection", "eval_every", "dev_examples"):
+            if getattr(options, key) is not None:
+                out[key] = getattr(options, key)
+        out.setdefault("dev_examples", None)
+        if out["selection"] == "last":
+            out["eval_every"] = out["dev_examples"] = None
+        elif out["eval_every"] is None:
+            out["eval_every"] = 1000
+        out.update(representation=options.representation, logit_scale=options.logit_scale,
+                   max_examples=getattr(spec, "max_examples", None),
+                   candidate_text=options.candidate_text if mode == "lareqa" else None)
+        return out
+
+    def finetune_files(self, task: Task, data_dir: Path, selection: str) -> list[Path]:
+        """The training files fine-tuning reads (the dev file too with ``selection: dev-loss``) that exist."""
+        find = lareqa_pair_file if task.extra.get("mode") == "lareqa" else mewslix_pair_file
+        out = []
+        for split in ("train", "dev") if selection == "dev-loss" else ("train",):
+            try:
+                out.append(find(data_dir, split))
+            except MissingDataError:
+                pass
+        return out
+
+    def finetune_check(self, task: Task, spec) -> None:
+        """Raise :class:`MissingDataError` when fine-tuning is on and a file it reads (train; dev for ``selection:
+        dev-loss``) is not in the task entry's data folder: the pipeline's check before any phase runs."""
+        from ..loading import task_data_dir
+
+        ft = self.finetune_settings(task, spec, "")
+        if ft is None:
+            return
+        find = lareqa_pair_file if task.extra.get("mode") == "lareqa" else mewslix_pair_file
+        for split in ("train", "dev") if ft["selection"] == "dev-loss" else ("train",):
+            try:
+                find(task_data_dir(spec), split)
+            except MissingDataError as e:
+                hint = " (or set the task's option selection: last)" if split == "dev" else \
+                    " (or set the task's option finetune: false for zero-shot scoring)"
+                raise MissingDataError(f"{e}{hint}") from None
+
+    def finetune(self, cfg, spec, start, settings: dict, device):
+        """Fine-tune a copy of the encoder *start* as a dual encoder on the task's English pairs
+        (:func:`xstilts.dual_encoder.finetune_for_retrieval`); returns ``(embed, embed_query, record)``."""
+        from ..dual_encoder import finetune_for_retrieval
+
+        return finetune_for_retrieval(cfg, spec, start, settings, device)
+
+    def finetune_pairs(self, task: Task, data_dir: Path, split: str, options: dict | None = None) -> RetrievalPairs:
+        """The English (query, candidate) pairs of *split* (``train`` or ``dev``) for dual-encoder fine-tuning:
+        :func:`read_lareqa_pairs` or :func:`read_mewslix_pairs`."""
+        opts = RankingOptions.model_validate(options or {})
+        if task.extra.get("mode") == "lareqa":
+            return read_lareqa_pairs(data_dir, split, opts.candidate_text)
+        if task.extra.get("mode") == "mewslix":
+            return read_mewslix_pairs(data_dir, split)
+        raise ValueError(f"task {task.name!r}: no training pairs for mode {task.extra.get('mode')!r}")
 
     def example_stats(self, task, predictions, examples):
         """Per query ``{"ap": AP@20}`` (in [0, 1]): *predictions* are the rankings (candidate ids, best first) and
@@ -504,13 +848,16 @@ class RankingRetrieval(Family):
         n = sum(s.get("_examples", 1) for s in stats)
         return 100.0 * sum(s["ap"] for s in stats) / n if n else 0.0
 
-    def evaluate(self, task: Task, languages: list[str], load, embed, settings: dict) -> tuple[dict, dict, dict]:
+    def evaluate(self, task: Task, languages: list[str], load, embed, settings: dict,
+                 embed_query=None) -> tuple[dict, dict, dict]:
         """Score every language of *task* (see the module docstring for each task's protocol).
 
         Args:
             load: ``load(split, language)`` (the task's reader).
             embed: ``embed(texts, prefix=None) -> Tensor [n, H]``.
             settings: ``query_prefix`` (``None``: the model's prefix) and ``options`` (:class:`RankingOptions`).
+            embed_query: embeds the queries where given (a fine-tuned dual encoder truncates queries and candidates
+                to different lengths), else *embed* does.
         Returns:
             ``({lang: {"map@20": %, "n": queries, ...}}, {lang: (file name, JSON predictions)}, {lang: per-query
             statistics})`` (see :meth:`example_stats`).
@@ -518,12 +865,12 @@ class RankingRetrieval(Family):
         options = RankingOptions.model_validate(settings.get("options") or {})
         query_prefix = settings.get("query_prefix")
         if task.extra.get("mode") == "lareqa":
-            return self._lareqa(task, languages, load, embed, query_prefix, options)
+            return self._lareqa(task, languages, load, embed, query_prefix, options, embed_query or embed)
         if task.extra.get("mode") == "mewslix":
-            return self._mewslix(task, languages, load, embed, query_prefix)
+            return self._mewslix(task, languages, load, embed, query_prefix, embed_query or embed)
         raise ValueError(f"task {task.name!r}: unknown retrieval_ranking mode {task.extra.get('mode')!r}")
 
-    def _lareqa(self, task: Task, languages, load, embed, query_prefix, options: RankingOptions):
+    def _lareqa(self, task: Task, languages, load, embed, query_prefix, options: RankingOptions, embed_query):
         from ..console import console
         from ..metrics.ranking import mean_avg_prec_at_k, rank_by_cosine
 
@@ -561,7 +908,7 @@ class RankingRetrieval(Family):
             if not data[lang].questions:
                 raise DataFormatError(data[lang].path, None, "no questions with an answer sentence")
         c_emb = _embed_in_order(embed, cand_texts, None)
-        q_emb = _embed_in_order(embed, [q.text for _, q in questions], query_prefix)
+        q_emb = _embed_in_order(embed_query, [q.text for _, q in questions], query_prefix)
         _, idx = rank_by_cosine(q_emb, c_emb, TOP_K)
         scores, files, stats = {}, {}, {}
         for lang in languages:
@@ -576,7 +923,7 @@ class RankingRetrieval(Family):
             files[lang] = (f"{split}-{lang}.json", json.dumps(preds, ensure_ascii=False) + "\n")
         return scores, files, stats
 
-    def _mewslix(self, task: Task, languages, load, embed, query_prefix):
+    def _mewslix(self, task: Task, languages, load, embed, query_prefix, embed_query):
         from ..metrics.ranking import mewslix_map_at_k, rank_by_cosine
 
         split = task.test_split
@@ -591,7 +938,7 @@ class RankingRetrieval(Family):
                                                           f"not in {cands.path.name}")
         queries = [m for lang in languages for m in data[lang].mentions]
         c_emb = _embed_in_order(embed, cands.texts, None)
-        q_emb = _embed_in_order(embed, [m.query for m in queries], query_prefix)
+        q_emb = _embed_in_order(embed_query, [m.query for m in queries], query_prefix)
         _, idx = rank_by_cosine(q_emb, c_emb, TOP_K)
         del c_emb
         scores, files, stats, r = {}, {}, {}, 0
