@@ -98,8 +98,9 @@ def test_load_results_of_a_study_has_one_row_per_score(tmp_path, tiny_model):
 
 
 def test_the_example_notebook_executes(tmp_path):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
+    import nbclient
+    import nbformat
+
     nb = nbformat.read(ROOT / "docs" / "api.ipynb", as_version=4)
     env = {"XSTILTS_ROOT": str(ROOT), "XSTILTS_NOTEBOOK_OUT": str(tmp_path / "nb")}
     old = {k: os.environ.get(k) for k in env}
