@@ -170,15 +170,16 @@ def _looks_pickled(path: Path) -> bool:
     return head[:1] == b"\x80" or head == b"PK\x03\x04"
 
 
-def refuse_pickles(folder: Path, what: str = "checkpoint") -> None:
-    """Raise :class:`XstiltsError` (one line) if *folder* holds a pickle (a file of an older xstilts, or put there
-    by someone else): xstilts does not load pickles, since unpickling can run arbitrary code."""
+def refuse_pickles(folder: Path, what: str = "checkpoint", delete: Path | None = None) -> None:
+    """Raise :class:`XstiltsError` (one line, naming *delete*, default *folder*, as what to remove) if *folder* holds
+    a pickle (a file of an older xstilts, or put there by someone else): xstilts does not load pickles, since
+    unpickling can run arbitrary code."""
     folder = Path(folder)
     for p in sorted(folder.rglob("*")) if folder.is_dir() else []:
         if p.is_file() and not p.name.endswith((".safetensors", ".json")) and _looks_pickled(p):
-            raise XstiltsError(f"{p}: this {what} holds a pickle (a file of xstilts before 0.2, or not written by "
-                               f"xstilts); pickles are not loaded because they can run code: delete {folder} to "
-                               f"start it again")
+            raise XstiltsError(f"{p}: this {what} holds a pickle (written by an older xstilts, or not by xstilts); "
+                               f"pickles are not loaded because they can run code: delete {delete or folder} to start "
+                               f"it again")
 
 
 # ------------------------------------------------------------------------------------ training checkpoints
@@ -236,7 +237,7 @@ def load_latest(folder: Path) -> tuple[Path, dict[str, Any]] | None:
         XstiltsError: a checkpoint folder holds a pickle (an older xstilts' checkpoint, or a planted file).
     """
     for ckpt in list_checkpoints(folder):
-        refuse_pickles(ckpt, "training checkpoint")
+        refuse_pickles(ckpt, "training checkpoint", delete=Path(folder))
         problem = verify(ckpt)
         if problem:
             warnings.warn(f"checkpoint {ckpt} is unusable ({problem}); trying the previous one", stacklevel=2)
