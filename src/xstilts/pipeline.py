@@ -34,10 +34,11 @@ from .data import code_fingerprint, examples_digest, tokenize_cached, tokenizer_
 from .errors import MissingDataError, XstiltsError
 from .selection import Selector
 from .io import atomic_dir, atomic_write_json, atomic_write_text, read_json, resumable_dir, stable_hash
-from .loading import eval_languages, load_examples, subsample, task_data_dir
+from .loading import eval_languages, hub_revisions, load_examples, subsample, task_data_dir
 from .modeling import (available_memory, build_backbone, count_parameters, estimate_memory, hidden_size,
-                       load_tokenizer, pick_device, resolve_model_path, save_backbone, set_threads)
+                       load_tokenizer, model_source, pick_device, save_backbone, set_threads)
 from .paths import cache_dir
+from .preflight import check_inputs, hold_work_dir, phase_provenance, run_provenance, work_record
 from .report import write_comparison, write_results
 from .tasks import get_family, get_task
 from .training import (MultiTaskModel, TaskData, end_trackers, eval_all_languages, log_eval_metrics,
@@ -56,16 +57,20 @@ NOT_HASHED = ("checkpoint_every", "keep_checkpoints", "log_every", "prefetch", "
 
 @dataclass
 class EncoderRef:
-    """Where a phase's starting encoder comes from: the pretrained checkpoint or an intermediate phase."""
+    """Where a phase's starting encoder comes from: the pretrained checkpoint or an intermediate phase (*revision*:
+    the hub commit to load *path* at, for a hub model loaded from the hub)."""
 
     path: str
     key: str
+    revision: str | None = None
 
 
 def _data_fingerprint(spec: TaskSpec) -> dict:
+    """What identifies a task's data in phase keys: the commits of the hub data sets it loads (a new commit is a new
+    phase), or the local folder and its files' names, sizes and modification times."""
     folder = task_data_dir(spec)
     if not folder.is_dir():
-        return {"source": "hub", "task": spec.task}
+        return {"source": "hub", "task": spec.task, "revisions": hub_revisions(get_task(spec.task))}
     files = sorted(p for p in folder.rglob("*") if p.is_file())[:5000]
     return {"folder": str(folder.resolve()), "files": stable_hash([(str(p.relative_to(folder)), p.stat().st_size,
                                                                     int(p.stat().st_mtime)) for p in files])}
@@ -118,12 +123,13 @@ def wait_for_everyone() -> None:
 
 
 @contextlib.contextmanager
-def _main_writes(final: Path):
-    """:func:`~xstilts.io.resumable_dir` for the main process; the other processes of a data-parallel run get the
-    same work folder (training checkpoints are read by every process) but neither create nor rename it, and wait
-    until the main process has renamed it to *final*."""
+def _main_writes(final: Path, record: dict | None = None):
+    """:func:`~xstilts.io.resumable_dir` for the main process, held by it while it builds (``xstilts gc`` leaves a
+    held folder alone; *record*: the inputs that can resume it, :func:`~xstilts.preflight.hold_work_dir`); the other
+    processes of a data-parallel run get the same work folder (training checkpoints are read by every process) but
+    neither create nor rename it, and wait until the main process has renamed it to *final*."""
     if is_main_process():
-        with resumable_dir(final) as work:
+        with resumable_dir(final) as work, hold_work_dir(work, record):
             yield work
     else:
         yield final.parent / f".{final.name}.partial"
@@ -131,13 +137,25 @@ def _main_writes(final: Path):
 
 
 # ---------------------------------------------------------------------------------------------- phase keys
-def model_identity(cfg: ExperimentConfig) -> dict:
-    """What identifies the pretrained model in every phase hash: the resolved checkpoint, revision, dtype and text
-    prefix. Input lengths are not part of it: each phase hashes its own (:func:`xstilts.config.resolve_settings`)."""
+def model_identity(cfg: ExperimentConfig, strict: bool = False) -> dict:
+    """What identifies the pretrained model in every phase hash: a hub model's id and resolved commit (a new commit
+    on the hub is a new model), a rebuild's id and the SHA-256 of its files, a local folder's SHA-256 (moving the
+    folder keeps its phases); and the dtype and text prefix. Input lengths are not part of it: each phase hashes its
+    own (:func:`xstilts.config.resolve_settings`). A model that cannot be resolved (offline, not downloaded: a study
+    planned on another machine) is named by id and revision; *strict* raises instead."""
+    from .provenance import folder_digest
+
     m = cfg.model
-    path = resolve_model_path(m.name_or_path)
-    ident = Path(path).resolve() if Path(path).is_dir() else path
-    return {"model": str(ident), "revision": m.revision, "dtype": m.dtype, "prefix": m.text_prefix}
+    base = {"dtype": m.dtype, "prefix": m.text_prefix}
+    try:
+        src = model_source(m.name_or_path, m.revision)
+    except XstiltsError:
+        if strict:
+            raise
+        return {"model": m.name_or_path, "revision": m.revision, "commit": None, **base}
+    if src.kind == "hub":
+        return {"model": src.name, "commit": src.commit, **base}
+    return {"model": src.name if src.kind == "rebuild" else "local", "sha256": folder_digest(src.path), **base}
 
 
 def pretrained_key(cfg: ExperimentConfig) -> str:
@@ -280,7 +298,8 @@ class Pipeline:
         return model_identity(cfg)
 
     def pretrained_ref(self, cfg: ExperimentConfig) -> EncoderRef:
-        return EncoderRef(resolve_model_path(cfg.model.name_or_path), pretrained_key(cfg))
+        src = model_source(cfg.model.name_or_path, cfg.model.revision)
+        return EncoderRef(src.path, pretrained_key(cfg), src.revision)
 
     # ------------------------------------------------------------------------------------------ checks
     def preflight(self, cfg: ExperimentConfig) -> None:
@@ -300,6 +319,9 @@ class Pipeline:
                     family.finetune_check(get_task(spec.task), spec)
 
         resolve_trackers(cfg.trackers)  # a tracker asked for by name but not installed: fail now
+        # the model resolves, and every split of every task a phase still to build reads is read and checked (kept in
+        # memory for the phases), so that a bad file fails the run before the first optimizer step
+        check_inputs(cfg, self.phase_root)
 
     # ------------------------------------------------------------------------------------------ run
     def run(self) -> dict:
@@ -371,7 +393,7 @@ class Pipeline:
             phases.append({"phase": "target", "task": spec.label, "dir": str(pdir)})
             tasks[spec.label] = read_json(pdir / "metrics.json")
         result = {"variant": variant, "seed": seed, "run_dir": str(run_dir), "phases": phases, "tasks": tasks,
-                  "xstilts_version": __version__}
+                  "xstilts_version": __version__, "provenance": run_provenance(cfg, [p["dir"] for p in phases])}
         if not main:
             return result
         links = run_dir / "phases"
@@ -491,8 +513,8 @@ class Pipeline:
                sampling: str, state_dir: Path, max_length: int, selection: list[list[TaskData]] | None = None):
         seed_everything(seed)
         pretrained = start.key.startswith("pretrained")
-        encoder, family = build_backbone(cfg.model, start.path, pretrained=pretrained,
-                                         revision=cfg.model.revision if pretrained else None, seed=seed)
+        encoder, family = build_backbone(cfg.model, start.path, pretrained=pretrained, revision=start.revision,
+                                         seed=seed)
         h = hidden_size(encoder)
         if hp.freeze_embeddings:
             encoder.get_input_embeddings().weight.requires_grad_(False)
@@ -639,8 +661,8 @@ class Pipeline:
         console.print(f"  intermediate phase: {label}")
         t0 = time.time()
         lengths = {s.label: task_max_length(cfg, "intermediate", s) for s in ic.tasks}
-        with _main_writes(final) as tmp:
-            tokenizer = load_tokenizer(start.path, cfg.model.revision if start.key.startswith("pretrained") else None)
+        with _main_writes(final, work_record(cfg, seed)) as tmp:
+            tokenizer = load_tokenizer(start.path, start.revision)
             datas = [self._train_data(s, tokenizer, cfg, lengths[s.label]) for s in ic.tasks]
             devs, selection = {}, []
             for spec in ic.tasks:
@@ -664,7 +686,8 @@ class Pipeline:
                 "phase": "intermediate", "key": key, "seed": seed, "tasks": [s.label for s in ic.tasks], "dev": dev,
                 "train_languages": {label: lang for label, (lang, _) in devs.items()},
                 "settings": settings, "selection": selection_record, "train": history,
-                "seconds": time.time() - t0}, phase_config(cfg, "intermediate", ic.tasks, settings))
+                "seconds": time.time() - t0, "provenance": phase_provenance(cfg, ic.tasks, start.key)},
+                phase_config(cfg, "intermediate", ic.tasks, settings))
         shown = []
         for spec in ic.tasks:
             task = get_task(spec.task)
@@ -707,8 +730,8 @@ class Pipeline:
         console.print(f"  target phase: {spec.label} (fine-tune on {spec.train_language or task.train_language}, "
                       f"evaluate {len(langs)} languages)")
         t0 = time.time()
-        with _main_writes(final) as tmp:
-            tokenizer = load_tokenizer(start.path, cfg.model.revision if start.key.startswith("pretrained") else None)
+        with _main_writes(final, work_record(cfg, seed)) as tmp:
+            tokenizer = load_tokenizer(start.path, start.revision)
             train_data = self._train_data(spec, tokenizer, cfg, max_length)
             sets, no_dev = self._eval_sets(spec, langs, tokenizer, cfg, max_length)
             selection = self._selection_data(spec, hp, tokenizer, cfg, max_length, list(sets["dev"]))
@@ -727,7 +750,8 @@ class Pipeline:
             def metrics():
                 m = _task_metrics(spec, task, splits["test"]["languages"], key, history, time.time() - t0)
                 m.update(split="test", splits=splits, selection=selection_record, settings=settings,
-                         no_dev_languages=no_dev, train_language=spec.train_language or task.train_language)
+                         no_dev_languages=no_dev, train_language=spec.train_language or task.train_language,
+                         provenance=phase_provenance(cfg, [spec], start.key))
                 return m
 
             self._finish_phase(tmp, acc, model, tokenizer, cfg, start, "test", {spec.label: splits["test"]["languages"]},
@@ -774,10 +798,10 @@ class Pipeline:
             console.print(f"  retrieval evaluation: {spec.label}, {len(langs)} languages, fine-tuned dual encoder "
                           f"({ft_record['representation_used']} encoding)")
         else:
-            tokenizer = load_tokenizer(start.path)
+            tokenizer = load_tokenizer(start.path, start.revision)
             pretrained = start.key.startswith("pretrained")
             encoder, _ = build_backbone(cfg.model.model_copy(update={"lora": None, "gradient_checkpointing": False}),
-                                        start.path, pretrained=pretrained, seed=0)
+                                        start.path, pretrained=pretrained, revision=start.revision, seed=0)
             encoder = encoder.to(device)
             layer = retrieval.resolve_layer(ev.retrieval_layer, encoder, cfg.model.name_or_path)
             console.print(f"  retrieval evaluation: {spec.label}, {len(langs)} languages, layer {layer}, "
@@ -792,7 +816,7 @@ class Pipeline:
 
         # each split and language read once: evaluation and the gold label files share it
         load = functools.cache(lambda sp, lang: load_examples(spec, sp, lang))
-        with atomic_dir(final) as tmp:
+        with atomic_dir(final) as tmp, hold_work_dir(tmp):
             res = family.evaluate(task, langs, load, embed, settings, **({"embed_query": embed_query} if ft else {}))
             per_lang, lines = res[0], res[1]
             for lang, stats in (res[2] if len(res) > 2 else {}).items():  # optional per-example statistics
@@ -807,6 +831,7 @@ class Pipeline:
             m.update(split=task.test_split, splits={"test": {"languages": per_lang,
                                                              "average": _mean_metric(per_lang, task.metric)}})
             m["retrieval"] = {**settings, "layer": layer, "encoder": start.key}
+            m["provenance"] = phase_provenance(cfg, [spec], start.key)
             if ft:  # what the fine-tuning did: settings, data, steps, loss curve, selection
                 m["finetune"] = {k: v for k, v in ft_record.items() if k != "history"}
             atomic_write_json(tmp / "metrics.json", m)
