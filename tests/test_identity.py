@@ -184,3 +184,17 @@ def test_presets_name_the_rebuild(path):
 def test_no_study_names_the_hub_id_for_the_rebuild():
     for f in (ROOT / "studies").rglob("*.yaml"):
         assert f"name_or_path: {HUB}" not in f.read_text(), f
+
+
+def test_the_family_and_adapters_are_part_of_the_model_identity(tiny_model):
+    from xstilts.config import validate_config
+    from xstilts.pipeline import phase_keys
+
+    def keys(**model):
+        return phase_keys(validate_config({"model": {"name_or_path": str(tiny_model), **model},
+                                           "intermediate": {"tasks": ["mnli"]}, "target": {"tasks": ["xnli"]}}), 1)
+
+    variants = [keys(), keys(family="bilstm"), keys(family="bilstm", bilstm={"layers": 2}), keys(lora={"r": 4}),
+                keys(size="small")]
+    assert len({v["intermediate"] for v in variants[:4]}) == 4
+    assert variants[4] == variants[0]  # a label only

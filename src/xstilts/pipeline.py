@@ -140,13 +140,18 @@ def _main_writes(final: Path, record: dict | None = None):
 def model_identity(cfg: ExperimentConfig, strict: bool = False) -> dict:
     """What identifies the pretrained model in every phase hash: a hub model's id and resolved commit (a new commit
     on the hub is a new model), a rebuild's id and the SHA-256 of its files, a local folder's SHA-256 (moving the
-    folder keeps its phases); and the dtype and text prefix. Input lengths are not part of it: each phase hashes its
-    own (:func:`xstilts.config.resolve_settings`). A model that cannot be resolved (offline, not downloaded: a study
-    planned on another machine) is named by id and revision; *strict* raises instead."""
+    folder keeps its phases); and the settings that change what is trained: dtype, text prefix, family, LoRA and 4-bit,
+    BiLSTM. Input lengths are not part of it: each phase hashes its own (:func:`xstilts.config.resolve_settings`).
+    A model that cannot be resolved (offline, not downloaded: a study planned on another machine) is named by id and
+    revision; *strict* raises instead."""
     from .provenance import folder_digest
 
     m = cfg.model
-    base = {"dtype": m.dtype, "prefix": m.text_prefix}
+    # the model settings that change what is trained (not the label `size`, lengths, or speed-only options)
+    base = {"dtype": m.dtype, "prefix": m.text_prefix, "family": m.family,
+            "lora": m.lora.model_dump(mode="json") if m.lora else None, "load_in_4bit": m.load_in_4bit}
+    if m.family == "bilstm":
+        base["bilstm"] = m.bilstm.model_dump(mode="json")
     try:
         src = model_source(m.name_or_path, m.revision)
     except XstiltsError:
