@@ -150,10 +150,14 @@ def prepare(only: Optional[list[str]] = typer.Option(None, "--only", help="model
     from .paths import cache_dir
     from .provision import ITEMS, prepare as do_prepare
 
+    from .provision import e5
+
     items = tuple(only) if only else ITEMS
     bad = [i for i in items if i not in ITEMS]
     if bad:
         _fail(XstiltsError(f"--only {', '.join(bad)}: expected one of {', '.join(ITEMS)}"))
+    if dtype not in e5.DTYPES:
+        _fail(XstiltsError(f"--dtype {dtype}: expected one of {', '.join(e5.DTYPES)}"))
     typer.echo(f"cache: {cache_dir()}")
     res = do_prepare(items, force=force, dtype=dtype, log=lambda m: typer.echo(f"  {m}"))
     missing = False

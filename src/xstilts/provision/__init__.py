@@ -75,9 +75,9 @@ def prepare(items: Sequence[str] = ITEMS, *, force: bool = False, dtype: str = "
     the failing one stay provisioned.
     """
     if unknown := [i for i in items if i not in ITEMS]:
-        raise ValueError(f"unknown item(s) {unknown}; choose from {ITEMS}")
+        raise ValueError(f"unknown item(s) {', '.join(unknown)}; choose from {', '.join(ITEMS)}")
     if dtype not in e5.DTYPES:
-        raise ValueError(f"dtype must be one of {e5.DTYPES}, not {dtype!r}")
+        raise ValueError(f"dtype must be one of {', '.join(e5.DTYPES)}, not {dtype!r}")
     steps = {
         "model": (model_dir, lambda p: e5.is_complete(p, dtype),
                   lambda p: e5.build(p, cache_dir() / "wheels", dtype, log)),

