@@ -759,6 +759,8 @@ class Pipeline:
                          provenance=phase_provenance(cfg, [spec], start.key))
                 return m
 
+            if "dev" in splits:  # the dev scores to the trackers too (the test scores: _finish_phase)
+                log_eval_metrics(acc, "dev", {spec.label: splits["dev"]["languages"]}, history["steps_trained"])
             self._finish_phase(tmp, acc, model, tokenizer, cfg, start, "test", {spec.label: splits["test"]["languages"]},
                                history["steps_trained"], metrics, phase_config(cfg, "target", [spec], settings))
         return final
