@@ -264,8 +264,13 @@ def test_two_process_pipeline_writes_what_one_process_writes(two_process_run, tm
     for name in got:
         if name.endswith("metrics.json"):
             a, b = json.loads(got[name]), json.loads(want[name])
+            # provenance: the same model and data, the device as it was (two processes here, one there)
+            assert a["provenance"]["device"].get("processes") == 2 and "processes" not in b["provenance"]["device"]
+            assert a["provenance"]["model"] == b["provenance"]["model"]
+            assert a["provenance"]["data"] == b["provenance"]["data"]
             for m in (a, b):
                 m.pop("seconds", None)
+                m.pop("provenance", None)
                 for k in ("seconds", "resumed_from"):
                     (m.get("train") or {}).pop(k, None)
             _close(a, b, tol=1e-5, path=name)  # languages, loss curves, example and token counts
