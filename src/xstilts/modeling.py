@@ -8,7 +8,6 @@ a local folder. The model ``xstilts prepare`` rebuilds carries its own id (``xst
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import re
 from dataclasses import dataclass
@@ -92,11 +91,23 @@ def hub_cached_commit(repo_id: str, revision: str | None = None, repo_type: str 
     return None
 
 
-@functools.lru_cache(maxsize=256)
-def _hub_commit_online(repo_id: str, revision: str | None, repo_type: str) -> str:
-    from huggingface_hub import HfApi
+#: Answers of the hub in this process, failures included (a hub that cannot be reached is asked once).
+_ASKED: dict[tuple, str | Exception] = {}
 
-    return HfApi().repo_info(repo_id, revision=revision, repo_type=repo_type, timeout=20).sha
+
+def _hub_commit_online(repo_id: str, revision: str | None, repo_type: str) -> str:
+    key = (repo_id, revision, repo_type)
+    if key not in _ASKED:
+        from huggingface_hub import HfApi
+
+        try:
+            _ASKED[key] = HfApi().repo_info(repo_id, revision=revision, repo_type=repo_type, timeout=20).sha
+        except Exception as e:  # noqa: BLE001 - kept, and raised again to each caller
+            _ASKED[key] = e
+    answer = _ASKED[key]
+    if isinstance(answer, Exception):
+        raise answer
+    return answer
 
 
 def hub_commit(repo_id: str, revision: str | None = None, repo_type: str = "model") -> tuple[str | None, str]:
@@ -105,7 +116,9 @@ def hub_commit(repo_id: str, revision: str | None = None, repo_type: str = "mode
     neither knows it. Raises :class:`XstiltsError` when the hub says the repository or revision does not exist."""
     if revision and _COMMIT.fullmatch(revision):
         return revision, "pinned"
-    if not hub_offline():
+    offline = hub_offline() or (repo_type == "dataset" and os.environ.get("HF_DATASETS_OFFLINE", "").strip().lower()
+                                in _TRUE)
+    if not offline:
         try:
             return _hub_commit_online(repo_id, revision, repo_type), "hub"
         except Exception as e:  # noqa: BLE001 - network errors fall back to the cache
