@@ -385,7 +385,8 @@ def gc(output_dir: Optional[Path] = typer.Argument(None, help="an output folder:
         typer.echo(f"{verb if it.remove else 'kept':12s} {size}  {it.path}  ({it.reason})")
         freed += it.size if it.remove else 0
     removed = sum(it.remove for it in items)
-    typer.echo(f"{store}: {removed} of {len(items)} work folders and locks {verb}, {freed / 2**30:.2f} GiB")
+    typer.echo(f"{store}: {removed} of {len(items)} work folders and locks "
+               f"{'would be removed' if dry_run else 'removed'}, {freed / 2**30:.2f} GiB")
 
 
 from .study.cli import study_app, results_command  # noqa: E402
