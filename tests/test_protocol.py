@@ -243,3 +243,23 @@ def test_token_budgets_convert_with_the_resolved_batch_size(monkeypatch):
     assert grid.tokens_to_steps(cfg, 4000)["steps"] == math.ceil(4000 / (get_task("mnli").protocol["batch_size"] * 10))
     cfg = _cfg(intermediate__batch_size=16, intermediate__grad_accum=2)
     assert grid.tokens_to_steps(cfg, 4000)["steps"] == math.ceil(4000 / (16 * 2 * 10))
+
+
+def test_hub_loading_uses_the_pinned_revision(monkeypatch):
+    import datasets
+
+    from xstilts.config import TaskSpec
+    from xstilts.loading import load_examples
+
+    seen = []
+
+    def fake_load(path, config=None, split=None, revision=None, **kw):
+        seen.append((path, config, split, revision))
+        return [{"id": "english-1", "question": "q?", "context": "a b c", "title": "",
+                 "answers": {"text": ["b"], "answer_start": [2]}}]
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    pin = get_task("tydiqa").hf.revision
+    assert pin and len(pin) == 40
+    got = load_examples(TaskSpec(task="tydiqa", data_dir=None), "test", "en")
+    assert [e.guid for e in got] == ["english-1"] and seen[0][0] == "google/xtreme" and seen[0][3] == pin

@@ -83,7 +83,8 @@ def run(config: Path = typer.Argument(..., help="experiment YAML file"), set_: O
 
 @app.command("eval")
 def eval_(config: Path = typer.Argument(..., help="experiment YAML file"), set_: Optional[list[str]] = SetOpt) -> None:
-    """Evaluate the configured model as it is (no training) on the config's retrieval target tasks."""
+    """Evaluate the configured model without intermediate training on the config's retrieval target tasks (LAReQA and
+    Mewsli-X fine-tune their dual encoder on English first, as XTREME-R does, unless their option finetune is false)."""
     try:
         cfg = _load(config, set_)
         _install_sigterm()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import re
 import json
 import random
 from pathlib import Path
@@ -42,17 +43,22 @@ def eval_languages(spec: TaskSpec) -> list[str]:
 
 def hub_revisions(task: Task) -> dict[str, str | None]:
     """``{hub data set id: commit}`` of every hub repository *task* loads from (its own and those of
-    ``split_sources``): asked of the hub when online (once per process), else read from the Hugging Face cache;
+    ``split_sources``): the task's pinned commit (``HFSource.revision``) for its own repository, else asked of the
+    hub when online (once per process), else read from the Hugging Face cache;
     None where neither knows it (the load then fails, or uses what ``datasets`` finds)."""
     from .modeling import hub_commit
 
     if task.hf is None:
         return {}
     repos = dict.fromkeys([task.hf.path, *(src[0] for src in task.hf.split_sources.values())])
+    pin = getattr(task.hf, "revision", None)  # the commit the task declares for its own repository
     out = {}
     for repo in repos:
+        if repo == task.hf.path and pin and re.fullmatch(r"[0-9a-f]{40}", pin):
+            out[repo] = pin  # a pinned commit: loaded as it is, whatever the hub's branch says now
+            continue
         try:
-            out[repo] = hub_commit(repo, None, "dataset")[0]
+            out[repo] = hub_commit(repo, pin if repo == task.hf.path else None, "dataset")[0]
         except XstiltsError:
             out[repo] = None
     return out

@@ -2001,7 +2001,7 @@ def report_command(
         reference: Optional[list[str]] = typer.Option(
             None, "--reference", help="published figures to show beside the measured ones, labelled as not measured: "
                                       "a shipped reference (x-stilts) or a JSON file (repeatable)")) -> None:
-    """Tables (markdown, CSV, LaTeX), bootstrap confidence intervals and plots of a study's results."""
+    """Tables (markdown, CSV, LaTeX), paired tests and confidence intervals, and figures of a study's results."""
     from ..cli import _fail
 
     try:
