@@ -155,7 +155,7 @@ def test_length_grouped_trains_as_well_with_less_padding(tiny_model, monkeypatch
         return out
 
     monkeypatch.setattr(type(datas[0].family), "collate", spy)
-    hr, _, _ = _train(tiny_model, datas, max_steps=90, batch_size=16, log_every=15, lr=2e-3)
+    hr, _, _ = _train(tiny_model, datas, max_steps=90, batch_size=16, log_every=15, lr=2e-3, batching="random")
     padded_random, widths[:] = sum(widths), []
     hg, _, _ = _train(tiny_model, datas, max_steps=90, batch_size=16, log_every=15, lr=2e-3,
                       batching="length_grouped")
@@ -247,3 +247,55 @@ def test_fused_adamw_auto_is_off_on_cpu(tiny_model):
     assert not opt.defaults.get("fused")
     opt = tr._make_optimizer(model, TrainConfig(fused_adamw=True), torch.device("cpu"))
     assert opt.defaults.get("fused")
+
+
+def test_default_length_grouped_batching_matches_random_batches_in_dev_accuracy(tiny_model):
+    """The default (length_grouped) changes which examples share a batch, not how well a run trains: on a small run
+    with varied lengths, over 6 seeds, final dev accuracy and dev loss are within noise of random batching (mean
+    paired difference under 2 standard errors plus a small floor: 2 accuracy points, 0.05 nats)."""
+    import statistics
+
+    import torch.nn.functional as F
+
+    assert TrainConfig().batching == "length_grouped"
+    tok = load_tokenizer(str(tiny_model))
+    train, dev = _data(tok, 192, 11), _data(tok, 96, 12, label="dev")
+    fam = train.family
+
+    def dev_scores(batching, seed):
+        model = _model(tiny_model, [train], dropout=True)
+        hp = TrainConfig(max_steps=56, lr=2e-3, batch_size=16, log_every=56, batching=batching)
+        tr.train(model, [train], hp, seed=seed, accelerator=cpu_accelerator(), pad_id=0)
+        head_data = tr.TaskData("pawsx", dev.task, fam, dev.features, dev.examples)
+        out = tr.eval_all_languages(model, [head_data], batch_size=64, accelerator=cpu_accelerator(), pad_id=0)[0]
+        preds = fam.decode(dev.task, out, dev.features, dev.examples)
+        nll = float(F.cross_entropy(torch.stack(out), torch.tensor([e.label for e in dev.examples])))
+        return fam.score(dev.task, preds, dev.examples)["accuracy"], nll
+
+    runs = [(dev_scores("length_grouped", s), dev_scores("random", s)) for s in range(1, 7)]
+    assert statistics.fmean(r[0] for _, r in runs) > 60, runs  # random batches learn the toy task
+    for k, floor in ((0, 2.0), (1, 0.05)):
+        diffs = [g[k] - r[k] for g, r in runs]
+        se = statistics.stdev(diffs) / len(diffs) ** 0.5
+        assert abs(statistics.fmean(diffs)) <= 2 * se + floor, (k, runs)
+
+
+@pytest.mark.parametrize("layer", [0, 1, 2])
+def test_embeddings_of_a_middle_layer_equal_the_full_models(tiny_model, layer):
+    """Retrieval runs only the layers up to the one it pools: the vectors equal those of the full model's
+    ``hidden_states[layer]``."""
+    from transformers import AutoModel
+
+    from xstilts import retrieval
+
+    tok = load_tokenizer(str(tiny_model))
+    enc = AutoModel.from_pretrained(str(tiny_model), add_pooling_layer=False).eval()
+    texts = ["alpha beta gamma delta", "cat dog", "red green blue river stone house tree"]
+    got = retrieval.embed(enc, tok, texts, layer=layer, pooling="mean", max_length=16, batch_size=2)
+    assert len(enc.encoder.layer) == 2  # restored
+    with torch.no_grad():
+        b = tok(texts, padding=True, return_tensors="pt")
+        hs = enc(**b, output_hidden_states=True).hidden_states[layer]
+    m = b["attention_mask"].unsqueeze(-1).float()
+    want = (hs * m).sum(1) / m.sum(1)
+    assert torch.allclose(got, want, atol=1e-5)
