@@ -32,9 +32,9 @@ if ! python -c "import torch" 2>/dev/null; then
     python -m pip install -q "$spec"
   fi
 fi
-if ! python -c "import xstilts, pytest, hypothesis" 2>/dev/null || [ pyproject.toml -nt .venv/.xstilts-installed ]; then
+if ! python -c "import xstilts, pytest, hypothesis, pysword" 2>/dev/null || [ pyproject.toml -nt .venv/.xstilts-installed ]; then
   echo "setup: installing xstilts and its dependencies"
-  python -m pip install -q -e ".[test]"
+  python -m pip install -q -e ".[test,provision]"
   touch .venv/.xstilts-installed
 fi
 python - <<'EOF'
