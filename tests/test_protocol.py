@@ -263,3 +263,54 @@ def test_hub_loading_uses_the_pinned_revision(monkeypatch):
     assert pin and len(pin) == 40
     got = load_examples(TaskSpec(task="tydiqa", data_dir=None), "test", "en")
     assert [e.guid for e in got] == ["english-1"] and seen[0][0] == "google/xtreme" and seen[0][3] == pin
+
+
+def test_a_resume_right_after_the_best_evaluation_keeps_its_weights(toy, tmp_path, monkeypatch):
+    """Killed just after the checkpoint of the step whose evaluation is the best (its weights are the checkpoint's
+    own, not saved twice), the resumed run still ends with that step's weights, as an uninterrupted run does."""
+    import xstilts.training as tr
+
+    toy["intermediate"]["tasks"] = []
+    toy["target"].update(max_steps=6, eval_every=2, checkpoint_every=2, patience=None)
+    scores = [80.0, 70.0, 60.0]  # evaluations at steps 2, 4, 6: the best is step 2
+    _scripted_scores(monkeypatch, list(scores))
+    Pipeline(validate_config(toy)).run()
+    ref = json.loads((_phase(tmp_path / "runs", "target-pawsx-") / "metrics.json").read_text())
+    assert ref["selection"]["selected_step"] == 2
+
+    # the same run, stopped (as by SIGTERM) right after step 2's checkpoint, then resumed
+    toy["output_dir"] = str(tmp_path / "runs2")
+    monkeypatch.undo()
+    _scripted_scores(monkeypatch, list(scores))
+    real_train = tr.train
+    calls = {"n": 0}
+
+    def stop_after_step_2(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            prog = k["progress"]
+
+            def progress(step, loss):
+                prog(step, loss)
+                if step == 2:
+                    tr.request_stop()
+            k["progress"] = progress
+        return real_train(*a, **k)
+
+    import xstilts.pipeline as pl
+
+    monkeypatch.setattr(pl, "train", stop_after_step_2)
+    with pytest.raises(tr.Preempted):
+        Pipeline(validate_config(toy)).run()
+    tr.STOP["requested"] = False
+    Pipeline(validate_config(toy)).run()
+    got = json.loads((_phase(tmp_path / "runs2", "target-pawsx-") / "metrics.json").read_text())
+    assert got["selection"]["selected_step"] == 2 and got["selection"]["curve"] == ref["selection"]["curve"]
+    assert got["splits"] == ref["splits"]  # the step-2 weights, evaluated: identical scores
+    from safetensors.torch import load_file
+
+    def encoder(root):
+        return load_file(str(next((_phase(root, "target-pawsx-") / "checkpoint" / "encoder").glob("*.safetensors"))))
+
+    a, b = encoder(tmp_path / "runs"), encoder(tmp_path / "runs2")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # the step-2 weights, bit for bit

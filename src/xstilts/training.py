@@ -662,7 +662,11 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
             _restore_rng(rng_state, rng, gen)
             seconds_before, resumed_from = st.get("seconds", 0.0), str(path)
             if selector is not None and "selection" in st:
-                selector.restore(st["selection"], payload.get("best"))
+                # the best weights: saved beside the checkpoint, or the checkpoint's own when its step is the best
+                best = payload.get("best")
+                if best is None and st["selection"]["best_step"] == st["step"]:
+                    best = {k: v.detach().clone() for k, v in payload["model"].items()}
+                selector.restore(st["selection"], best)
                 if st.get("stopped_early"):
                     selector.stopped_early = True
     if not fsdp:  # (FSDP: the plain optimizer; bf16 autocast needs no gradient scaler)
