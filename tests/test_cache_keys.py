@@ -44,7 +44,7 @@ def test_a_changed_featurize_source_changes_the_fingerprint(tmp_path, monkeypatc
 
     fams = {kind: code_fingerprint(get_family(kind)) for kind in ("pair_classification", "tagging", "span_qa")}
     assert len(set(fams.values())) == 3
-    assert code_fingerprint("xstilts.retrieval") != code_fingerprint("xstilts.heads")
+    assert code_fingerprint("xstilts.embeddings") != code_fingerprint("xstilts.heads")
 
 
 def test_feature_cache_and_phase_keys_follow_the_code(tmp_path, tiny_model, monkeypatch):

@@ -221,7 +221,7 @@ class TrainConfig(_Strict):
                                                        "steps (0: only at the end and on SIGTERM)")
     keep_checkpoints: int = Field(2, ge=1, description="how many training checkpoints to keep")
     log_every: int = Field(10, gt=0)
-    # speed (see xstilts.training and benchmarks/README.md); none changes what is computed beyond float rounding,
+    # speed (see xstilts.training and perf/README.md); none changes what is computed beyond float rounding,
     # except batching: length_grouped, which changes which examples share a batch
     batching: Literal["random", "length_grouped"] = Field(
         "random", description="random batches, or length_grouped: batches of examples of similar length (seeded, "

@@ -144,7 +144,7 @@ def retrieval_key(cfg: ExperimentConfig, spec: TaskSpec, start_key: str, seed: i
     return stable_hash({"phase": "retrieval", "v": PHASE_VERSION, "start": start_key,
                         "settings": retrieval_settings(cfg, spec, seed),
                         "task": {**spec.model_dump(mode="json"), "languages": langs, "data": _data_fingerprint(spec)},
-                        "code": _task_code([spec], "xstilts.retrieval")})
+                        "code": _task_code([spec], "xstilts.embeddings")})
 
 
 def intermediate_label(cfg: ExperimentConfig) -> str:

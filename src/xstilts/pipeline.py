@@ -43,7 +43,7 @@ from .phases import (NOT_HASHED, PHASE_VERSION, _data_fingerprint, intermediate_
                      intermediate_label, model_identity, phase_keys, pretrained_key, retrieval_key,
                      retrieval_settings, target_key)
 from .preflight import check_inputs, hold_work_dir, phase_provenance, run_provenance, work_record
-from .report import write_comparison, write_results
+from .run_report import write_comparison, write_results
 from .tasks import get_family, get_task
 from .training import (MultiTaskModel, TaskData, end_trackers, eval_all_languages, log_eval_metrics,
                        resolve_trackers, seed_everything, start_trackers, total_steps, train)
@@ -630,7 +630,7 @@ class Pipeline:
 
     def _retrieval_phase(self, cfg: ExperimentConfig, spec: TaskSpec, start: EncoderRef, compute: bool = True,
                          seed: int | None = None) -> Path:
-        from . import retrieval
+        from . import embeddings
 
         task = get_task(spec.task)
         ev = cfg.evaluation
@@ -666,7 +666,7 @@ class Pipeline:
 
             def embed(texts, prefix=None):
                 with progress_bar(f"embed {spec.label} ({len(texts):,} distinct texts)", len(texts)) as adv:
-                    return retrieval.embed(encoder, tokenizer, texts, layer=layer, pooling=ev.pooling,
+                    return embeddings.embed(encoder, tokenizer, texts, layer=layer, pooling=ev.pooling,
                                            max_length=settings["max_length"], batch_size=ev.batch_size,
                                            prefix=cfg.model.text_prefix if prefix is None else prefix, device=device,
                                            advance=adv)

@@ -12,7 +12,7 @@ compiled before the first step), length-grouped batches and padding-free packing
 block-diagonal attention; flash-attention varlen on CUDA). Data-parallel runs (``accelerate launch`` /
 ``torchrun``; DDP, or FSDP2 sharding) cut each global batch across the processes and equal the single-process run.
 Evaluation (:func:`eval_all_languages`) sorts every language's features by length into one stream of large batches.
-See ``benchmarks/README.md`` for the measured effect.
+See ``perf/README.md`` for the measured effect.
 """
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ class _Sampler:
         return part
 
 
-#: Set by ``benchmarks/throughput.py --profile``: label the training step's regions (collate, forward, backward,
+#: Set by ``perf/throughput.py --profile``: label the training step's regions (collate, forward, backward,
 #: optimizer, waiting for batches) in torch.profiler traces.
 PROFILE_REGIONS = False
 

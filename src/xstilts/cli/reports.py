@@ -18,7 +18,7 @@ def compare(baseline: Path = typer.Argument(..., help="baseline run folder (with
             ) -> None:
     """Compare two runs: per-language delta, mean delta, and a PNG bar chart per task."""
     from ..io import read_json
-    from ..report import write_comparison
+    from ..run_report import write_comparison
 
     try:
         runs = []

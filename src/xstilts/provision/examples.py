@@ -852,6 +852,29 @@ WRITERS: dict[str, Callable[[Path], Path]] = {
 }
 
 
+def task_writers() -> dict[str, Callable[[Path], Path]]:
+    """Every task's example writer: :data:`WRITERS`, and the writers task modules declare themselves
+    (:attr:`xstilts.tasks.Task.examples`)."""
+    from ..tasks import REGISTRY
+
+    return {**WRITERS, **{name: t.examples.write for name, t in REGISTRY.items() if t.examples is not None}}
+
+
+def task_depends() -> dict[str, tuple[str, ...]]:
+    """Tasks whose example folder needs other tasks' folders beside it (:data:`DEPENDS` and task modules')."""
+    from ..tasks import REGISTRY
+
+    return {**DEPENDS, **{name: t.examples.depends for name, t in REGISTRY.items() if t.examples is not None}}
+
+
+def task_languages() -> dict[str, tuple[str, ...]]:
+    """Evaluation languages written per task (:data:`TASK_LANGUAGES` and task modules')."""
+    from ..tasks import REGISTRY
+
+    return {**TASK_LANGUAGES, **{name: t.examples.languages for name, t in REGISTRY.items()
+                                 if t.examples is not None and t.examples.languages}}
+
+
 #: Written into every example folder; only folders carrying it are ever replaced.
 MARKER = ".xstilts-examples"
 
@@ -869,12 +892,13 @@ def write_examples(out_dir: str | Path, tasks: list[str] | None = None) -> dict[
 
     out = Path(out_dir)
     names = list(REGISTRY) if tasks is None else [get_task(t).name for t in tasks]
-    missing = [t for t in names if t not in WRITERS]
+    writers, depends = task_writers(), task_depends()
+    missing = [t for t in names if t not in writers]
     if missing:
         raise KeyError(f"no example writer for task(s) {', '.join(missing)}")
     todo: list[str] = []
     for t in names:
-        for dep in DEPENDS.get(t, ()) + (t,):
+        for dep in depends.get(t, ()) + (t,):
             if dep not in todo:
                 todo.append(dep)
     for t in todo:
@@ -887,7 +911,7 @@ def write_examples(out_dir: str | Path, tasks: list[str] | None = None) -> dict[
         folder = out / t
         if folder.exists():
             shutil.rmtree(folder)
-        written[t] = WRITERS[t](folder)
+        written[t] = writers[t](folder)
         _write(folder / MARKER, "synthetic example data written by `python -m xstilts.provision.examples`\n")
     return written
 

@@ -643,6 +643,9 @@ def _train_size(spec, cache: dict) -> tuple[int | None, str]:
         return spec.max_examples, "max_examples"
     if spec.task in KNOWN_TRAIN_SIZES and getattr(spec, "train_language", None) is None:
         return KNOWN_TRAIN_SIZES[spec.task], "known size"
+    declared = task.train_size  # a task module's own Task.train_size
+    if declared is not None and getattr(spec, "train_language", None) is None:
+        return declared, "known size"
     return None, "unknown"
 
 

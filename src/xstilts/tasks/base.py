@@ -68,6 +68,19 @@ class ConfigByLanguage(str):
 
 
 @dataclass(frozen=True)
+class ExampleData:
+    """How ``python -m xstilts.provision.examples`` writes a task's small synthetic data set (:attr:`Task.examples`).
+
+    ``write(folder) -> folder`` writes the official file layout; ``languages``: the evaluation languages written;
+    ``depends``: tasks whose example folders the task reads beside its own (XTREME's layout, e.g. ``squad``).
+    """
+
+    write: Callable[[Path], Path]
+    languages: tuple[str, ...] = ()
+    depends: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Task:
     """A task declared once: what reads it, which head it needs, how it is scored, and in which languages.
 
@@ -89,6 +102,8 @@ class Task:
         protocol: the task's defaults in the published protocol it is run under (X-STILTs / XTREME: ``epochs``,
             ``batch_size``, ``grad_accum``, ``lr``, ``warmup_ratio``, ``max_length``); a config's task entry or
             phase section overrides them (:func:`xstilts.config.resolve_settings`).
+        examples: how the small example data set is written (:class:`ExampleData`), for tasks declared with it.
+        train_size: examples in the training set as released (for the study planner's cost estimate), if known.
     """
 
     name: str
@@ -109,6 +124,8 @@ class Task:
     extra: dict[str, Any] = field(default_factory=dict)
     protocol: dict[str, Any] = field(default_factory=dict)
     translate_train: tuple[str, ...] = ()
+    examples: ExampleData | None = None
+    train_size: int | None = None
 
     def has_training_data(self, language: str) -> bool:
         """Whether the task can train on *language*: its own training language or a translate-train language."""

@@ -28,11 +28,12 @@ BINARY_LABELS = ("0", "1")
 
 @dataclass(frozen=True)
 class PairExample:
-    """One sentence pair: ``label`` is the class id (index into the task's labels)."""
+    """One sentence pair: ``label`` is the class id (index into the task's labels); ``text_b`` is ``None`` for
+    single-sentence classification (SIB-200's topics)."""
 
     guid: str
     text_a: str
-    text_b: str
+    text_b: str | None
     label: int
 
 
@@ -252,14 +253,17 @@ register(Task(
 # --------------------------------------------------------------------------------------------------- family
 class PairClassification(Family):
     """Sentence-pair classification: ``<s> a </s></s> b </s>`` (the tokenizer's pair template), truncated
-    longest-first to the max length; a :class:`~xstilts.heads.ClassificationHead` on the first token; cross-entropy;
+    longest-first to the max length (a single sentence, ``text_b is None`` in every example: ``<s> a </s>``); a :class:`~xstilts.heads.ClassificationHead` on the first token; cross-entropy;
     accuracy as XTREME's ``evaluate.py``. Predictions are written one label per line (XTREME submission layout)."""
 
     kind = "pair_classification"
 
     def featurize(self, task, examples, tokenizer, max_length, prefix, options):
-        enc = tokenizer([prefix + e.text_a for e in examples], [prefix + e.text_b for e in examples],
-                        truncation=True, max_length=max_length)
+        if examples and all(e.text_b is None for e in examples):  # single sentences: ``<s> a </s>``
+            enc = tokenizer([prefix + e.text_a for e in examples], truncation=True, max_length=max_length)
+        else:
+            enc = tokenizer([prefix + e.text_a for e in examples], [prefix + e.text_b for e in examples],
+                            truncation=True, max_length=max_length)
         feats = {"input_ids": enc["input_ids"], "label": [e.label for e in examples]}
         if "token_type_ids" in enc and any(any(t) for t in enc["token_type_ids"][:64]):
             feats["token_type_ids"] = enc["token_type_ids"]

@@ -31,10 +31,10 @@ Synthetic XNLI lengths: total pair length (with special tokens) ~ round(LogNorma
 0.5)), clipped to [8, 128]: mean ~ 50, median ~ 44, 95th percentile ~ 100, ~1.5% at the 128 cap; premise ~ 2/3
 of the tokens. Token ids are uniform over the vocabulary (minus the special ids); labels uniform over 3 classes.
 
-    python benchmarks/throughput.py                              # GPU (H100): everything, base and large
-    python benchmarks/throughput.py --sections train --models large
-    python benchmarks/throughput.py --device cpu --tiny          # CPU check of every section on tiny shapes
-    python benchmarks/throughput.py --sections profile --models large   # what bounds an xstilts step
+    python perf/throughput.py                              # GPU (H100): everything, base and large
+    python perf/throughput.py --sections train --models large
+    python perf/throughput.py --device cpu --tiny          # CPU check of every section on tiny shapes
+    python perf/throughput.py --sections profile --models large   # what bounds an xstilts step
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ in bf16 on the GPU, with LoRA adapters (r=16 on all attention and MLP projection
 head on the last token; it trains on random token sequences of the given batch and length with xstilts' ``train``.
 Prints one JSON line: parameters, trainable parameters, examples/s, tokens/s, step time and peak memory.
 
-    python benchmarks/decoder_lora.py                        # GPU: 0.5B, batch 16 x length 256, bf16
-    python benchmarks/decoder_lora.py --tiny --device cpu    # CPU check with a tiny config
+    python perf/decoder_lora.py                        # GPU: 0.5B, batch 16 x length 256, bf16
+    python perf/decoder_lora.py --tiny --device cpu    # CPU check with a tiny config
 """
 
 from __future__ import annotations
