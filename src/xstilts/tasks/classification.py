@@ -195,15 +195,19 @@ PAWSX_LANGS = tuple("en de es fr ja ko zh".split())
 
 register(Task(
     name="mnli", kind="pair_classification", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy",
+    train_size=392_702,  # the released training set (study cost estimates)
     labels=NLI_LABELS, read=read_mnli, data_subdir="multinli_1.0", dev_split="dev", test_split="dev",
     hf=HFSource("nyu-mll/glue", "mnli", {"train": "train", "dev": "validation_matched", "test": "validation_matched"},
                 _hf_nli),
     description="Multi-Genre NLI, 393k English premise/hypothesis pairs, 3 classes",
     source="Williams et al. 2018; GLUE", protocol=XSTILTS_INTERMEDIATE,
 ))
+#: ANLI training-set sizes: rounds 1-3 16,946 + 45,460 + 100,459.
+_ANLI_SIZES = {"anli": 162_865, "anli-r1": 16_946, "anli-r2": 45_460, "anli-r3": 100_459}
 for _rounds, _name in ((("R1", "R2", "R3"), "anli"), (("R1",), "anli-r1"), (("R2",), "anli-r2"), (("R3",), "anli-r3")):
     register(Task(
         name=_name, kind="pair_classification", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy",
+        train_size=_ANLI_SIZES[_name],  # the released training set (study cost estimates)
         labels=NLI_LABELS, read=_anli_reader(_rounds), data_subdir="anli_v1.0",
         hf=HFSource("facebook/anli", None,
                     {s: "+".join(f"{s if s != 'dev' else 'dev'}_{r.lower()}" for r in _rounds)
@@ -213,6 +217,7 @@ for _rounds, _name in ((("R1", "R2", "R3"), "anli"), (("R1",), "anli-r1"), (("R2
     ))
 register(Task(
     name="qqp", kind="pair_classification", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy",
+    train_size=363_846,  # the released training set (study cost estimates)
     labels=BINARY_LABELS, read=read_qqp, data_subdir="QQP", test_split="dev",
     hf=HFSource("nyu-mll/glue", "qqp", {"train": "train", "dev": "validation", "test": "validation"},
                 _hf_pair("question1", "question2")),
@@ -221,6 +226,7 @@ register(Task(
 ))
 register(Task(
     name="xnli", kind="pair_classification", roles=(TARGET,), languages=XNLI_LANGS, metric="accuracy",
+    train_size=392_702,  # the released training set (study cost estimates)
     labels=NLI_LABELS, read=read_xnli, data_subdir="xnli",
     hf=HFSource("facebook/xnli", "{lang}", {"train": "train", "dev": "validation", "test": "test"}, _hf_nli),
     description="Cross-lingual NLI, 15 languages; trained on English MultiNLI", source="Conneau et al. 2018; XTREME",
@@ -229,6 +235,7 @@ register(Task(
 ))
 register(Task(
     name="pawsx", kind="pair_classification", roles=(TARGET,), languages=PAWSX_LANGS, metric="accuracy",
+    train_size=49_401,  # the released training set (study cost estimates)
     labels=BINARY_LABELS, read=read_pawsx, data_subdir="pawsx/x-final",
     hf=HFSource("google-research-datasets/paws-x", "{lang}", {"train": "train", "dev": "validation", "test": "test"},
                 _hf_pair("sentence1", "sentence2")),
@@ -253,7 +260,8 @@ register(Task(
 # --------------------------------------------------------------------------------------------------- family
 class PairClassification(Family):
     """Sentence-pair classification: ``<s> a </s></s> b </s>`` (the tokenizer's pair template), truncated
-    longest-first to the max length (a single sentence, ``text_b is None`` in every example: ``<s> a </s>``); a :class:`~xstilts.heads.ClassificationHead` on the first token; cross-entropy;
+    longest-first to the max length (a single sentence, ``text_b is None`` in every example: ``<s> a </s>``); a
+    :class:`~xstilts.heads.ClassificationHead` on the first token; cross-entropy;
     accuracy as XTREME's ``evaluate.py``. Predictions are written one label per line (XTREME submission layout)."""
 
     kind = "pair_classification"

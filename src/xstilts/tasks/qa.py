@@ -290,6 +290,7 @@ TYDIQA_LANGS = tuple("en ar bn fi id ko ru sw te".split())
 
 register(Task(
     name="squad", kind="span_qa", roles=(INTERMEDIATE,), languages=("en",), metric="f1", read=read_squad,
+    train_size=87_599,  # the released training set (study cost estimates)
     data_subdir="squad", dev_split="dev", test_split="dev",
     hf=HFSource("rajpurkar/squad", None, {"train": "train", "dev": "validation", "test": "validation"}, _hf_squad),
     description="SQuAD v1.1, 100k English extractive questions on Wikipedia paragraphs",
@@ -298,6 +299,7 @@ register(Task(
 ), aliases=("squad1", "squad-v1.1"))
 register(Task(
     name="squad2", kind="span_qa", roles=(INTERMEDIATE,), languages=("en",), metric="f1", read=read_squad2,
+    train_size=130_319,  # the released training set (study cost estimates)
     data_subdir="squad", dev_split="dev", test_split="dev",
     hf=HFSource("rajpurkar/squad_v2", None, {"train": "train", "dev": "validation", "test": "validation"},
                 _hf_squad),
@@ -307,6 +309,7 @@ register(Task(
 ), aliases=("squad-v2.0", "squad_v2"))
 register(Task(
     name="xquad", kind="span_qa", roles=(TARGET,), languages=XQUAD_LANGS, metric="f1", read=read_xquad,
+    train_size=87_599,  # the released training set (study cost estimates)
     data_subdir="xquad",
     hf=HFSource("google/xquad", "xquad.{lang}", {"test": "validation"}, _hf_squad, split_sources=_HF_SQUAD_TRAIN),
     description="XQuAD: 1190 SQuAD v1.1 dev questions translated into 10 languages; trained on English SQuAD v1.1",
@@ -318,6 +321,7 @@ register(Task(
 ))
 register(Task(
     name="mlqa", kind="span_qa", roles=(TARGET,), languages=MLQA_LANGS, metric="f1", read=read_mlqa,
+    train_size=87_599,  # the released training set (study cost estimates)
     data_subdir="mlqa",
     hf=HFSource("google/xtreme", "MLQA.{lang}.{lang}", {"dev": "validation", "test": "test"}, _hf_squad,
                 split_sources={"train": _HF_SQUAD_TRAIN["train"]}, revision="21f88c0ff5bf413a83c854eb00050e75d245161f"),
@@ -330,6 +334,7 @@ register(Task(
 ))
 register(Task(
     name="tydiqa", kind="span_qa", roles=(TARGET,), languages=TYDIQA_LANGS, metric="f1", read=read_tydiqa,
+    train_size=3_696,  # the released training set (study cost estimates)
     data_subdir="tydiqa",
     hf=HFSource("google/xtreme", "tydiqa", {"train": "train", "dev": "validation", "test": "validation"}, _hf_squad,
                 keep=_tydiqa_keep, revision="21f88c0ff5bf413a83c854eb00050e75d245161f"),

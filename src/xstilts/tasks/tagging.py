@@ -420,6 +420,7 @@ _HF_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
 # ------------------------------------------------------------------------------------------------- registry
 register(Task(
     name="udpos", kind="tagging", roles=(TARGET,), languages=UDPOS_LANGS, metric="f1", labels=UPOS_LABELS,
+    train_size=21_253,  # the released training set (study cost estimates)
     read=read_udpos, data_subdir="udpos",
     hf=HFSource("google/xtreme", ConfigByLanguage("udpos.{lang}", UDPOS_HF_NAMES), _HF_SPLITS,
                 _hf_tagged(UPOS_LABELS, ("pos_tags", "pos_tag")), revision="21f88c0ff5bf413a83c854eb00050e75d245161f"),
@@ -430,6 +431,7 @@ register(Task(
 ), aliases=("ud-pos",))
 register(Task(
     name="panx", kind="tagging", roles=(TARGET,), languages=PANX_LANGS, metric="f1", labels=PANX_LABELS,
+    train_size=20_000,  # the released training set (study cost estimates)
     read=read_panx, data_subdir="panx",
     hf=HFSource("google/xtreme", "PAN-X.{lang}", _HF_SPLITS, _hf_tagged(PANX_LABELS, ("ner_tags", "ner")),
                 revision="21f88c0ff5bf413a83c854eb00050e75d245161f"),
@@ -440,6 +442,7 @@ register(Task(
 ), aliases=("pan-x", "wikiann"))
 register(Task(
     name="ccg", kind="tagging", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy", read=read_ccg,
+    train_size=39_604,  # the released training set (study cost estimates)
     data_subdir="ccg",
     description="CCG supertagging on CCGbank (jiant's ccg.{train,dev,test} or word|POS|supertag files); labels from "
                 "the training file",
