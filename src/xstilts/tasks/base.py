@@ -140,12 +140,18 @@ class Task:
 
     def label_id(self, label: str, path: Path, line: int | None) -> int:
         """Class id of *label*; raises :class:`DataFormatError` naming the file and line for an unknown label."""
-        if isinstance(label, str):
-            try:
-                return self.labels.index(label)
-            except ValueError:
-                pass
-        raise DataFormatError(path, line, f"unknown label {short(label)}; expected one of {', '.join(self.labels)}")
+        return label_id(self.labels, label, path, line)
+
+
+def label_id(labels: tuple[str, ...], label: str, path: Path, line: int | None) -> int:
+    """Index of *label* in *labels*; raises :class:`DataFormatError` naming the file and line for an unknown label
+    (for readers, which know their labels without looking their task up in the registry)."""
+    if isinstance(label, str):
+        try:
+            return labels.index(label)
+        except ValueError:
+            pass
+    raise DataFormatError(path, line, f"unknown label {short(label)}; expected one of {', '.join(labels)}")
 
 
 def xstilts_protocol(**settings: Any) -> dict[str, Any]:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from ..errors import DataFormatError, MissingDataError
 from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import (XSTILTS_INTERMEDIATE, Family, iter_jsonl, iter_tsv, need_str, read_text_lines, require_file, short,
-                   xstilts_protocol)
+from .base import (XSTILTS_INTERMEDIATE, Family, iter_jsonl, iter_tsv, label_id, need_str, read_text_lines,
+                   require_file, short, xstilts_protocol)
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 BINARY_LABELS = ("0", "1")
@@ -37,23 +37,17 @@ class PairExample:
     label: int
 
 
-def _task(name: str) -> Task:
-    from . import get_task
-
-    return get_task(name)
-
-
 # --------------------------------------------------------------------------------------------------- readers
 def read_mnli(data_dir: Path, split: str, language: str) -> list[PairExample]:
     files = {"train": "multinli_1.0_train.jsonl", "dev": "multinli_1.0_dev_matched.jsonl",
              "test": "multinli_1.0_dev_matched.jsonl", "dev_mismatched": "multinli_1.0_dev_mismatched.jsonl"}
     path = require_file(data_dir / files[split], f"the MNLI 1.0 {split} file")
-    task, out = _task("mnli"), []
+    out = []
     for line, obj in iter_jsonl(path, ("gold_label", "sentence1", "sentence2")):
         if obj["gold_label"] == "-":
             continue
         out.append(PairExample(str(obj.get("pairID", line)), need_str(obj, "sentence1", path, line),
-                               need_str(obj, "sentence2", path, line), task.label_id(obj["gold_label"], path, line)))
+                               need_str(obj, "sentence2", path, line), label_id(NLI_LABELS, obj["gold_label"], path, line)))
     if not out:
         raise DataFormatError(path, None, "no labelled pairs (every gold_label is '-')")
     return out
@@ -84,14 +78,13 @@ def _anli_reader(rounds: tuple[str, ...]):
 
 def read_qqp(data_dir: Path, split: str, language: str) -> list[PairExample]:
     path = require_file(data_dir / f"{'dev' if split == 'test' else split}.tsv", f"the GLUE QQP {split} file")
-    task = _task("qqp")
     header = ["id", "qid1", "qid2", "question1", "question2", "is_duplicate"]
-    return [PairExample(c[0], c[3], c[4], task.label_id(c[5], path, line))
+    return [PairExample(c[0], c[3], c[4], label_id(BINARY_LABELS, c[5], path, line))
             for line, c in iter_tsv(path, 6, header=header)]
 
 
-def _read_pawsx_style(path: Path, task: Task) -> list[PairExample]:
-    return [PairExample(c[0], c[1], c[2], task.label_id(c[3], path, line))
+def _read_pawsx_style(path: Path) -> list[PairExample]:
+    return [PairExample(c[0], c[1], c[2], label_id(BINARY_LABELS, c[3], path, line))
             for line, c in iter_tsv(path, 4, header=["id", "sentence1", "sentence2", "label"])]
 
 
@@ -100,7 +93,7 @@ def read_pawsx(data_dir: Path, split: str, language: str) -> list[PairExample]:
     if split == "train" and language != "en":
         name = "translated_train.tsv"
     path = require_file(data_dir / language / name, f"the PAWS-X {language} {split} file")
-    return _read_pawsx_style(path, _task("pawsx"))
+    return _read_pawsx_style(path)
 
 
 #: XNLI translate-train labels as the files spell them (XTREME's and XNLI-MT's "contradictory").
@@ -113,7 +106,6 @@ def read_xnli_translate_train(data_dir: Path, language: str) -> list[PairExample
     ``translate-train/en-{lang}-translated.tsv`` (no header; English premise, English hypothesis, translated premise,
     translated hypothesis, label — the layout XTREME's ``xtreme_translations/XNLI`` bucket ships), or the XNLI-MT 1.0
     release's ``XNLI-MT-1.0/multinli/multinli.train.{lang}.tsv`` (header ``premise hypo label``)."""
-    task = _task("xnli")
     xtreme = data_dir / "translate-train" / f"en-{language}-translated.tsv"
     mt = data_dir / "XNLI-MT-1.0" / "multinli" / f"multinli.train.{language}.tsv"
     if not xtreme.is_file() and mt.is_file():
@@ -123,7 +115,7 @@ def read_xnli_translate_train(data_dir: Path, language: str) -> list[PairExample
             if lab is None:
                 raise DataFormatError(mt, line, f"unknown label {short(c[2])}; expected entailment, neutral or "
                                                 f"contradictory")
-            out.append(PairExample(f"{language}-{line}", c[0], c[1], task.labels.index(lab)))
+            out.append(PairExample(f"{language}-{line}", c[0], c[1], NLI_LABELS.index(lab)))
         return out
     require_file(xtreme, f"XTREME's XNLI translate-train file for {language} (or {mt})")
     out = []
@@ -132,7 +124,7 @@ def read_xnli_translate_train(data_dir: Path, language: str) -> list[PairExample
         if lab is None:
             raise DataFormatError(xtreme, line, f"unknown label {short(c[4])}; expected entailment, neutral or "
                                                 f"contradictory in the 5th column")
-        out.append(PairExample(f"{language}-{line}", c[2], c[3], task.labels.index(lab)))
+        out.append(PairExample(f"{language}-{line}", c[2], c[3], NLI_LABELS.index(lab)))
     return out
 
 
@@ -146,7 +138,6 @@ def read_xnli(data_dir: Path, split: str, language: str) -> list[PairExample]:
     path = require_file(data_dir / f"xnli.{split}.tsv", f"the XNLI 1.0 {split} file")
     if path.stat().st_size == 0:
         raise DataFormatError(path, None, "empty file; expected the XNLI 1.0 header and rows")
-    task = _task("xnli")
     rows = iter_tsv(path, header=["language", "gold_label"], min_cols=8)
     first = read_header(path)
     try:
@@ -161,7 +152,7 @@ def read_xnli(data_dir: Path, split: str, language: str) -> list[PairExample]:
         if c[0] != language:
             continue
         out.append(PairExample(c[id_col] if id_col is not None else str(line), c[i1], c[i2],
-                               task.label_id(c[1], path, line)))
+                               label_id(NLI_LABELS, c[1], path, line)))
     if not out:
         raise MissingDataError(f"{path}: no rows for language {language!r}")
     return out
@@ -174,7 +165,7 @@ def read_header(path: Path) -> list[str]:
 
 def read_kjv_web(data_dir: Path, split: str, language: str) -> list[PairExample]:
     path = require_file(data_dir / f"{split}.tsv", f"the KJV/WEB paraphrase {split} file (run `xstilts prepare`)")
-    return _read_pawsx_style(path, _task("kjv-web-paraphrase"))
+    return _read_pawsx_style(path)
 
 
 # ----------------------------------------------------------------------------------- Hugging Face conversions

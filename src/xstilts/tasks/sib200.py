@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..languages import FLORES_200_VARIANTS, flores_code, xtreme_code
 from . import TARGET, ExampleData, HFSource, Task, register
-from .base import iter_tsv, require_file, xstilts_protocol
+from .base import iter_tsv, label_id, require_file, xstilts_protocol
 from .classification import PairExample
 
 NAME = "sib200"
@@ -47,8 +47,7 @@ def _split_file(data_dir: Path, split: str, language: str) -> Path:
 def read_sib200(data_dir: Path, split: str, language: str) -> list[PairExample]:
     """SIB-200 *split* (train/dev/test) in *language*: one :class:`PairExample` per row, ``text_b`` ``None``."""
     path = _split_file(data_dir, split, language)
-    task = _TASK
-    return [PairExample(c[0], c[2], None, task.label_id(c[1], path, line))
+    return [PairExample(c[0], c[2], None, label_id(LABELS, c[1], path, line))
             for line, c in iter_tsv(path, 3, header=["index_id", "category", "text"], quoting=csv.QUOTE_MINIMAL)]
 
 
@@ -93,7 +92,7 @@ def write_examples(root: Path) -> Path:
     return root
 
 
-_TASK = register(Task(
+register(Task(
     name=NAME, kind="pair_classification", roles=(TARGET,), languages=LANGUAGES, metric="accuracy", labels=LABELS,
     read=read_sib200, data_subdir="sib-200", train_language="eng_Latn",
     hf=HFSource("Davlan/sib200", "{lang}", {"train": "train", "dev": "validation", "test": "test"}, _hf_row),

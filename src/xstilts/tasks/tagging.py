@@ -91,12 +91,6 @@ class TaggedExample:
     tags: tuple[str, ...]
 
 
-def _task(name: str) -> Task:
-    from . import get_task
-
-    return get_task(name)
-
-
 # ------------------------------------------------------------------------------------------ two-column files
 def _first_data_line(lines: list[str]) -> tuple[int, str] | None:
     for i, line in enumerate(lines, 1):
