@@ -70,8 +70,9 @@ class ModelConfig(_Strict):
     max_length: int = Field(128, gt=1, le=8192, description="max tokens per input (pairs: both sentences together)")
     text_prefix: str = Field("", description='prefix added to every input text, e.g. "passage: " for e5 models')
     family: Literal["auto", "encoder", "decoder", "bilstm"] = Field(
-        "auto", description="auto: encoder or decoder from the checkpoint's config; bilstm: the recurrent baseline "
-                            "over the checkpoint's embeddings")
+        "auto", description="the backbone architecture (not a task family; the key keeps its name for existing "
+                            "configs): auto: encoder or decoder from the checkpoint's config; bilstm: the recurrent "
+                            "baseline over the checkpoint's embeddings")
     size: str | None = Field(None, description="a label for reports and studies (e.g. base, large, 7B)")
     lora: LoraConfig | None = Field(None, description="train LoRA adapters instead of all weights")
     load_in_4bit: bool = Field(False, description="QLoRA: 4-bit base weights (needs bitsandbytes and a CUDA GPU)")

@@ -53,14 +53,14 @@ POOLER_TYPES = ("bert", "roberta", "xlm-roberta", "camembert")
 REPRESENTATIONS = ("pooler", "cls", "mean", "last")
 
 
-def resolve_representation(setting: str, family: str, model_type: str | None) -> str:
-    """The representation *setting* (``auto`` or one of :data:`REPRESENTATIONS`) for a backbone of *family*
+def resolve_representation(setting: str, architecture: str, model_type: str | None) -> str:
+    """The representation *setting* (``auto`` or one of :data:`REPRESENTATIONS`) for a backbone of *architecture*
     (``encoder``/``decoder``/``bilstm``) and Hugging Face *model_type*."""
     if setting != "auto":
         return setting
-    if family == "decoder":
+    if architecture == "decoder":
         return "last"
-    if family == "bilstm":
+    if architecture == "bilstm":
         return "mean"
     return "pooler" if model_type in POOLER_TYPES else "cls"
 

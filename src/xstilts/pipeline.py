@@ -366,8 +366,8 @@ class Pipeline:
                sampling: str, state_dir: Path, max_length: int, selection: list[list[TaskData]] | None = None):
         seed_everything(seed)
         pretrained = start.key.startswith("pretrained")
-        encoder, family = build_backbone(cfg.model, start.path, pretrained=pretrained, revision=start.revision,
-                                         seed=seed)
+        encoder, architecture = build_backbone(cfg.model, start.path, pretrained=pretrained, revision=start.revision,
+                                               seed=seed)
         h = hidden_size(encoder)
         if hp.freeze_embeddings:
             encoder.get_input_embeddings().weight.requires_grad_(False)
@@ -375,7 +375,7 @@ class Pipeline:
         for d in datas:  # heads that share encoder weights (the masked-LM output layer)
             if hasattr(d.family, "bind"):
                 d.family.bind(heads[d.label], encoder)
-        summary = {"decoder": "last", "bilstm": "mean"}.get(family)
+        summary = {"decoder": "last", "bilstm": "mean"}.get(architecture)
         if summary:  # sentence-level heads: last non-pad token of a causal model, mean of BiLSTM states
             for head in heads.values():
                 if hasattr(head, "summary"):
@@ -391,8 +391,8 @@ class Pipeline:
         mem = estimate_memory(model, hp.batch_size, max_length, cfg.model.gradient_checkpointing,
                               cfg.mixed_precision != "no")
         avail = available_memory(acc.device)
-        console.print(f"  {family} {type(encoder).__name__}: {total / 1e6:,.1f}M parameters, {trainable / 1e6:,.2f}M "
-                      f"trainable; memory estimate {mem['total'] / 2**30:.2f} GiB (weights "
+        console.print(f"  {architecture} {type(encoder).__name__}: {total / 1e6:,.1f}M parameters, "
+                      f"{trainable / 1e6:,.2f}M trainable; memory estimate {mem['total'] / 2**30:.2f} GiB (weights "
                       f"{mem['weights'] / 2**30:.2f}, gradients {mem['gradients'] / 2**30:.2f}, optimizer "
                       f"{mem['optimizer'] / 2**30:.2f}, activations at batch {hp.batch_size} x length "
                       f"{max_length} {mem['activations'] / 2**30:.2f}) of {avail / 2**30:.1f} GiB free")
@@ -660,16 +660,16 @@ class Pipeline:
             encoder, _ = build_backbone(cfg.model.model_copy(update={"lora": None, "gradient_checkpointing": False}),
                                         start.path, pretrained=pretrained, revision=start.revision, seed=0)
             encoder = encoder.to(device)
-            layer = retrieval.resolve_layer(ev.retrieval_layer, encoder, cfg.model.name_or_path)
+            layer = embeddings.resolve_layer(ev.retrieval_layer, encoder, cfg.model.name_or_path)
             console.print(f"  retrieval evaluation: {spec.label}, {len(langs)} languages, layer {layer}, "
                           f"{ev.pooling} pooling, max length {settings['max_length']}")
 
             def embed(texts, prefix=None):
                 with progress_bar(f"embed {spec.label} ({len(texts):,} distinct texts)", len(texts)) as adv:
                     return embeddings.embed(encoder, tokenizer, texts, layer=layer, pooling=ev.pooling,
-                                           max_length=settings["max_length"], batch_size=ev.batch_size,
-                                           prefix=cfg.model.text_prefix if prefix is None else prefix, device=device,
-                                           advance=adv)
+                                            max_length=settings["max_length"], batch_size=ev.batch_size,
+                                            prefix=cfg.model.text_prefix if prefix is None else prefix, device=device,
+                                            advance=adv)
 
         # each split and language read once: evaluation and the gold label files share it
         load = functools.cache(lambda sp, lang: load_examples(spec, sp, lang))

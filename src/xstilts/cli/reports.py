@@ -1,4 +1,4 @@
-"""``xstilts compare``, ``xstilts results`` and ``xstilts report``: tables and comparisons of finished runs and studies."""
+"""``xstilts compare`` and ``xstilts report``: a comparison of two runs, and a study's report."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``xstilts run`` and ``xstilts eval``: an experiment's phases, or the evaluation of a model without intermediate training."""
+"""``xstilts run`` and ``xstilts eval``: an experiment's phases, or a model evaluated without intermediate
+training."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``xstilts score``, ``xstilts export`` and ``xstilts evaluate``: XTREME scores, submissions and the official scorer."""
+"""``xstilts score``, ``xstilts export`` and ``xstilts evaluate``: XTREME scores, submissions and the
+official scorer."""
 
 from __future__ import annotations
 
