@@ -86,7 +86,7 @@ SYMBOLS = (["What", "was", "cause", "effect", "dem", ".", "。", "।", "?", "�
 TASK_LANGUAGES: dict[str, tuple[str, ...]] = {
     "xnli": ("en", "de", "zh"), "pawsx": ("en", "de", "zh"), "udpos": ("en", "de", "zh"),
     "panx": ("en", "de", "zh"), "xquad": ("en", "de", "zh"), "mlqa": ("en", "de", "zh"),
-    "tydiqa": ("en", "sw", "ru"), "xcopa": ("et", "sw", "zh"), "tatoeba": ("de", "sw", "zh"),
+    "xcopa": ("et", "sw", "zh"), "tatoeba": ("de", "sw", "zh"),
     "tatoeba-xtreme-r": ("de", "uk", "zh"), "tatoeba-udhr": ("de", "es", "zh"), "tatoeba-bible": ("es",),
     "bucc2018": ("de", "zh"), "lareqa": ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"),
     "mewslix": ("en", "de", "es"),
@@ -437,24 +437,6 @@ def write_mlqa(root: Path) -> Path:
         # a cross-lingual (G-XLT) file, as in the release; XTREME uses only the matching-language files
         _write(root / "MLQA_V1" / split / f"{split}-context-de-question-en.json",
                _json(_squad_doc(rng, "de", 4, f"{split}-de-en-")))
-    return root
-
-
-_TYDIQA_NAMES = {"en": "english", "sw": "swahili", "ru": "russian", "ar": "arabic", "fi": "finnish"}
-
-
-def write_tydiqa(root: Path) -> Path:
-    rng = _rng("tydiqa")
-    train = _squad_doc(rng, "en", 64, "english-")
-    _write(root / "tydiqa-goldp-v1.1-train" / "tydiqa.en.train.json", _json(train))
-    tt = _rng("tydiqa", "translate-train")
-    for lang in TASK_LANGUAGES["tydiqa"]:
-        if lang != "en":  # XTREME's translate-train of the English training set
-            _write(root / "translate-train" / f"tydiqa.translate.train.en-{lang}.json",
-                   _json(_squad_doc(tt, lang, 48, f"tt-{lang}-")))
-    for lang in TASK_LANGUAGES["tydiqa"]:
-        doc = _squad_doc(rng, lang, 20, f"{_TYDIQA_NAMES[lang]}-")
-        _write(root / "tydiqa-goldp-v1.1-dev" / f"tydiqa.{lang}.dev.json", _json(doc))
     return root
 
 
@@ -842,7 +824,7 @@ WRITERS: dict[str, Callable[[Path], Path]] = {
     "qqp": write_qqp, "xnli": write_xnli, "pawsx": write_pawsx,
     "kjv-web-paraphrase": _write_kjv("kjv-web-paraphrase"),
     "kjv-web-paraphrase-hard": _write_kjv("kjv-web-paraphrase-hard"),
-    "squad": write_squad, "squad2": write_squad2, "xquad": write_xquad, "mlqa": write_mlqa, "tydiqa": write_tydiqa,
+    "squad": write_squad, "squad2": write_squad2, "xquad": write_xquad, "mlqa": write_mlqa,
     "udpos": write_udpos, "panx": write_panx, "ccg": write_ccg,
     "hellaswag": write_hellaswag, "cosmosqa": write_cosmosqa, "commonsenseqa": write_commonsenseqa,
     "siqa": write_siqa, "xcopa": write_xcopa,

@@ -81,6 +81,15 @@ class ExampleData:
 
 
 @dataclass(frozen=True)
+class Download:
+    """How ``xstilts download`` fetches a task's real data (:attr:`Task.download`): ``plan(plan, languages)`` adds
+    the download units to an :class:`xstilts.download.Plan`; ``languages``: those it can fetch (``None``: any)."""
+
+    plan: Callable[[Any, list[str]], None]
+    languages: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Task:
     """A task declared once: what reads it, which head it needs, how it is scored, and in which languages.
 
@@ -104,6 +113,7 @@ class Task:
             phase section overrides them (:func:`xstilts.config.resolve_settings`).
         examples: how the small example data set is written (:class:`ExampleData`), for tasks declared with it.
         train_size: examples in the training set as released (for the study planner's cost estimate), if known.
+        download: how ``xstilts download`` fetches the real data (:class:`Download`), for tasks declared with it.
     """
 
     name: str
@@ -126,6 +136,7 @@ class Task:
     translate_train: tuple[str, ...] = ()
     examples: ExampleData | None = None
     train_size: int | None = None
+    download: Download | None = None
 
     def has_training_data(self, language: str) -> bool:
         """Whether the task can train on *language*: its own training language or a translate-train language."""
