@@ -352,7 +352,7 @@ class ExperimentConfig(_Strict):
     distributed: Literal["ddp", "fsdp"] | None = Field(
         None, description="data parallel under `accelerate launch`/torchrun: ddp (replicas) or fsdp (sharded, "
                           "torch FSDP2); None: from the launcher (fsdp with `accelerate launch --use_fsdp`)")
-    # training curves through accelerate's trackers (xstilts.training.resolve_trackers); not part of any phase hash
+    # training curves through accelerate's trackers (xstilts.trackers.resolve_trackers); not part of any phase hash
     trackers: list[str] = Field(
         default_factory=lambda: ["auto"], description="experiment trackers for training curves, written to "
         "<phase folder>/logs: auto (tensorboard when installed, else none), [] (off), tensorboard, wandb, mlflow, "

@@ -45,8 +45,8 @@ from .phases import (NOT_HASHED, PHASE_VERSION, _data_fingerprint, intermediate_
 from .preflight import check_inputs, hold_work_dir, phase_provenance, run_provenance, work_record
 from .run_report import write_comparison, write_results
 from .tasks import get_family, get_task
-from .training import (MultiTaskModel, TaskData, end_trackers, eval_all_languages, log_eval_metrics,
-                       resolve_trackers, seed_everything, start_trackers, total_steps, train)
+from .trackers import end_trackers, log_eval_metrics, resolve_trackers, start_trackers
+from .training import MultiTaskModel, TaskData, eval_all_languages, seed_everything, total_steps, train
 
 
 @dataclass
@@ -59,6 +59,17 @@ class EncoderRef:
     revision: str | None = None
 
 
+@dataclass
+class Trained:
+    """What :meth:`Pipeline._train` hands to the evaluation of a phase: the trained model (unwrapped), the
+    accelerator it ran on, the tokenizer's pad id and the training history (steps, losses, ``selection``)."""
+
+    model: torch.nn.Module
+    accelerator: object
+    pad_id: int
+    history: dict
+
+
 def _accelerator(cfg: ExperimentConfig, logs: Path | None = None):
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState, GradientState
@@ -66,7 +77,7 @@ def _accelerator(cfg: ExperimentConfig, logs: Path | None = None):
     AcceleratorState._reset_state(True)
     GradientState._reset_state()
     device = pick_device(cfg.device)
-    # trackers: training curves of the phase in *logs* (<phase folder>/logs); see xstilts.training.resolve_trackers
+    # trackers: training curves of the phase in *logs* (<phase folder>/logs); see xstilts.trackers.resolve_trackers
 
     trackers = resolve_trackers(cfg.trackers) if logs is not None else []
     return Accelerator(cpu=device.type == "cpu", mixed_precision=cfg.mixed_precision, log_with=trackers or None,
@@ -363,7 +374,8 @@ class Pipeline:
         return out
 
     def _train(self, cfg, hp, phase: str, start: EncoderRef, datas: list[TaskData], tokenizer, seed: int,
-               sampling: str, state_dir: Path, max_length: int, selection: list[list[TaskData]] | None = None):
+               sampling: str, state_dir: Path, max_length: int,
+               selection: list[list[TaskData]] | None = None) -> Trained:
         seed_everything(seed)
         pretrained = start.key.startswith("pretrained")
         encoder, architecture = build_backbone(cfg.model, start.path, pretrained=pretrained, revision=start.revision,
@@ -463,8 +475,7 @@ class Pipeline:
             console.print(f"  selected step {sel['selected_step']} of {sel['steps_trained']} ({sel['mode']}, "
                           f"{sel['metric']} {sel['best_score']:.2f})"
                           + (" — stopped early" if sel["stopped_early"] else ""))
-        model = acc.unwrap_model(model)
-        return model, acc, pad, history
+        return Trained(acc.unwrap_model(model), acc, pad, history)
 
     def _evaluate(self, spec: TaskSpec, split: str, lang: str, pred_dir: Path, data: TaskData,
                   outputs: list) -> dict:
@@ -524,9 +535,9 @@ class Pipeline:
                 devs[spec.label] = (lang, self._eval_data(spec, task.dev_split, lang, tokenizer, cfg,
                                                           lengths[spec.label]))
                 selection.append(self._selection_data(spec, hp, tokenizer, cfg, lengths[spec.label], [lang]))
-            model, acc, pad, history = self._train(cfg, hp, "intermediate", start, datas, tokenizer, seed,
-                                                   ic.sampling, tmp / "train_state", max(lengths.values()),
-                                                   selection)
+            trained = self._train(cfg, hp, "intermediate", start, datas, tokenizer, seed, ic.sampling,
+                                  tmp / "train_state", max(lengths.values()), selection)
+            model, acc, pad, history = trained.model, trained.accelerator, trained.pad_id, trained.history
             dev = {}
             for spec in ic.tasks:
                 lang, data = devs[spec.label]
@@ -588,8 +599,9 @@ class Pipeline:
             train_data = self._train_data(spec, tokenizer, cfg, max_length)
             sets, no_dev = self._eval_sets(spec, langs, tokenizer, cfg, max_length)
             selection = self._selection_data(spec, hp, tokenizer, cfg, max_length, list(sets["dev"]))
-            model, acc, pad, history = self._train(cfg, hp, "target", start, [train_data], tokenizer, seed,
-                                                   "proportional", tmp / "train_state", max_length, [selection])
+            trained = self._train(cfg, hp, "target", start, [train_data], tokenizer, seed, "proportional",
+                                  tmp / "train_state", max_length, [selection])
+            model, acc, pad, history = trained.model, trained.accelerator, trained.pad_id, trained.history
             splits = {}
             for split, datas in sets.items():
                 per_lang = self._evaluate_languages(model, spec, split, datas, acc, pad, tmp / "predictions",

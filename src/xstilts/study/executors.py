@@ -668,7 +668,7 @@ def run_study(study: Study, cells: list[Cell], *, force: bool = False, kind: str
         log(f"{skipped} of {len(cells)} cell(s) already done")
     if not todo:
         return {"ran": 0, "skipped": skipped, "results": []}
-    from ..training import resolve_trackers
+    from ..trackers import resolve_trackers
 
     for names in dict.fromkeys(tuple(c.config.trackers) for c in todo):
         resolve_trackers(list(names))  # a tracker asked for by name but not installed: one error, before any cell
