@@ -422,7 +422,7 @@ def finetune_for_retrieval(cfg, spec, start, ft: dict, device: torch.device):
     family = get_family(task.kind)
     seed = int(ft["seed"])
     settings = FinetuneSettings.from_dict(ft)
-    pretrained = start.key.startswith("pretrained")
+    pretrained = start.pretrained
     revision = getattr(start, "revision", None) or (cfg.model.revision if pretrained else None)
     tokenizer = load_tokenizer(start.path, revision)
     folder = task_data_dir(spec)

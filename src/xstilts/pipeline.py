@@ -58,6 +58,11 @@ class EncoderRef:
     key: str
     revision: str | None = None
 
+    @property
+    def pretrained(self) -> bool:
+        """Whether this is the pretrained checkpoint (not a previous phase's saved encoder)."""
+        return self.key.startswith("pretrained")
+
 
 @dataclass
 class Trained:
@@ -377,7 +382,7 @@ class Pipeline:
                sampling: str, state_dir: Path, max_length: int,
                selection: list[list[TaskData]] | None = None) -> Trained:
         seed_everything(seed)
-        pretrained = start.key.startswith("pretrained")
+        pretrained = start.pretrained
         encoder, architecture = build_backbone(cfg.model, start.path, pretrained=pretrained, revision=start.revision,
                                                seed=seed)
         h = hidden_size(encoder)
@@ -668,7 +673,7 @@ class Pipeline:
                           f"({ft_record['representation_used']} encoding)")
         else:
             tokenizer = load_tokenizer(start.path, start.revision)
-            pretrained = start.key.startswith("pretrained")
+            pretrained = start.pretrained
             encoder, _ = build_backbone(cfg.model.model_copy(update={"lora": None, "gradient_checkpointing": False}),
                                         start.path, pretrained=pretrained, revision=start.revision, seed=0)
             encoder = encoder.to(device)
