@@ -692,8 +692,8 @@ class Pipeline:
         load = functools.cache(lambda sp, lang: load_examples(spec, sp, lang))
         with atomic_dir(final) as tmp, hold_work_dir(tmp):
             res = family.evaluate(task, langs, load, embed, settings, **({"embed_query": embed_query} if ft else {}))
-            per_lang, lines = res[0], res[1]
-            for lang, stats in (res[2] if len(res) > 2 else {}).items():  # optional per-example statistics
+            per_lang, lines = res.scores, res.predictions
+            for lang, stats in res.stats.items():  # per-example statistics, where the family has them
                 atomic_write_text(tmp / "per_example" / task.name / f"{task.test_split}-{lang}.jsonl",
                                   "".join(json.dumps(x) + "\n" for x in stats))
             for lang, (fname, content) in lines.items():

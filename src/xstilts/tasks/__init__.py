@@ -20,7 +20,8 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError
-from .base import INTERMEDIATE, TARGET, Download, ExampleData, Family, HFSource, Task
+from .base import (INTERMEDIATE, TARGET, Download, EmbeddingFamily, EmbeddingResult, ExampleData, Family, HFSource,
+                   Task, TrainableFamily)
 
 REGISTRY: dict[str, Task] = {}
 ALIASES: dict[str, str] = {}
@@ -106,4 +107,5 @@ for _folder in filter(None, os.environ.get(TASK_PATH_ENV, "").split(os.pathsep))
     discover(_folder)
 
 __all__ = ["INTERMEDIATE", "TARGET", "Family", "HFSource", "Task", "REGISTRY", "FAMILIES", "register",
-           "register_family", "get_task", "get_family", "all_tasks", "discover", "Download", "ExampleData"]
+           "register_family", "get_task", "get_family", "all_tasks", "discover", "Download", "ExampleData",
+           "TrainableFamily", "EmbeddingFamily", "EmbeddingResult"]

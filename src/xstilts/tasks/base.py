@@ -373,16 +373,34 @@ def iter_jsonl(path: Path, required: tuple[str, ...] = ()) -> Iterator[tuple[int
 
 # ----------------------------------------------------------------------------------------------- task families
 class Family:
-    """What all tasks of one kind share: featurisation, head, loss, decoding, metric and prediction files.
+    """What all tasks of one kind share. Two protocols derive from it: :class:`TrainableFamily` (featurisation, head,
+    loss, decoding, metric and prediction files: the tasks that are fine-tuned) and :class:`EmbeddingFamily` (tasks
+    scored from sentence embeddings with no head: ``evaluate`` returns one :class:`EmbeddingResult`).
 
     Subclasses implement the methods for their kind and are registered in :data:`xstilts.tasks.FAMILIES`.
     """
 
     kind: str = ""
-    #: False for families scored from sentence embeddings without training (they implement ``evaluate``).
+    #: False for families scored from sentence embeddings without training (:class:`EmbeddingFamily`).
     trainable: bool = True
     #: pydantic model of the per-task ``options`` a config may give this family (``None``: no options).
     options_model: Any = None
+
+    def example_stats(self, task: Task, predictions: list, examples: list) -> list[dict] | None:
+        """Per-example statistics from which :meth:`metric_from_stats` recomputes the task's headline metric on any
+        subset of examples (for paired bootstrap confidence intervals), e.g. ``{"correct": 1}`` for accuracy,
+        ``{"tp": 2, "fp": 0, "fn": 1}`` per sentence for span F1. ``None``: not supported."""
+        return None
+
+    def metric_from_stats(self, task: Task, stats: list[dict]) -> float:
+        """The headline metric (%) of the examples whose statistics are *stats* (see :meth:`example_stats`)."""
+        raise NotImplementedError
+
+
+class TrainableFamily(Family):
+    """A kind of task that is fine-tuned: featurisation, head, loss, decoding, metric and prediction files."""
+
+    trainable = True
     #: True when :meth:`collate` draws random numbers from torch's global RNG (masked LM): the trainer then collates
     #: on the main thread under a seed derived from the run seed and the batch's position, so that results do not
     #: depend on prefetching, resuming or the number of data-parallel processes.
@@ -440,24 +458,34 @@ class Family:
         ``xstilts export --labels`` gives its ``--label_folder``). ``None``: not supported."""
         return None
 
+
+@dataclass
+class EmbeddingResult:
+    """What :meth:`EmbeddingFamily.evaluate` returns: per language the scores (%, with ``n``), the prediction file
+    ``(file name, content)`` and, where the metric decomposes over examples, the per-example statistics
+    (:meth:`Family.example_stats`; empty otherwise). Unpacks as ``scores, predictions, stats``."""
+
+    scores: dict[str, dict[str, float]]
+    predictions: dict[str, tuple[str, str]]
+    stats: dict[str, list[dict]] = field(default_factory=dict)
+
+    def __iter__(self):
+        return iter((self.scores, self.predictions, self.stats))
+
+
+class EmbeddingFamily(Family):
+    """A kind of task scored from the encoder's sentence embeddings, with no training and no head (retrieval)."""
+
+    trainable = False
+
     def label_files(self, task: Task, languages: list[str], load) -> dict[str, tuple[str, str]]:
-        """For families with ``trainable = False``: ``{lang: (file name, content)}`` of the gold labels of each
-        language's test data (``load(split, language)``, the loader :meth:`evaluate` was given, so nothing is read twice),
-        matching the prediction files of :meth:`evaluate`."""
+        """``{lang: (file name, content)}`` of the gold labels of each language's test data (``load(split,
+        language)``, the loader :meth:`evaluate` was given, so nothing is read twice), matching the prediction files of
+        :meth:`evaluate`."""
         return {}
 
-    def example_stats(self, task: Task, predictions: list, examples: list) -> list[dict] | None:
-        """Per-example statistics from which :meth:`metric_from_stats` recomputes the task's headline metric on any
-        subset of examples (for paired bootstrap confidence intervals), e.g. ``{"correct": 1}`` for accuracy,
-        ``{"tp": 2, "fp": 0, "fn": 1}`` per sentence for span F1. ``None``: not supported."""
-        return None
-
-    def metric_from_stats(self, task: Task, stats: list[dict]) -> float:
-        """The headline metric (%) of the examples whose statistics are *stats* (see :meth:`example_stats`)."""
-        raise NotImplementedError
-
-    def evaluate(self, task: Task, languages: list[str], load, embed, settings: dict) -> tuple[dict, dict]:
-        """For families with ``trainable = False``: score every language from embeddings.
+    def evaluate(self, task: Task, languages: list[str], load, embed, settings: dict) -> EmbeddingResult:
+        """Score every language from embeddings.
 
         Args:
             load: ``load(split, language) -> data`` (the task's reader).
@@ -465,6 +493,7 @@ class Family:
                 *prefix* overrides the model's text prefix (e.g. ``"query: "`` for e5 questions).
             settings: evaluation settings (``k`` for margin scoring, ``layer``, ``pooling``, ``max_length``).
         Returns:
-            ``({lang: {metric: %, ..., "n": count}}, {lang: (file name, content) of the predictions})``.
+            an :class:`EmbeddingResult`: ``{lang: {metric: %, ..., "n": count}}``, ``{lang: (file name, content) of
+            the predictions}`` and the per-example statistics where the family has them.
         """
         raise NotImplementedError

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from ..errors import DataFormatError, MissingDataError
 from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import (XSTILTS_INTERMEDIATE, Family, iter_jsonl, iter_tsv, label_id, need_str, read_text_lines,
-                   require_file, short, xstilts_protocol)
+from .base import (XSTILTS_INTERMEDIATE, TrainableFamily, iter_jsonl, iter_tsv, label_id, need_str,
+                   read_text_lines, require_file, short, xstilts_protocol)
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 BINARY_LABELS = ("0", "1")
@@ -47,7 +47,8 @@ def read_mnli(data_dir: Path, split: str, language: str) -> list[PairExample]:
         if obj["gold_label"] == "-":
             continue
         out.append(PairExample(str(obj.get("pairID", line)), need_str(obj, "sentence1", path, line),
-                               need_str(obj, "sentence2", path, line), label_id(NLI_LABELS, obj["gold_label"], path, line)))
+                               need_str(obj, "sentence2", path, line),
+                               label_id(NLI_LABELS, obj["gold_label"], path, line)))
     if not out:
         raise DataFormatError(path, None, "no labelled pairs (every gold_label is '-')")
     return out
@@ -249,7 +250,7 @@ register(Task(
 
 
 # --------------------------------------------------------------------------------------------------- family
-class PairClassification(Family):
+class PairClassification(TrainableFamily):
     """Sentence-pair classification: ``<s> a </s></s> b </s>`` (the tokenizer's pair template), truncated
     longest-first to the max length (a single sentence, ``text_b is None`` in every example: ``<s> a </s>``); a
     :class:`~xstilts.heads.ClassificationHead` on the first token; cross-entropy;

@@ -47,8 +47,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ConfigError, DataFormatError, MissingDataError, XstiltsError
 from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import (XSTILTS_INTERMEDIATE, Family, decode_text, iter_jsonl, need_str, read_bytes, read_text_lines,
-                   require_file, short, type_name)
+from .base import (XSTILTS_INTERMEDIATE, TrainableFamily, decode_text, iter_jsonl, need_str, read_bytes,
+                   read_text_lines, require_file, short, type_name)
 
 
 @dataclass(frozen=True)
@@ -446,7 +446,7 @@ class MultipleChoiceOptions(BaseModel):
         None, description="xcopa only: English training data (default siqa+copa, as XTREME-R trains on both)")
 
 
-class MultipleChoice(Family):
+class MultipleChoice(TrainableFamily):
     """C sequences per example, scored one by one by a shared head, cross-entropy over the C scores.
 
     Features per example: ``input_ids`` (a list of C token-id lists), ``label`` and, for tokenizers with segment ids,

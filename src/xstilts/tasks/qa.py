@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import DataFormatError, MissingDataError, XstiltsError
 from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import (XSTILTS_INTERMEDIATE_QA, Family, parse_json, read_text, require_file, short, type_name,
+from .base import (XSTILTS_INTERMEDIATE_QA, TrainableFamily, parse_json, read_text, require_file, short, type_name,
                    xstilts_protocol)
 
 
@@ -309,7 +309,7 @@ class QAOptions(BaseModel):
         0.0, description="predict no answer when null score - best span score exceeds this (v2 only)")
 
 
-class SpanQA(Family):
+class SpanQA(TrainableFamily):
     """Extractive QA: question + context window -> start/end logits (:class:`~xstilts.heads_qa.SpanHead`).
 
     Features (one per window): ``input_ids`` (``[CLS] question [SEP] context-window [SEP]`` as the tokenizer's pair

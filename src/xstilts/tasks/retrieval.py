@@ -22,7 +22,7 @@ from pathlib import Path
 from ..errors import DataFormatError, MissingDataError
 from ..languages import TATOEBA_LANG3, from_lang3, to_lang3
 from . import TARGET, HFSource, Task, register, register_family
-from .base import ConfigByLanguage, Family, iter_tsv, read_text_lines, require_file, short
+from .base import ConfigByLanguage, EmbeddingFamily, EmbeddingResult, iter_tsv, read_text_lines, require_file, short
 
 
 @dataclass
@@ -128,7 +128,7 @@ TATOEBA_HF = HFSource("google/xtreme", ConfigByLanguage("tatoeba.{lang}", TATOEB
 NEAREST = ("nearest", "bitext")
 
 
-class Retrieval(Family):
+class Retrieval(EmbeddingFamily):
     """Retrieval from sentence embeddings, no training and no head.
 
     ``evaluate`` loads every language's data, embeds each distinct text once (the English side of Tatoeba-format
@@ -162,7 +162,7 @@ class Retrieval(Family):
         n = sum(s.get("_examples", 1) for s in stats)
         return 100.0 * sum(s["correct"] for s in stats) / n if n else 0.0
 
-    def evaluate(self, task: Task, languages: list[str], load, embed, settings: dict) -> tuple[dict, dict, dict]:
+    def evaluate(self, task: Task, languages: list[str], load, embed, settings: dict) -> EmbeddingResult:
         """Score every language.
 
         Args:
@@ -218,7 +218,7 @@ class Retrieval(Family):
                 scores[lang] = {**metrics.bucc_scores(test_c, test[0].gold, threshold), "n": len(test[0].src)}
                 lines[lang] = (f"{task.test_split}-{lang}.tsv", "".join(
                     f"{a}\t{b}\n" for a, b in sorted(p for p, v in test_c.items() if v >= threshold)))
-        return scores, lines, stats
+        return EmbeddingResult(scores, lines, stats)
 
     def label_files(self, task, languages, load):
         """Tatoeba: the gold English line of each source line (its own index), one per line; BUCC: the gold

@@ -52,8 +52,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import DataFormatError, MissingDataError, XstiltsError
 from ..languages import XTREME_LANGUAGES
 from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import (XSTILTS_INTERMEDIATE, ConfigByLanguage, Family, parse_json, read_text, read_text_lines, short, type_name,
-                   xstilts_protocol)
+from .base import (XSTILTS_INTERMEDIATE, ConfigByLanguage, TrainableFamily, parse_json, read_text, read_text_lines,
+                   short, type_name, xstilts_protocol)
 
 #: ignored position in the token labels (special tokens, prefix words, non-first sub-words)
 IGNORE = -100
@@ -456,7 +456,7 @@ class TaggingOptions(BaseModel):
                                                         "instead of only the first; prediction always uses the first")
 
 
-class Tagging(Family):
+class Tagging(TrainableFamily):
     """Token tagging with a per-token linear head (:class:`~xstilts.heads_tagging.TokenClassificationHead`).
 
     Featurisation (as XTREME's ``third_party/utils_tag.py``): words are tokenised with ``is_split_into_words=True``;
