@@ -99,7 +99,7 @@ EXAMPLE_LANGUAGES = ("deu_Latn", "swh_Latn", "zho_Hans")
 def write_examples(root: Path) -> Path:
     """``<lang>.jsonl`` per language in the release's layout (passages of two sentences, four answers, the right
     one marked as the family's other example data marks it); Cosmos QA is written beside it (``depends``)."""
-    from ..provision import examples as ex
+    from . import _synthetic as ex
 
     rng = ex._rng(NAME)
     for lang in EXAMPLE_LANGUAGES:

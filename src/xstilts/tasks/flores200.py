@@ -92,7 +92,7 @@ EXAMPLE_LANGUAGES = ("deu_Latn", "swh_Latn", "zho_Hans")
 def write_examples(root: Path) -> Path:
     """``flores200_dataset/{dev,devtest}/<code>.{dev,devtest}``: the same clauses rendered in every language, so
     line *i* of every file is one sentence."""
-    from ..provision import examples as ex
+    from . import _synthetic as ex
 
     rng = ex._rng(NAME)
     for split, n in (("dev", 16), ("devtest", 24)):

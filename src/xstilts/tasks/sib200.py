@@ -71,7 +71,7 @@ EXAMPLE_LANGUAGES = ("eng_Latn", "deu_Latn", "swh_Latn", "zho_Hans")
 def write_examples(root: Path) -> Path:
     """``data/annotated/<lang>/{train,dev,test}.tsv``: synthetic sentences whose topic is the place they name
     (place *k* is topic *k*; the seventh topic names no place and has an organisation as subject)."""
-    from ..provision import examples as ex
+    from . import _synthetic as ex
 
     rng = ex._rng(NAME)
     for lang in EXAMPLE_LANGUAGES:

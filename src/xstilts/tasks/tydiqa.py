@@ -72,7 +72,7 @@ EXAMPLE_LANGUAGES = ("en", "sw", "ru")
 
 def write_examples(root: Path) -> Path:
     """The XTREME layout: English training file, translate-train files, one dev file per language."""
-    from ..provision import examples as ex
+    from . import _synthetic as ex
 
     rng = ex._rng(NAME)
     train = ex._squad_doc(rng, "en", 64, "english-")
