@@ -136,6 +136,17 @@ class Plan:
             self._keys.add((folder, key))
             self.units.append(Unit(task, folder, key, label, run, optional))
 
+    def url_file(self, task: str, folder: Path, key: str, label: str, url: str, rel: str, split: str,
+                 counter: Callable[[Path], int], *, optional: bool = False) -> None:
+        """A release file fetched from *url* into ``folder/rel``, its records counted by *counter* (for task
+        modules' :attr:`~xstilts.tasks.Task.download` plans)."""
+        _plan_url_file(self, task, folder, key, label, url, rel, split, counter, optional=optional)
+
+    @staticmethod
+    def hub_pin(path: str, task_name: str | None = None) -> str | None:
+        """The commit to load hub data set *path* at: the task's pinned revision, else a known pin, else ``None``."""
+        return _hub_pin(path, task_name)
+
 
 # ----------------------------------------------------------------------------------------- sentence pairs
 def plan_mnli(plan: Plan) -> None:

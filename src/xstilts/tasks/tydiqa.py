@@ -28,6 +28,7 @@ LANGUAGES = tuple("en ar bn fi id ko ru sw te".split())
 #: The language names that prefix question ids in the original release (``swahili-...``).
 LANGUAGE_NAMES = {"ar": "arabic", "bn": "bengali", "en": "english", "fi": "finnish", "id": "indonesian",
                   "ko": "korean", "ru": "russian", "sw": "swahili", "te": "telugu"}
+GOOGLE_XTREME = "google/xtreme"
 GOOGLE_XTREME_REVISION = "21f88c0ff5bf413a83c854eb00050e75d245161f"
 #: XTREME's machine translation of the English training set, and where the download writes it.
 TRANSLATE_TRAIN_URL = ("https://storage.googleapis.com/xtreme_translations/TyDiQA-GoldP/translate-train/"
@@ -93,13 +94,12 @@ def plan_download(plan, languages: list[str]) -> None:
     """``xstilts download``: the hub config (all languages at once) in the XTREME layout, and XTREME's
     translate-train files where the plan asks for them."""
     from ..download._formats import count_squad, write_squad
-    from ..download._sources import GOOGLE_XTREME, _hub_pin, _plan_url_file
 
     folder = plan.folder(NAME)
     by_name = {v: k for k, v in LANGUAGE_NAMES.items()}
 
     def run(ctx) -> None:
-        dsd = ctx.hub(GOOGLE_XTREME, NAME, None, _hub_pin(GOOGLE_XTREME, NAME))
+        dsd = ctx.hub(GOOGLE_XTREME, NAME, None, plan.hub_pin(GOOGLE_XTREME, NAME))
         for hub_split, split, pattern in (("train", "train", "tydiqa-goldp-v1.1-train/tydiqa.{lang}.train.json"),
                                           ("validation", "dev", "tydiqa-goldp-v1.1-dev/tydiqa.{lang}.dev.json")):
             rows: dict[str, list[dict]] = {}
@@ -114,17 +114,17 @@ def plan_download(plan, languages: list[str]) -> None:
     if plan.translate_train:
         for lang in languages:
             if lang != "en":
-                _plan_url_file(plan, NAME, folder, f"url:translate-train:{lang}",
-                               f"XTREME translate-train {lang} (TyDiQA-GoldP English train machine-translated)",
-                               TRANSLATE_TRAIN_URL.format(lang=lang), TRANSLATE_TRAIN_FILE.format(lang=lang), "train",
-                               count_squad, optional=True)
+                plan.url_file(NAME, folder, f"url:translate-train:{lang}",
+                              f"XTREME translate-train {lang} (TyDiQA-GoldP English train machine-translated)",
+                              TRANSLATE_TRAIN_URL.format(lang=lang), TRANSLATE_TRAIN_FILE.format(lang=lang), "train",
+                              count_squad, optional=True)
 
 
 register(Task(
     name=NAME, kind="span_qa", roles=(TARGET,), languages=LANGUAGES, metric="f1", read=read_tydiqa,
     train_size=3_696,  # the released English training set (study cost estimates)
     data_subdir=NAME,
-    hf=HFSource("google/xtreme", NAME, {"train": "train", "dev": "validation", "test": "validation"}, _hf_squad,
+    hf=HFSource(GOOGLE_XTREME, NAME, {"train": "train", "dev": "validation", "test": "validation"}, _hf_squad,
                 keep=_keep, revision=GOOGLE_XTREME_REVISION),
     description="TyDiQA-GoldP: gold-passage extractive QA in 9 typologically diverse languages; trained on its English "
                 "training set, evaluated on the dev sets",
