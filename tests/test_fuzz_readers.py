@@ -758,7 +758,7 @@ def test_language_discovery_on_odd_file_names(names):
             if n.strip(".") and "/" not in n:
                 (root / n).write_text("x\n")
         for task in all_tasks():
-            find = task.extra.get("discover_languages")
+            find = task.discover_languages
             if find is not None:
                 langs = find(root)
                 assert langs == sorted(langs) and all(re.fullmatch(r"[a-z]{2,3}", x) for x in langs), (task.name,

@@ -56,7 +56,7 @@ def test_sib200_reads_the_release_layout(data):
     assert len(train) == 56 and all(e.text_b is None for e in train)
     assert task.read(folder, "test", "de") == task.read(folder, "test", "deu_Latn")  # XTREME code mapped
     assert task.read(folder / "data" / "annotated", "dev", "swh_Latn")  # annotated/ given directly
-    assert task.extra["discover_languages"](folder) == ["deu_Latn", "eng_Latn", "swh_Latn", "zho_Hans"]
+    assert task.discover_languages(folder) == ["deu_Latn", "eng_Latn", "swh_Latn", "zho_Hans"]
     bad = folder / "data" / "annotated" / "deu_Latn" / "test.tsv"
     bad.write_text("index_id\tcategory\ttext\n1\tcooking\tDas Haus.\n", encoding="utf-8")
     with pytest.raises(DataFormatError, match=r"test.tsv:2: unknown label 'cooking'"):
@@ -92,7 +92,7 @@ def test_flores200_reads_both_splits(data):
     dev, devtest = task.read(folder, "dev", "swh_Latn"), task.read(folder, "devtest", "sw")
     assert (len(dev.src), len(devtest.src)) == (16, 24) and dev.gold[0] == ("0", "0")
     assert task.read(folder, "test", "deu_Latn").src == task.read(folder / "flores200_dataset", "devtest", "de").src
-    assert task.extra["discover_languages"](folder) == ["deu_Latn", "swh_Latn", "zho_Hans"]
+    assert task.discover_languages(folder) == ["deu_Latn", "swh_Latn", "zho_Hans"]
 
 
 # ------------------------------------------------------------------------------------------ hub conversions

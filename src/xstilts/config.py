@@ -166,7 +166,7 @@ class TaskSpec(_Strict):
             if not self.languages:
                 raise ValueError("languages is empty")
             unknown = [lang for lang in self.languages if lang not in task.languages]
-            if unknown and "discover_languages" not in task.extra:
+            if unknown and task.discover_languages is None:
                 raise ValueError(f"task {task.name!r} has no language(s) {_show(unknown)}; "
                                  f"it has {', '.join(task.languages)}")
             bad = [lang for lang in unknown if not re.fullmatch(r"[a-z]{2,3}", lang)]

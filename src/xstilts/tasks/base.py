@@ -114,6 +114,12 @@ class Task:
         examples: how the small example data set is written (:class:`ExampleData`), for tasks declared with it.
         train_size: examples in the training set as released (for the study planner's cost estimate), if known.
         download: how ``xstilts download`` fetches the real data (:class:`Download`), for tasks declared with it.
+        discover_languages: ``discover_languages(folder) -> languages`` found in a local data folder, for
+            ``languages: all`` (and a config may then list languages beyond :attr:`languages`); ``None``: the listed
+            languages only.
+        read_options: whether :attr:`read` takes the task entry's ``options`` (``read(..., options=...)``: XCOPA's
+            ``train_on``).
+        extra: family-specific settings the task's family reads (``mode``, ``scorer``, ``qa_metric``...).
     """
 
     name: str
@@ -137,6 +143,8 @@ class Task:
     examples: ExampleData | None = None
     train_size: int | None = None
     download: Download | None = None
+    discover_languages: Callable[[Path], list[str]] | None = None
+    read_options: bool = False
 
     def has_training_data(self, language: str) -> bool:
         """Whether the task can train on *language*: its own training language or a translate-train language."""

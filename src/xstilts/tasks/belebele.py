@@ -124,6 +124,7 @@ register(Task(
     description="Belebele multiple-choice reading comprehension, 122 language variants; trained on English Cosmos QA",
     source="Bandarkar et al. 2024 (Belebele); Huang et al. 2019 (Cosmos QA)",
     protocol=xstilts_protocol(epochs=3, batch_size=16, max_length=384),
-    extra={"num_choices": 4, "discover_languages": belebele_languages},
+    discover_languages=belebele_languages,
+    extra={"num_choices": 4},
     examples=ExampleData(write_examples, EXAMPLE_LANGUAGES, depends=("cosmosqa",)),
 ))

@@ -118,6 +118,7 @@ register(Task(
                 "and en->xx)",
     source="NLLB Team 2022 (FLORES-200); Tatoeba-style scoring as Artetxe & Schwenk 2019",
     protocol={"max_length": 512},  # sentence embeddings of inputs up to 512 tokens, as for Tatoeba
-    extra={"discover_languages": flores200_languages, "mode": "bitext"},
+    discover_languages=flores200_languages,
+    extra={"mode": "bitext"},
     examples=ExampleData(write_examples, EXAMPLE_LANGUAGES),
 ))

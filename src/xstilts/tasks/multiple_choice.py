@@ -428,8 +428,9 @@ register(Task(
 register(Task(
     name="xcopa", kind="multiple_choice", roles=(TARGET,), languages=XCOPA_LANGS, metric="accuracy",
     read=read_xcopa, data_subdir="xcopa",
-    extra={"num_choices": 2, "read_options": True, "train_sources": True, "prediction_format": "jsonl_label",
-           "discover_languages": discover_xcopa_languages},
+    discover_languages=discover_xcopa_languages,
+    read_options=True,
+    extra={"num_choices": 2, "train_sources": True, "prediction_format": "jsonl_label"},
     hf=HFSource("cambridgeltl/xcopa", "{lang}", {"dev": "validation", "test": "test"}, _hf_copa),
     description="Cross-lingual Choice of Plausible Alternatives, 11 languages; trained on English SIQa and/or COPA",
     source="Ponti et al. 2020; XTREME-R",

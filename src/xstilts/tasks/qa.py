@@ -275,8 +275,8 @@ register(Task(
     source="Artetxe et al. 2020; XTREME (scored with evaluate-v1.1.py)",
     protocol=xstilts_protocol(epochs=2, batch_size=16, max_length=384),
     translate_train=tuple(x for x in XQUAD_LANGS if x != "en"),  # squad/translate-train
-    extra={"qa_metric": "squad_v1", "version_2_with_negative": False,
-           "discover_languages": _discover(r"xquad\.([a-z]{2,3})\.json")},
+    discover_languages=_discover(r"xquad\.([a-z]{2,3})\.json"),
+    extra={"qa_metric": "squad_v1", "version_2_with_negative": False},
 ))
 register(Task(
     name="mlqa", kind="span_qa", roles=(TARGET,), languages=MLQA_LANGS, metric="f1", read=read_mlqa,
@@ -288,8 +288,8 @@ register(Task(
     source="Lewis et al. 2020; XTREME (scored with mlqa_evaluation_v1.py)",
     protocol=xstilts_protocol(epochs=2, batch_size=16, max_length=384),
     translate_train=tuple(x for x in MLQA_LANGS if x != "en"),  # squad/translate-train
-    extra={"qa_metric": "mlqa", "version_2_with_negative": False,
-           "discover_languages": _discover(r"test-context-([a-z]{2})-question-\1\.json")},
+    discover_languages=_discover(r"test-context-([a-z]{2})-question-\1\.json"),
+    extra={"qa_metric": "mlqa", "version_2_with_negative": False},
 ))
 
 

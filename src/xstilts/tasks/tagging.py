@@ -421,7 +421,8 @@ register(Task(
     description="Universal Dependencies v2.5 part-of-speech tagging, 17 UPOS tags, 33 languages; trained on English",
     source="Nivre et al. 2020 (UD v2.5); XTREME (Hu et al. 2020), F1 as its evaluate.py",
     protocol=xstilts_protocol(epochs=10, batch_size=32, max_length=256),
-    extra={"scorer": "pos", "discover_languages": udpos_languages},
+    discover_languages=udpos_languages,
+    extra={"scorer": "pos"},
 ), aliases=("ud-pos",))
 register(Task(
     name="panx", kind="tagging", roles=(TARGET,), languages=PANX_LANGS, metric="f1", labels=PANX_LABELS,
@@ -432,7 +433,8 @@ register(Task(
     description="WikiANN named-entity recognition (PER, ORG, LOC; IOB2), 40 languages; trained on English",
     source="Pan et al. 2017; Rahimi et al. 2019 splits; XTREME (Hu et al. 2020), seqeval F1",
     protocol=xstilts_protocol(epochs=10, batch_size=32, max_length=256),
-    extra={"scorer": "ner", "discover_languages": panx_languages},
+    discover_languages=panx_languages,
+    extra={"scorer": "ner"},
 ), aliases=("pan-x", "wikiann"))
 register(Task(
     name="ccg", kind="tagging", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy", read=read_ccg,

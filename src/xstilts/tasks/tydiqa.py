@@ -131,7 +131,7 @@ register(Task(
     source="Clark et al. 2020; XTREME (scored with evaluate-v1.1.py)",
     protocol=xstilts_protocol(epochs=2, batch_size=16, max_length=384),
     translate_train=tuple(x for x in LANGUAGES if x != "en"),  # tydiqa/translate-train
-    extra={"qa_metric": "squad_v1", "version_2_with_negative": False,
-           "discover_languages": _discover(r"tydiqa\.(?:goldp\.)?([a-z]{2})\.dev\.json")},
+    discover_languages=_discover(r"tydiqa\.(?:goldp\.)?([a-z]{2})\.dev\.json"),
+    extra={"qa_metric": "squad_v1", "version_2_with_negative": False},
     examples=ExampleData(write_examples, EXAMPLE_LANGUAGES), download=Download(plan_download, LANGUAGES),
 ), aliases=("tydiqa-goldp",))
