@@ -37,7 +37,7 @@ def main() -> None:
     from xstilts.heads import ClassificationHead
     from xstilts.modeling import add_lora, estimate_memory
     from xstilts.tasks import get_family, get_task
-    from xstilts.training import MultiTaskModel, TaskData, train
+    from xstilts.train import MultiTaskModel, TaskData, train
 
     if args.tiny:
         cfg = LlamaConfig(vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,

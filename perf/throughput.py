@@ -190,7 +190,7 @@ def run_xstilts(size: str, batch: int, options: dict, args, data: dict, name: st
     from transformers import XLMRobertaModel
 
     from xstilts.tasks import get_family, get_task
-    from xstilts.training import MultiTaskModel, TaskData, train
+    from xstilts.train import MultiTaskModel, TaskData, train
 
     device = torch.device(args.device)
     task = get_task("xnli")
@@ -348,7 +348,7 @@ def section_eval(args) -> None:
     from transformers import XLMRobertaModel
 
     from xstilts.tasks import get_family, get_task
-    from xstilts.training import MultiTaskModel, TaskData, eval_all_languages, predict
+    from xstilts.train import MultiTaskModel, TaskData, eval_all_languages, predict
 
     size = "tiny" if args.tiny else "large"
     device = torch.device(args.device)
@@ -449,7 +449,7 @@ def section_profile(args) -> None:
     (``summary.txt``), plus the step's labelled regions (collate, wait_for_batches, forward, backward, optimizer)."""
     from torch.profiler import ProfilerActivity, profile, schedule
 
-    from xstilts import training
+    from xstilts.train import batching as training  # where the step's profiler regions are switched on
 
     gpu = device_type(args) == "cuda"
     size = args.models[0]

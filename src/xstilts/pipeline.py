@@ -46,7 +46,7 @@ from .preflight import check_inputs, hold_work_dir, phase_provenance, run_proven
 from .run_report import write_comparison, write_results
 from .tasks import get_family, get_task
 from .trackers import end_trackers, log_eval_metrics, resolve_trackers, start_trackers
-from .training import MultiTaskModel, TaskData, eval_all_languages, seed_everything, total_steps, train
+from .train import MultiTaskModel, TaskData, eval_all_languages, seed_everything, total_steps, train
 
 
 @dataclass
@@ -502,7 +502,7 @@ class Pipeline:
 
     def _evaluate_languages(self, model, spec: TaskSpec, split: str, datas: dict[str, TaskData], acc, pad,
                             pred_dir: Path, batch_size: int) -> dict:
-        """Every language of a task in one pass (:func:`~xstilts.training.eval_all_languages`: all features sorted
+        """Every language of a task in one pass (:func:`~xstilts.train.eval_all_languages`: all features sorted
         by length into large batches), then each language scored and written by :meth:`_evaluate`; equal to
         evaluating language by language."""
         langs = list(datas)

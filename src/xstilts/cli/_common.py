@@ -17,7 +17,7 @@ def fail(err: BaseException) -> None:
     if state["debug"]:
         raise err
     msg = " ".join(str(err).split("\n"))
-    from ..training import Preempted
+    from ..train import Preempted
 
     if isinstance(err, Preempted):
         typer.echo(f"stopped: {msg}", err=True)
@@ -33,7 +33,7 @@ def install_sigterm() -> None:
     """SIGTERM (the usual preemption signal): save a training checkpoint and exit cleanly (status 143)."""
     import signal
 
-    from ..training import STOP, request_stop
+    from ..train import STOP, request_stop
 
     STOP["requested"] = False
     signal.signal(signal.SIGTERM, request_stop)

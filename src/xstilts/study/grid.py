@@ -678,7 +678,7 @@ def estimate(cells: list[Cell]) -> dict:
     from types import SimpleNamespace
 
     from ..tasks import get_task
-    from ..training import total_steps
+    from ..train import total_steps
 
     cache: dict = {}
     phases: dict[str, dict] = {}
