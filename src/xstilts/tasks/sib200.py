@@ -27,7 +27,7 @@ from .base import iter_tsv, label_id, require_file, xstilts_protocol
 from .classification import PairExample
 
 NAME = "sib200"
-#: The 7 topics, in the order of the release's ``category`` values as the paper lists them.
+#: The 7 topics of the release's ``category`` column (the index of a topic here is its class id).
 LABELS = ("science/technology", "travel", "politics", "sports", "health", "entertainment", "geography")
 #: FLORES-200's 204 variants and N'Ko (``nqo_Nkoo``), which SIB-200 adds.
 LANGUAGES = tuple(sorted(FLORES_200_VARIANTS + ("nqo_Nkoo",)))
