@@ -44,10 +44,11 @@ def test_a_changed_featurize_source_changes_the_fingerprint(tmp_path, monkeypatc
 
     fams = {kind: code_fingerprint(get_family(kind)) for kind in ("pair_classification", "tagging", "span_qa")}
     assert len(set(fams.values())) == 3
-    assert code_fingerprint("xstilts.retrieval") != code_fingerprint("xstilts.heads")
+    assert code_fingerprint("xstilts.embeddings") != code_fingerprint("xstilts.heads")
 
 
 def test_feature_cache_and_phase_keys_follow_the_code(tmp_path, tiny_model, monkeypatch):
+    import xstilts.phases as phases
     import xstilts.pipeline as pl
     from xstilts.loading import load_examples
     from xstilts.modeling import load_tokenizer
@@ -73,6 +74,7 @@ def test_feature_cache_and_phase_keys_follow_the_code(tmp_path, tiny_model, monk
     assert "code" in keys[-1] and "v" not in keys[-1]  # no PHASE_VERSION: the code itself is in the key
 
     monkeypatch.setattr(pl, "code_fingerprint", lambda *objs: "changed")  # as if featurize had been edited
+    monkeypatch.setattr(phases, "code_fingerprint", lambda *objs: "changed")  # (phase keys: xstilts.phases)
     built = []
     monkeypatch.setattr(pl, "tokenize_cached", lambda d, key, build: keys.append(key) or built.append(1) or
                         real(d, key, build))

@@ -61,7 +61,7 @@ def _step(model, opt, sched):
 def test_training_state_round_trips_exactly_without_unpickling(tmp_path, no_unpickling):
     from transformers import get_linear_schedule_with_warmup
 
-    from xstilts.training import _restore_rng, _rng_states
+    from xstilts.train.resume import _restore_rng, _rng_states
 
     model = _model()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)

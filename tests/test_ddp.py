@@ -54,7 +54,7 @@ def _setup(model_dir: str, spec: dict):
     from xstilts.modeling import load_tokenizer
     from xstilts.tasks import get_family, get_task
     from xstilts.tasks.classification import PairExample
-    from xstilts.training import MultiTaskModel, TaskData
+    from xstilts.train import MultiTaskModel, TaskData
 
     tok = load_tokenizer(model_dir)
     task = get_task(spec.get("family", "pawsx"))
@@ -90,19 +90,20 @@ def _setup(model_dir: str, spec: dict):
 
 
 def _run(model_dir: str, spec: dict, state_dir: str | None = None, stop_at: int | None = None) -> dict:
-    from xstilts import training as tr
+    from xstilts import train as tr
+    from xstilts.train import loop
 
     model, datas, hp, pad = _setup(model_dir, spec)
     acc = cpu_accelerator()
     sharded = []  # FSDP units of each sharded model (the encoder's 2 layers and the root)
-    real_fsdp = tr._fsdp
+    real_fsdp = loop._fsdp
 
     def spy(module, *a):
         out = real_fsdp(module, *a)
         sharded.append(sum(type(x).__name__.startswith("FSDP") for x in out.modules()))
         return out
 
-    tr._fsdp = spy
+    loop._fsdp = spy
 
     def progress(step, loss):  # called on the main process only: the others learn of the stop request
         if step == stop_at:
@@ -116,7 +117,7 @@ def _run(model_dir: str, spec: dict, state_dir: str | None = None, stop_at: int 
         tr.STOP["requested"] = False
         return {"preempted": True}
     finally:
-        tr._fsdp = real_fsdp
+        loop._fsdp = real_fsdp
     # the first task's data as two "languages" in one pass, then each other task
     first = datas[0]
     half = first.size // 2

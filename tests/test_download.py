@@ -24,6 +24,7 @@ from xstilts.download import _net, _sources, download, resolve, units_for
 from xstilts.download._core import Manifest
 from xstilts.errors import ConfigError, XstiltsError
 from xstilts.loading import load_examples
+from xstilts.tasks import tydiqa
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 UPOS = ["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT", "SCONJ",
@@ -381,7 +382,7 @@ def test_tydiqa_per_language_files_and_translate_train(fakes, tmp_path):
                 for r in qa_rows(f"{s}{name[:2]}", 2)] for s in ("train", "validation")}
     fakes.hub[("google/xtreme", "tydiqa")] = {s: Split(r, QA_FEATURES) for s, r in rows.items()}
     tt = qa_rows("tt-sw", 2)
-    fakes.urls[_sources.TYDIQA_TT_URL.format(lang="sw")] = squad_file(tt)
+    fakes.urls[tydiqa.TRANSLATE_TRAIN_URL.format(lang="sw")] = squad_file(tt)
     twice(fakes, ["tydiqa"], tmp_path, languages=["sw", "ko"])  # ko: no translate-train file (404): optional
     folder = tmp_path / "tydiqa"
     assert qa_tuples(read("tydiqa", folder, "train", "en")) == row_tuples(rows["train"][:2])

@@ -213,7 +213,7 @@ def test_one_colour_per_setting_across_figures_from_the_artists(tmp_path, monkey
 
 
 def test_comparison_chart(tmp_path):
-    from xstilts.report import write_comparison
+    from xstilts.run_report import write_comparison
 
     def run(variant, shift, n):
         langs = {f"l{i:03d}": {"accuracy": 60.0 + shift + (i % 7)} for i in range(n)}

@@ -211,6 +211,20 @@ DATA: dict[str, dict[str, str]] = {
                     _article("de", "Die red cat.", [(0, 12)], [("m1", "Q1", "cat")]),
                     _article("en", "A blue dog. A red cat.", [(0, 11), (12, 22)],
                              [("m2", "Q2", "dog"), ("m3", "Q1", "red")]))},
+    "sib200": {"data/annotated/eng_Latn/train.tsv": _lines("index_id\tcategory\ttext", "1\tsports\tThe team won.",
+                                                           '2\thealth\t"A ""quoted"" cure, they said."',
+                                                           "3\ttravel\tA trip to Lima."),
+               "data/annotated/deu_Latn/test.tsv": _lines("index_id\tcategory\ttext", "7\tpolitics\tDie Wahl.",
+                                                          "8\tgeography\tDer Fluss.")},
+    "belebele": {"deu_Latn.jsonl": _jsonl(*({"link": f"https://x/{i}", "question_number": i % 2 + 1,
+                                             "flores_passage": "Ein Text. Noch einer.", "question": "Was?",
+                                             "mc_answer1": "a", "mc_answer2": "b", "mc_answer3": "c",
+                                             "mc_answer4": "d", "correct_answer_num": str(i % 4 + 1)}
+                                            for i in range(3)))},
+    "flores200": {"flores200_dataset/devtest/deu_Latn.devtest": _lines("Der Hund bellt.", "Ich bin müde.", "Gut."),
+                  "flores200_dataset/devtest/eng_Latn.devtest": _lines("The dog barks.", "I am tired.", "Good."),
+                  "flores200_dataset/dev/swh_Latn.dev": _lines("Mbwa anabweka.", "Nimechoka."),
+                  "flores200_dataset/dev/eng_Latn.dev": _lines("The dog barks.", "I am tired.")},
 }
 
 
@@ -226,6 +240,17 @@ def _check_pairs(task: str):
         assert isinstance(out, list) and out
         for e in out:
             assert isinstance(e, PairExample) and _is_str(e.guid, e.text_a, e.text_b)
+            assert type(e.label) is int and 0 <= e.label < len(labels)
+    return check
+
+
+def _check_single(task: str):
+    labels = get_task(task).labels
+
+    def check(out):
+        assert isinstance(out, list) and out
+        for e in out:
+            assert isinstance(e, PairExample) and _is_str(e.guid, e.text_a) and e.text_b is None
             assert type(e.label) is int and 0 <= e.label < len(labels)
     return check
 
@@ -337,6 +362,9 @@ FORMATS = [
     Format("xcopa", _reader("xcopa", ("test", "et"), ("test", "en")), _check_mc),
     Format("lareqa", _reader("lareqa", ("test", "en"), ("test", "de")), _check_lareqa, False),
     Format("mewslix", _reader("mewslix", ("test", "en"), ("test", "de")), _check_mewslix),
+    Format("sib200", _reader("sib200", ("train", "eng_Latn"), ("test", "deu_Latn")), _check_single("sib200")),
+    Format("belebele", _reader("belebele", ("test", "deu_Latn")), _check_mc),
+    Format("flores200", _reader("flores200", ("devtest", "deu_Latn"), ("dev", "sw")), _check_parallel),
 ]
 for _f in FORMATS:
     _f.files = DATA[_f.name]
@@ -730,7 +758,7 @@ def test_language_discovery_on_odd_file_names(names):
             if n.strip(".") and "/" not in n:
                 (root / n).write_text("x\n")
         for task in all_tasks():
-            find = task.extra.get("discover_languages")
+            find = task.discover_languages
             if find is not None:
                 langs = find(root)
                 assert langs == sorted(langs) and all(re.fullmatch(r"[a-z]{2,3}", x) for x in langs), (task.name,

@@ -17,7 +17,7 @@ from xstilts.tasks.classification import PairExample
 from xstilts.tasks.multiple_choice import MCExample
 from xstilts.tasks.qa import QAExample
 from xstilts.tasks.tagging import TaggedExample
-from xstilts.training import MultiTaskModel, TaskData, predict, train
+from xstilts.train import MultiTaskModel, TaskData, predict, train
 
 FAMILIES = ["bert", "xlm-roberta", "deberta-v2", "llama", "bloom", "bilstm"]
 

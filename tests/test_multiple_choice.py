@@ -471,7 +471,7 @@ def _forward_options(monkeypatch):
     def load_examples(spec, split, language):
         task = get_task(spec.task)
         folder = loading.task_data_dir(spec)
-        if task.extra.get("read_options") and folder.is_dir():
+        if task.read_options and folder.is_dir():
             return task.read(folder, split, language, options=spec.options)
         return real(spec, split, language)
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from fixtures import cpu_accelerator, toy_pair
-from xstilts import training as tr
+from xstilts import train as tr
 from xstilts.config import TrainConfig
 from xstilts.data import pack_batch
 from xstilts.errors import XstiltsError

@@ -129,7 +129,8 @@ def _no_retrain(real):
 
 def test_interrupted_training_resumes_to_identical_metrics(experiment, tmp_path, monkeypatch):
     """Stop the target phase's training mid-way (as SIGTERM does), resume: metrics equal the uninterrupted run."""
-    import xstilts.training as tr
+    import xstilts.train as tr
+    import torch
 
     experiment["intermediate"]["tasks"] = []
     experiment["target"]["tasks"] = experiment["target"]["tasks"][:1]
@@ -139,7 +140,7 @@ def test_interrupted_training_resumes_to_identical_metrics(experiment, tmp_path,
     Pipeline(validate_config(full)).run()
     want = json.loads(next((tmp_path / "full" / "phases").glob("target-*/metrics.json")).read_text())
 
-    real_step = tr.torch.optim.AdamW.step
+    real_step = torch.optim.AdamW.step
     count = {"n": 0}
 
     def step_then_stop(self, *a, **k):
@@ -148,11 +149,11 @@ def test_interrupted_training_resumes_to_identical_metrics(experiment, tmp_path,
             tr.STOP["requested"] = True
         return real_step(self, *a, **k)
 
-    monkeypatch.setattr(tr.torch.optim.AdamW, "step", step_then_stop)
+    monkeypatch.setattr(torch.optim.AdamW, "step", step_then_stop)
     with pytest.raises(tr.Preempted, match="step 12/26"):
         Pipeline(validate_config(experiment)).run()
     tr.STOP["requested"] = False
-    monkeypatch.setattr(tr.torch.optim.AdamW, "step", real_step)
+    monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
     Pipeline(validate_config(experiment)).run()
     got = json.loads(next((tmp_path / "runs" / "phases").glob("target-*/metrics.json")).read_text())
     assert got["train"]["resumed_from"].endswith("step-00000012")

@@ -32,7 +32,7 @@ def _target(root):
 
 def test_one_pass_evaluation_equals_language_by_language(experiment, tmp_path, monkeypatch):
     import xstilts.pipeline as pl
-    from xstilts import training as tr
+    from xstilts import train as tr
 
     calls = []
     real = pl.eval_all_languages

@@ -202,7 +202,7 @@ def test_a_late_failure_leaves_a_resumable_folder_or_nothing(tiny_model, tmp_pat
 
 def _resume_only(fail, model, datas, hp, **kw):
     """``training.train`` when its checkpoint is at the last step (the loop only loads it), else *fail*."""
-    from xstilts import training
+    from xstilts import train as training
     from xstilts.checkpoint import list_checkpoints
 
     if not list_checkpoints(kw["state_dir"]):

@@ -103,7 +103,7 @@ def test_read_target_layouts(tmp_path):
     xq = get_task("xquad")
     assert [(e.guid, e.language) for e in xq.read(tmp_path / "xquad", "test", "de")] == [("x1", "de")]
     assert [e.guid for e in xq.read(tmp_path / "xquad", "train", "en")] == ["s1"]
-    assert xq.extra["discover_languages"](tmp_path / "xquad") == ["de"]
+    assert xq.discover_languages(tmp_path / "xquad") == ["de"]
     # ... or from a ``squad`` subfolder
     write_json(tmp_path / "xq2" / "squad" / "train-v1.1.json", squad_doc([(c, [qa("s2", "Was?", c, "ist")])]))
     assert [e.guid for e in xq.read(tmp_path / "xq2", "train", "en")] == ["s2"]
@@ -119,7 +119,7 @@ def test_read_target_layouts(tmp_path):
     assert [e.guid for e in ml.read(tmp_path / "mlqa", "test", "de")] == ["x1"]
     assert [e.guid for e in ml.read(tmp_path / "mlqa", "dev", "de")] == ["m-dev"]
     assert [e.guid for e in ml.read(tmp_path / "mlqa", "train", "en")] == ["s1"]
-    assert ml.extra["discover_languages"](tmp_path / "mlqa") == ["de"]
+    assert ml.discover_languages(tmp_path / "mlqa") == ["de"]
     with pytest.raises(MissingDataError, match="test-context-zh-question-zh.json"):
         ml.read(tmp_path / "mlqa", "test", "zh")
 
@@ -130,7 +130,7 @@ def test_read_target_layouts(tmp_path):
     write_json(root / "tydiqa-goldp-v1.1-dev" / "tydiqa.sw.dev.json", doc)
     assert [e.guid for e in ty.read(root, "train", "en")] == ["t1"]
     assert [(e.guid, e.language) for e in ty.read(root, "test", "sw")] == [("x1", "sw")]
-    assert ty.extra["discover_languages"](root) == ["sw"]
+    assert ty.discover_languages(root) == ["sw"]
     # the original release's names: one training file for all languages (ids prefixed by the language's name)
     orig = tmp_path / "tydiqa-orig"
     write_json(orig / "tydiqa-goldp-v1.1-train.json",

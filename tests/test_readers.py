@@ -404,7 +404,7 @@ def test_tatoeba_languages_discovery(tmp_path):
     write(tmp_path / "tatoeba.ita-eng.ita", lines("solo italiano"))  # no English side
     write(tmp_path / "notes.txt", "x\n")
     assert tatoeba_languages(tmp_path) == ["de", "sw", "xyz", "zh"]
-    assert get_task("tatoeba").extra["discover_languages"](tmp_path) == ["de", "sw", "xyz", "zh"]
+    assert get_task("tatoeba").discover_languages(tmp_path) == ["de", "sw", "xyz", "zh"]
     assert tatoeba_languages(tmp_path / "empty") == []
 
 

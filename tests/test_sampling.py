@@ -43,7 +43,7 @@ def _tasks(tiny_model, sizes):
     from xstilts.modeling import load_tokenizer
     from xstilts.tasks import get_family, get_task
     from xstilts.tasks.classification import PairExample
-    from xstilts.training import TaskData
+    from xstilts.train import TaskData
 
     tok = load_tokenizer(str(tiny_model))
     task = get_task("pawsx")
@@ -61,7 +61,7 @@ def _run(tiny_model, sizes, probs, mixed=False, steps=300, batch=4):
     from accelerate.state import AcceleratorState
 
     from xstilts.modeling import load_encoder
-    from xstilts.training import MultiTaskModel, train
+    from xstilts.train import MultiTaskModel, train
 
     tok, datas = _tasks(tiny_model, sizes)
     model = MultiTaskModel(load_encoder(str(tiny_model)),

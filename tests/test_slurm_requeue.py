@@ -70,7 +70,7 @@ def test_a_job_killed_with_its_timeout_signal_requeues_and_resumes(tmp_path, tin
 
 def test_signals_stop_training_and_only_the_timeout_signal_requeues(monkeypatch, tmp_path):
     import xstilts.study.executors as ex
-    from xstilts.training import STOP, Preempted
+    from xstilts.train import STOP, Preempted
 
     handled = []
 

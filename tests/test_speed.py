@@ -16,7 +16,8 @@ from xstilts.errors import ConfigError
 from xstilts.modeling import load_tokenizer
 from xstilts.tasks import get_family, get_task
 from xstilts.tasks.classification import PairExample
-from xstilts import training as tr
+from xstilts import train as tr
+from xstilts.train.loop import _make_optimizer
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -243,9 +244,9 @@ def test_eval_all_languages_equals_per_language_predict(tiny_model):
 
 def test_fused_adamw_auto_is_off_on_cpu(tiny_model):
     model = torch.nn.Linear(3, 3)
-    opt = tr._make_optimizer(model, TrainConfig(), torch.device("cpu"))
+    opt = _make_optimizer(model, TrainConfig(), torch.device("cpu"))
     assert not opt.defaults.get("fused")
-    opt = tr._make_optimizer(model, TrainConfig(fused_adamw=True), torch.device("cpu"))
+    opt = _make_optimizer(model, TrainConfig(fused_adamw=True), torch.device("cpu"))
     assert opt.defaults.get("fused")
 
 
@@ -286,7 +287,7 @@ def test_embeddings_of_a_middle_layer_equal_the_full_models(tiny_model, layer):
     ``hidden_states[layer]``."""
     from transformers import AutoModel
 
-    from xstilts import retrieval
+    from xstilts import embeddings as retrieval
 
     tok = load_tokenizer(str(tiny_model))
     enc = AutoModel.from_pretrained(str(tiny_model), add_pooling_layer=False).eval()

@@ -458,7 +458,7 @@ def test_cli_plan_status_results(tmp_path, tiny_model, data, monkeypatch):
 
 def test_study_run_refuses_a_named_tracker_that_is_not_installed(tmp_path, tiny_model, data, monkeypatch):
     """One line before any cell runs (not a failed cell per cell); the cell ids do not depend on trackers."""
-    monkeypatch.setattr("xstilts.training._installed", lambda name: name != "wandb")
+    monkeypatch.setattr("xstilts.trackers._installed", lambda name: name != "wandb")
     s = _study(tmp_path, tiny_model, data, fixed={"trackers": ["wandb"]})
     path = _write(tmp_path, s)
     r = CliRunner().invoke(app, ["study", "run", str(path)])

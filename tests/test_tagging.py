@@ -161,7 +161,7 @@ def test_panx_processed_and_raw_files(tmp_path):
     _write(d / "de-test", "de:Angela\tB-PER\nde:Merkel\tI-PER\nde:a:b\tO\n\nde:Bonn\tB-LOC\n")
     ex = read_panx(d, "test", "de")
     assert [e.words for e in ex] == [("Angela", "Merkel", "a:b"), ("Bonn",)]
-    assert get_task("panx").extra["discover_languages"](d) == ["de"]
+    assert get_task("panx").discover_languages(d) == ["de"]
 
 
 @pytest.mark.parametrize("name, body, line, message", [

@@ -94,7 +94,7 @@ def test_example_files_are_read_by_every_reader(examples):
         for spec, split, lang in _reads(cfg):
             task = get_task(spec.task)
             folder = root / spec.data_dir
-            kw = {"options": spec.options} if task.extra.get("read_options") else {}
+            kw = {"options": spec.options} if task.read_options else {}
             data = task.read(folder, split, lang, **kw)
             where = f"{path.name}: {task.name} {split} {lang}"
             texts = _texts(task, data)

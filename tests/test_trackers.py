@@ -97,7 +97,7 @@ def test_trackers_do_not_change_phase_hashes(experiment, tmp_path, monkeypatch, 
     monkeypatch.setattr(pl, "train", lambda *a, **k: pytest.fail("a finished phase was run again"))
     for trackers in (["auto"], ["tensorboard"], "all"):
         experiment["trackers"] = trackers
-        monkeypatch.setattr("xstilts.training._installed", lambda name: True)
+        monkeypatch.setattr("xstilts.trackers._installed", lambda name: True)
         Pipeline(validate_config(experiment)).run()
     assert _phases(tmp_path / "runs") == phases
 
@@ -107,9 +107,9 @@ def test_default_without_tensorboard_is_silent_and_a_named_missing_tracker_fails
     from typer.testing import CliRunner
 
     from xstilts.cli import app
-    from xstilts.training import resolve_trackers
+    from xstilts.trackers import resolve_trackers
 
-    monkeypatch.setattr("xstilts.training._installed", lambda name: False)
+    monkeypatch.setattr("xstilts.trackers._installed", lambda name: False)
     assert resolve_trackers(["auto"]) == [] and resolve_trackers(["all"]) == [] and resolve_trackers([]) == []
     with pytest.raises(XstiltsError, match=r"trackers: tensorboard is not installed \(pip install "
                                            r"'xstilts\[tracking\]'\)"):

@@ -10,7 +10,7 @@ from xstilts.config import TrainConfig
 from xstilts.modeling import load_encoder, load_tokenizer
 from xstilts.tasks import get_family, get_task
 from xstilts.tasks.classification import PairExample
-from xstilts.training import MultiTaskModel, TaskData, predict, total_steps, train
+from xstilts.train import MultiTaskModel, TaskData, predict, total_steps, train
 
 
 

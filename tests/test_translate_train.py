@@ -15,7 +15,7 @@ from xstilts.provision import examples as ex
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("tt")
     for name in ("xnli", "pawsx", "squad", "xquad", "mlqa", "tydiqa"):
-        ex.WRITERS[name](root / name)
+        ex.task_writers()[name](root / name)
     return root
 
 

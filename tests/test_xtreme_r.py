@@ -117,7 +117,7 @@ def test_read_lareqa(tmp_path):
     assert [(q.id, q.text, q.answer) for q in d.questions] == [("q1", "what alpha", "alpha beta."),
                                                                ("q2", "what gamma", "gamma delta.")]
     assert d.skipped == 1  # answer_start 11 is in no sentence: skipped, as XTREME
-    assert get_task("lareqa").extra["discover_languages"](tmp_path) == ["de", "en"]
+    assert get_task("lareqa").discover_languages(tmp_path) == ["de", "en"]
     with pytest.raises(MissingDataError):
         read_lareqa(tmp_path, "test", "fr")
     with pytest.raises(MissingDataError):
@@ -326,7 +326,7 @@ def test_tatoeba_xtreme_r_languages_and_reader(tmp_path):
     assert set(get_task("tatoeba").languages) < set(task.languages)
     assert task.kind == "retrieval" and task.metric == "accuracy@1" and not task.trainable
     root = write_tatoeba(tmp_path / "tat", {"aze": (["cat dog", "red tree"], ["cat dog", "red tree"])})
-    assert task.extra["discover_languages"](root) == ["az"]
+    assert task.discover_languages(root) == ["az"]
     assert task.read(root, "test", "az").src == ["cat dog", "red tree"]
 
 

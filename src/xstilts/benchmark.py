@@ -71,6 +71,14 @@ XTREME_R_LANGUAGES: dict[str, tuple[str, ...]] = {
     "lareqa": tuple("ar,de,el,en,es,hi,ru,th,tr,vi,zh".split(",")),
 }
 
+#: XTREME's nine tasks (Hu et al. 2020) and XTREME-R's ten (Ruder et al. 2021) as registry names (XTREME-R's Tatoeba
+#: is the task tatoeba-xtreme-r), in the order ``xstilts download`` lists them.
+XTREME_TASKS = ("xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba")
+XTREME_R_TASKS = ("xnli", "xcopa", "udpos", "panx", "xquad", "mlqa", "tydiqa", "tatoeba-xtreme-r", "mewslix",
+                  "lareqa")
+#: ``XTREME_R_TASK2LANGS`` of ``evaluate.py``: XTREME-R's tasks in the order the script reports them.
+XTREME_R_EVAL_ORDER = ("xnli", "panx", "udpos", "tatoeba", "xcopa", "lareqa", "mewslix", "xquad", "mlqa", "tydiqa")
+
 #: Per-language metric keys to look for, in order (the registry's headline metric names first).
 METRIC_KEYS = {"xnli": ("accuracy",), "pawsx": ("accuracy",), "xcopa": ("accuracy",), "udpos": ("f1",),
                "panx": ("f1",), "bucc2018": ("f1",), "tatoeba": ("accuracy@1", "accuracy"),

@@ -70,8 +70,9 @@ class ModelConfig(_Strict):
     max_length: int = Field(128, gt=1, le=8192, description="max tokens per input (pairs: both sentences together)")
     text_prefix: str = Field("", description='prefix added to every input text, e.g. "passage: " for e5 models')
     family: Literal["auto", "encoder", "decoder", "bilstm"] = Field(
-        "auto", description="auto: encoder or decoder from the checkpoint's config; bilstm: the recurrent baseline "
-                            "over the checkpoint's embeddings")
+        "auto", description="the backbone architecture (not a task family; the key keeps its name for existing "
+                            "configs): auto: encoder or decoder from the checkpoint's config; bilstm: the recurrent "
+                            "baseline over the checkpoint's embeddings")
     size: str | None = Field(None, description="a label for reports and studies (e.g. base, large, 7B)")
     lora: LoraConfig | None = Field(None, description="train LoRA adapters instead of all weights")
     load_in_4bit: bool = Field(False, description="QLoRA: 4-bit base weights (needs bitsandbytes and a CUDA GPU)")
@@ -165,7 +166,7 @@ class TaskSpec(_Strict):
             if not self.languages:
                 raise ValueError("languages is empty")
             unknown = [lang for lang in self.languages if lang not in task.languages]
-            if unknown and "discover_languages" not in task.extra:
+            if unknown and task.discover_languages is None:
                 raise ValueError(f"task {task.name!r} has no language(s) {_show(unknown)}; "
                                  f"it has {', '.join(task.languages)}")
             bad = [lang for lang in unknown if not re.fullmatch(r"[a-z]{2,3}", lang)]
@@ -221,7 +222,7 @@ class TrainConfig(_Strict):
                                                        "steps (0: only at the end and on SIGTERM)")
     keep_checkpoints: int = Field(2, ge=1, description="how many training checkpoints to keep")
     log_every: int = Field(10, gt=0)
-    # speed (see xstilts.training and benchmarks/README.md); none changes what is computed beyond float rounding,
+    # speed (see xstilts.train and perf/README.md); none changes what is computed beyond float rounding,
     # except batching (length_grouped, the default, changes which examples share a batch, not how well it trains)
     batching: Literal["random", "length_grouped"] = Field(
         "length_grouped", description="length_grouped (default): batches of examples of similar length, drawn as "
@@ -353,7 +354,7 @@ class ExperimentConfig(_Strict):
     distributed: Literal["ddp", "fsdp"] | None = Field(
         None, description="data parallel under `accelerate launch`/torchrun: ddp (replicas) or fsdp (sharded, "
                           "torch FSDP2); None: from the launcher (fsdp with `accelerate launch --use_fsdp`)")
-    # training curves through accelerate's trackers (xstilts.training.resolve_trackers); not part of any phase hash
+    # training curves through accelerate's trackers (xstilts.trackers.resolve_trackers); not part of any phase hash
     trackers: list[str] = Field(
         default_factory=lambda: ["auto"], description="experiment trackers for training curves, written to "
         "<phase folder>/logs: auto (tensorboard when installed, else none), [] (off), tensorboard, wandb, mlflow, "

@@ -21,7 +21,7 @@ is an independent implementation of that training, following google-research/xtr
 
 Where this module differs, on purpose: micro-batches are padded to their longest member rather than to the maximum
 length (the same encodings, less compute); optimizer steps are formed from a continuous stream of micro-batches over
-reshuffled epochs (``math.ceil(epochs * batches / grad_accum)`` steps, as :func:`xstilts.training.total_steps`);
+reshuffled epochs (``math.ceil(epochs * batches / grad_accum)`` steps, as :func:`xstilts.train.total_steps`);
 checkpoint selection on the dev loss (``selection: dev-loss``) keeps the best weights in memory instead of writing a
 checkpoint every ``save_steps``. The representation is configurable (``auto``: the pooler where the pretrained
 checkpoint has one, BERT/XLM-R as XTREME-R; the first token's state for other encoders, the last token for decoders,
@@ -53,14 +53,14 @@ POOLER_TYPES = ("bert", "roberta", "xlm-roberta", "camembert")
 REPRESENTATIONS = ("pooler", "cls", "mean", "last")
 
 
-def resolve_representation(setting: str, family: str, model_type: str | None) -> str:
-    """The representation *setting* (``auto`` or one of :data:`REPRESENTATIONS`) for a backbone of *family*
+def resolve_representation(setting: str, architecture: str, model_type: str | None) -> str:
+    """The representation *setting* (``auto`` or one of :data:`REPRESENTATIONS`) for a backbone of *architecture*
     (``encoder``/``decoder``/``bilstm``) and Hugging Face *model_type*."""
     if setting != "auto":
         return setting
-    if family == "decoder":
+    if architecture == "decoder":
         return "last"
-    if family == "bilstm":
+    if architecture == "bilstm":
         return "mean"
     return "pooler" if model_type in POOLER_TYPES else "cls"
 
@@ -305,7 +305,7 @@ def train_dual_encoder(model: DualEncoder, train: PairIds, settings: FinetuneSet
     """
     from transformers import get_linear_schedule_with_warmup
 
-    from .training import _param_groups, seed_everything
+    from .train.model import _param_groups, seed_everything
 
     if len(train) == 0:
         raise XstiltsError("no training pairs for the dual encoder")
@@ -416,13 +416,13 @@ def finetune_for_retrieval(cfg, spec, start, ft: dict, device: torch.device):
     from .loading import subsample, task_data_dir
     from .modeling import build_backbone, hidden_size, load_tokenizer, resolve_model_path
     from .tasks import get_family, get_task
-    from .training import seed_everything
+    from .train import seed_everything
 
     task = get_task(spec.task)
     family = get_family(task.kind)
     seed = int(ft["seed"])
     settings = FinetuneSettings.from_dict(ft)
-    pretrained = start.key.startswith("pretrained")
+    pretrained = start.pretrained
     revision = getattr(start, "revision", None) or (cfg.model.revision if pretrained else None)
     tokenizer = load_tokenizer(start.path, revision)
     folder = task_data_dir(spec)

@@ -33,8 +33,8 @@ def eval_languages(spec: TaskSpec) -> list[str]:
     task = get_task(spec.task)
     if isinstance(spec.languages, list):
         return list(spec.languages)
-    if spec.languages == "all" and "discover_languages" in task.extra:
-        found = task.extra["discover_languages"](task_data_dir(spec))
+    if spec.languages == "all" and task.discover_languages is not None:
+        found = task.discover_languages(task_data_dir(spec))
         if not found:
             raise MissingDataError(f"{task_data_dir(spec)}: no {task.name} language files found")
         return found
@@ -151,7 +151,7 @@ def load_examples(spec: TaskSpec, split: str, language: str) -> list:
         if hit is not None and _unchanged(hit[1]):
             return _copy(hit[0])
         with recording() as files:
-            if task.extra.get("read_options"):
+            if task.read_options:
                 examples = task.read(folder, split, language, options=spec.options)
             else:
                 examples = task.read(folder, split, language)

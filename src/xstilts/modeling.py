@@ -284,8 +284,9 @@ def _lora_chain(path: str) -> list[str] | None:
     return [str(Path(path).resolve()) if p == "." else p for p in json.loads(f.read_text())["chain"]]
 
 
-def detect_family(name_or_path: str, revision: str | None = None) -> str:
-    """``encoder``, ``decoder`` or ``bilstm`` from a checkpoint's config."""
+def detect_architecture(name_or_path: str, revision: str | None = None) -> str:
+    """The backbone architecture, ``encoder``, ``decoder`` or ``bilstm``, from a checkpoint's config (what
+    ``model.family: auto`` resolves to)."""
     from transformers import AutoConfig
 
     src = model_source(name_or_path, revision)
@@ -357,7 +358,8 @@ def _four_bit_config(dtype: str):
 
 def build_backbone(model_cfg, start_path: str, *, pretrained: bool, revision: str | None = None,
                    seed: int = 0) -> tuple[nn.Module, str]:
-    """The trainable backbone for a phase and its family (``encoder``/``decoder``/``bilstm``).
+    """The trainable backbone for a phase and its architecture (``encoder``/``decoder``/``bilstm``: the
+    config's ``model.family``, resolved).
 
     Args:
         model_cfg: :class:`~xstilts.config.ModelConfig`.
@@ -366,9 +368,9 @@ def build_backbone(model_cfg, start_path: str, *, pretrained: bool, revision: st
     LoRA adapters are added when ``model_cfg.lora`` is set (only they and the heads train); gradient checkpointing
     is switched on when asked.
     """
-    family = model_cfg.family if model_cfg.family != "auto" else detect_family(start_path,
-                                                                                 revision if pretrained else None)
-    if family == "bilstm" and pretrained:
+    architecture = model_cfg.family if model_cfg.family != "auto" else detect_architecture(
+        start_path, revision if pretrained else None)
+    if architecture == "bilstm" and pretrained:
         from .bilstm import bilstm_from_pretrained
 
         src = load_encoder(start_path, "float32", revision)
@@ -377,16 +379,16 @@ def build_backbone(model_cfg, start_path: str, *, pretrained: bool, revision: st
         model = bilstm_from_pretrained(src.get_input_embeddings().weight.detach(), tok.pad_token_id or 0,
                                        hidden_size=b.hidden_size, num_layers=b.layers, dropout=b.dropout,
                                        freeze_embeddings=b.freeze_embeddings, source=str(start_path), seed=seed)
-        return model, family
+        return model, architecture
     model = load_encoder(start_path, model_cfg.dtype, revision if pretrained else None, model_cfg.load_in_4bit,
                          getattr(model_cfg, "attn_implementation", None))
-    if family == "decoder" and getattr(model.config, "use_cache", False):
+    if architecture == "decoder" and getattr(model.config, "use_cache", False):
         model.config.use_cache = False
     if model_cfg.gradient_checkpointing and hasattr(model, "gradient_checkpointing_enable"):
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if model_cfg.lora is not None:
         model = add_lora(model, model_cfg.lora, seed)
-    return model, family
+    return model, architecture
 
 
 def add_lora(model: nn.Module, lora, seed: int = 0) -> nn.Module:

@@ -7,15 +7,15 @@ A re-implementation of google-research/xtreme ``evaluate.py`` (the version with 
 ``precision_score`` / ``recall_score``. The formulas come from :mod:`xstilts.metrics`; this module reads the files as
 ``evaluate.py`` reads them and forms the same averages. Every score is a percentage (0-100).
 
-Layout (both folders): ``<folder>/<task>/test-<lang>.<ext>``, ``<ext>`` ``json`` for xquad, mlqa, tydiqa and
-mewslix, ``jsonl`` for xcopa, ``tsv`` otherwise. A task is scored when both folders have its subfolder, and then on
+Layout (both folders): ``<folder>/<task>/test-<lang>.<ext>``, ``<ext>`` ``json`` for the QA tasks (``QA_TASKS``)
+and mewslix, ``jsonl`` for xcopa, ``tsv`` otherwise. A task is scored when both folders have its subfolder, and then on
 every language ``evaluate.py`` lists for it (a missing file is an error, as there). File formats:
 
 * pawsx, xnli, tatoeba (``read_label``): one label per line, compared after ``str.strip()``; blank lines count.
 * udpos, panx (``read_tag``): one tag per line, sentences separated by a blank line.
 * bucc2018 (``read_label`` + ``bucc_f1``): one ``<src id>\\t<en id>`` pair per line, compared as sets.
-* xquad, mlqa, tydiqa (``read_squad``): gold in SQuAD v1.1 format (``{"data": [...]}``), predictions ``{question id:
-  answer text}``; a question without a prediction scores 0 and counts.
+* the QA tasks, ``QA_TASKS`` (``read_squad``): gold in SQuAD v1.1 format (``{"data": [...]}``), predictions
+  ``{question id: answer text}``; a question without a prediction scores 0 and counts.
 * xcopa (``read_xcopa``): one JSON object with a ``label`` per line.
 * mewslix (``read_squad`` + ``utils_mewslix.evaluate``): gold ``{example id: [entity id]}``, predictions ``{example
   id: [entity ids, best first]}``; MRR over the top 20, reported as ``map@20``.
@@ -37,7 +37,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .benchmark import QA_TASKS, XTREME_LANGUAGES, XTREME_R_LANGUAGES
+from .benchmark import QA_TASKS, XTREME_LANGUAGES, XTREME_R_EVAL_ORDER, XTREME_R_LANGUAGES
 from .errors import DataFormatError, MissingDataError, XstiltsError
 
 #: The official script these definitions follow.
@@ -50,13 +50,13 @@ GROUP2TASK: dict[str, dict[str, tuple[str, ...]]] = {
     "xtreme": {
         "classification": ("pawsx", "xnli"),
         "tagging": ("udpos", "panx"),
-        "qa": ("xquad", "mlqa", "tydiqa"),
+        "qa": QA_TASKS,
         "retrieval": ("bucc2018", "tatoeba"),
     },
     "xtreme-r": {
         "classification": ("xnli", "xcopa"),
         "tagging": ("udpos", "panx"),
-        "qa": ("xquad", "mlqa", "tydiqa"),
+        "qa": QA_TASKS,
         "retrieval": ("tatoeba", "mewslix"),
         "multi_choice": ("xcopa",),
     },
@@ -68,9 +68,7 @@ GROUP2TASK: dict[str, dict[str, tuple[str, ...]]] = {
 #: there (``evaluate.py`` cannot score it).
 TASK2LANGS: dict[str, dict[str, tuple[str, ...]]] = {
     "xtreme": dict(XTREME_LANGUAGES),
-    "xtreme-r": {t: () if t == "lareqa" else XTREME_R_LANGUAGES[t]
-                 for t in ("xnli", "panx", "udpos", "tatoeba", "xcopa", "lareqa", "mewslix", "xquad", "mlqa",
-                           "tydiqa")},
+    "xtreme-r": {t: () if t == "lareqa" else XTREME_R_LANGUAGES[t] for t in XTREME_R_EVAL_ORDER},
 }
 
 #: Where a run reports a metric of ``evaluate.py`` under another name: ``(task, official name) -> xstilts name``.
@@ -349,7 +347,7 @@ def score_file(task: str, prediction_file: str | Path, label_file: str | Path, l
 
     Returns:
         ``{"accuracy"}`` (pawsx, xnli, tatoeba, xcopa), ``{"f1", "precision", "recall"}`` (panx, udpos, bucc2018),
-        ``{"exact_match", "f1"}`` (xquad, mlqa, tydiqa) or ``{"map@20"}`` (mewslix).
+        ``{"exact_match", "f1"}`` (the QA tasks) or ``{"map@20"}`` (mewslix).
     Raises:
         XstiltsError: unknown task, missing file, or a file that evaluate.py could not score (see the module doc).
     """

@@ -33,26 +33,20 @@ from .checkpoint import save_heads
 from .data import code_fingerprint, examples_digest, tokenize_cached, tokenizer_fingerprint
 from .errors import MissingDataError, XstiltsError
 from .selection import Selector
-from .io import atomic_dir, atomic_write_json, atomic_write_text, read_json, resumable_dir, stable_hash
-from .loading import eval_languages, hub_revisions, load_examples, subsample, task_data_dir
+from .io import atomic_dir, atomic_write_json, atomic_write_text, read_json, resumable_dir
+from .loading import eval_languages, load_examples, subsample, task_data_dir
 from .modeling import (available_memory, build_backbone, count_parameters, estimate_memory, hidden_size,
                        load_tokenizer, model_source, pick_device, save_backbone, set_threads)
 from .paths import cache_dir
+# phase keys live in xstilts.phases; the names stay importable from here (xstilts.pipeline.phase_keys, ...)
+from .phases import (NOT_HASHED, PHASE_VERSION, _data_fingerprint, intermediate_key,  # noqa: F401
+                     intermediate_label, model_identity, phase_keys, pretrained_key, retrieval_key,
+                     retrieval_settings, target_key)
 from .preflight import check_inputs, hold_work_dir, phase_provenance, run_provenance, work_record
-from .report import write_comparison, write_results
+from .run_report import write_comparison, write_results
 from .tasks import get_family, get_task
-from .training import (MultiTaskModel, TaskData, end_trackers, eval_all_languages, log_eval_metrics,
-                       resolve_trackers, seed_everything, start_trackers, total_steps, train)
-
-#: Bumped when a change to code outside the task families alters what a phase computes (the training loop, model
-#: loading and saving, model selection, this pipeline), so that old phase folders are not reused. Changes to a task
-#: family (its reader, featurisation, head, loss, decoding or metrics, and the xstilts modules its module imports,
-#: e.g. ``data.py``, ``heads*.py``, ``metrics/*``) change the phase keys by themselves (:func:`_task_code`), and
-#: feature caches never need a bump.
-PHASE_VERSION = 2
-#: Settings that do not change what a phase computes, left out of its hash.
-NOT_HASHED = ("checkpoint_every", "keep_checkpoints", "log_every", "prefetch", "compile", "compile_mode", "fused_adamw",
-              "length_buckets", "packing")
+from .trackers import end_trackers, log_eval_metrics, resolve_trackers, start_trackers
+from .train import MultiTaskModel, TaskData, eval_all_languages, seed_everything, total_steps, train
 
 
 @dataclass
@@ -64,22 +58,21 @@ class EncoderRef:
     key: str
     revision: str | None = None
 
-
-def _data_fingerprint(spec: TaskSpec) -> dict:
-    """What identifies a task's data in phase keys: the commits of the hub data sets it loads (a new commit is a new
-    phase), or the local folder and its files' names, sizes and modification times."""
-    folder = task_data_dir(spec)
-    if not folder.is_dir():
-        return {"source": "hub", "task": spec.task, "revisions": hub_revisions(get_task(spec.task))}
-    files = sorted(p for p in folder.rglob("*") if p.is_file())[:5000]
-    return {"folder": str(folder.resolve()), "files": stable_hash([(str(p.relative_to(folder)), p.stat().st_size,
-                                                                    int(p.stat().st_mtime)) for p in files])}
+    @property
+    def pretrained(self) -> bool:
+        """Whether this is the pretrained checkpoint (not a previous phase's saved encoder)."""
+        return self.key.startswith("pretrained")
 
 
-def _task_code(specs: list[TaskSpec], *modules) -> str:
-    """Fingerprint of the task-specific code of a phase (:func:`~xstilts.data.code_fingerprint` of each task's family
-    and of *modules*); what it leaves out is what :data:`PHASE_VERSION` is for."""
-    return code_fingerprint(*(get_family(get_task(s.task).kind) for s in specs), *modules)
+@dataclass
+class Trained:
+    """What :meth:`Pipeline._train` hands to the evaluation of a phase: the trained model (unwrapped), the
+    accelerator it ran on, the tokenizer's pad id and the training history (steps, losses, ``selection``)."""
+
+    model: torch.nn.Module
+    accelerator: object
+    pad_id: int
+    history: dict
 
 
 def _accelerator(cfg: ExperimentConfig, logs: Path | None = None):
@@ -89,7 +82,7 @@ def _accelerator(cfg: ExperimentConfig, logs: Path | None = None):
     AcceleratorState._reset_state(True)
     GradientState._reset_state()
     device = pick_device(cfg.device)
-    # trackers: training curves of the phase in *logs* (<phase folder>/logs); see xstilts.training.resolve_trackers
+    # trackers: training curves of the phase in *logs* (<phase folder>/logs); see xstilts.trackers.resolve_trackers
 
     trackers = resolve_trackers(cfg.trackers) if logs is not None else []
     return Accelerator(cpu=device.type == "cpu", mixed_precision=cfg.mixed_precision, log_with=trackers or None,
@@ -134,135 +127,6 @@ def _main_writes(final: Path, record: dict | None = None):
     else:
         yield final.parent / f".{final.name}.partial"
     wait_for_everyone()
-
-
-# ---------------------------------------------------------------------------------------------- phase keys
-def model_identity(cfg: ExperimentConfig, strict: bool = False) -> dict:
-    """What identifies the pretrained model in every phase hash: a hub model's id and resolved commit (a new commit
-    on the hub is a new model), a rebuild's id and the SHA-256 of its files, a local folder's SHA-256 (moving the
-    folder keeps its phases); and the settings that change what is trained: dtype, text prefix, family, LoRA and 4-bit,
-    BiLSTM. Input lengths are not part of it: each phase hashes its own (:func:`xstilts.config.resolve_settings`).
-    A model that cannot be resolved (offline, not downloaded: a study planned on another machine) is named by id and
-    revision; *strict* raises instead."""
-    from .provenance import folder_digest
-
-    m = cfg.model
-    # the model settings that change what is trained (not the label `size`, lengths, or speed-only options)
-    base = {"dtype": m.dtype, "prefix": m.text_prefix, "family": m.family,
-            "lora": m.lora.model_dump(mode="json") if m.lora else None, "load_in_4bit": m.load_in_4bit}
-    if m.family == "bilstm":
-        base["bilstm"] = m.bilstm.model_dump(mode="json")
-    try:
-        src = model_source(m.name_or_path, m.revision)
-    except XstiltsError:
-        if strict:
-            raise
-        return {"model": m.name_or_path, "revision": m.revision, "commit": None, **base}
-    if src.kind == "hub":
-        return {"model": src.name, "commit": src.commit, **base}
-    return {"model": src.name if src.kind == "rebuild" else "local", "sha256": folder_digest(src.path), **base}
-
-
-def pretrained_key(cfg: ExperimentConfig) -> str:
-    """The key of the starting point of a run without intermediate training."""
-    return "pretrained-" + stable_hash(model_identity(cfg))
-
-
-def _hashed_hp(section, settings: dict) -> dict:
-    """A phase section's settings that change what the phase computes: the resolved per-task settings plus the
-    section's other keys (weight decay, dropout, ...), without speed-only options (:data:`NOT_HASHED`)."""
-    hp = section.model_dump(exclude={"tasks", "max_length", *OPTIMIZATION_KEYS, *NOT_HASHED})
-    return {**hp, **settings}
-
-
-def _languages_or_declared(spec: TaskSpec) -> list[str]:
-    try:
-        return eval_languages(spec)
-    except XstiltsError:  # `languages: all` over a data folder that is not there (yet): the declared ones
-        return list(get_task(spec.task).languages)
-
-
-def intermediate_key(cfg: ExperimentConfig, seed: int) -> str:
-    """Hash of the intermediate phase of *cfg* at *seed*: the pretrained model, the intermediate section and its
-    resolved settings, the task entries and their data; nothing of the target phase."""
-    ic = cfg.intermediate
-    return stable_hash({"phase": "intermediate", "v": PHASE_VERSION, "start": pretrained_key(cfg),
-                        "model": model_identity(cfg), "hp": _hashed_hp(ic, resolve_settings(cfg, "intermediate",
-                                                                                             ic.tasks)),
-                        "seed": seed, "tasks": [{**s.model_dump(mode="json"), "data": _data_fingerprint(s)}
-                                                for s in ic.tasks], "code": _task_code(ic.tasks)})
-
-
-def target_key(cfg: ExperimentConfig, spec: TaskSpec, start_key: str, seed: int) -> str:
-    """Hash of the target phase of *spec* fine-tuned from the encoder *start_key* at *seed*."""
-    langs = _languages_or_declared(spec)
-    return stable_hash({"phase": "target", "v": PHASE_VERSION, "start": start_key, "model": model_identity(cfg),
-                        "hp": _hashed_hp(cfg.target, resolve_settings(cfg, "target", [spec])), "seed": seed,
-                        "task": {**spec.model_dump(mode="json"), "languages": langs, "data": _data_fingerprint(spec)},
-                        "code": _task_code([spec])})
-
-
-def retrieval_settings(cfg: ExperimentConfig, spec: TaskSpec, seed: int | None = None) -> dict:
-    """How a retrieval task is embedded and scored. ``max_length``: the task entry's, else ``evaluation.max_length``,
-    else as :func:`xstilts.config.task_max_length` (explicit ``model.max_length``, the task's protocol length, 128).
-    A task whose family fine-tunes a dual encoder first (LAReQA, Mewsli-X with ``finetune: true``) gets
-    ``finetune``: its resolved settings, *seed* (default the first of ``seeds``), the model settings that change the
-    training and the training files' listing; the zero-shot ``layer``, ``pooling``, ``max_length`` are then left out."""
-    ev = cfg.evaluation
-    task = get_task(spec.task)
-    length = spec.max_length or ev.max_length or task_max_length(cfg, "target", spec.model_copy(update={
-        "max_length": None}))
-    settings = {"layer": ev.retrieval_layer, "pooling": ev.pooling, "max_length": length, "k": ev.bucc_k,
-                "prefix": cfg.model.text_prefix, "query_prefix": ev.query_prefix, "options": spec.options}
-    if task.extra.get("mode") == "nearest":  # Tatoeba-style tasks only, so other retrieval keys do not change
-        settings["direction"] = ev.tatoeba_direction
-    if task.extra.get("mode") == "margin":
-        settings["bucc_threshold"] = ev.bucc_threshold
-    family = get_family(task.kind)
-    ft = family.finetune_settings(task, spec, cfg.model.name_or_path) if hasattr(family, "finetune_settings") else None
-    if ft is not None:  # XTREME-R's protocol: dual-encoder fine-tuning on English pairs first (xstilts.dual_encoder)
-        files = family.finetune_files(task, task_data_dir(spec), ft["selection"])
-        m = cfg.model
-        ft.update(seed=cfg.seeds[0] if seed is None else seed, mixed_precision=cfg.mixed_precision,
-                  model={"family": m.family, "lora": m.lora.model_dump(mode="json") if m.lora else None,
-                         "load_in_4bit": m.load_in_4bit},
-                  data=[[str(p), p.stat().st_size, int(p.stat().st_mtime)] for p in files])
-        settings = {k: v for k, v in settings.items() if k not in ("layer", "pooling", "max_length", "k")}
-        settings["finetune"] = ft
-    return settings
-
-
-def retrieval_key(cfg: ExperimentConfig, spec: TaskSpec, start_key: str, seed: int | None = None) -> str:
-    """Hash of the retrieval evaluation of *spec* with the encoder *start_key* (and its dual-encoder fine-tuning at
-    *seed*, where the task has one: :func:`retrieval_settings`)."""
-    langs = _languages_or_declared(spec)
-    return stable_hash({"phase": "retrieval", "v": PHASE_VERSION, "start": start_key,
-                        "settings": retrieval_settings(cfg, spec, seed),
-                        "task": {**spec.model_dump(mode="json"), "languages": langs, "data": _data_fingerprint(spec)},
-                        "code": _task_code([spec], "xstilts.retrieval")})
-
-
-def intermediate_label(cfg: ExperimentConfig) -> str:
-    return "+".join(s.label for s in cfg.intermediate.tasks)
-
-
-def phase_keys(cfg: ExperimentConfig, seed: int) -> dict:
-    """The phase folder names a run of *cfg* at *seed* uses, computed without loading a model:
-    ``{"intermediate": name or None, "targets": {task label: name}}`` (e.g. ``intermediate-mnli-<hash>``,
-    ``target-xnli-<hash>``, ``eval-tatoeba-<hash>``). The data folders' listings are hashed where they exist."""
-    start = pretrained_key(cfg)
-    inter = None
-    if cfg.intermediate.tasks:
-        key = intermediate_key(cfg, seed)
-        inter = f"intermediate-{intermediate_label(cfg)}-{key}"
-    targets = {}
-    for spec in cfg.target.tasks:
-        if get_task(spec.task).trainable:
-            targets[spec.label] = f"target-{spec.label}-{target_key(cfg, spec, inter or start, seed)}"
-        else:
-            src = inter if inter and cfg.evaluation.retrieval_from == "intermediate" else start
-            targets[spec.label] = f"eval-{spec.label}-{retrieval_key(cfg, spec, src, seed)}"
-    return {"intermediate": inter, "targets": targets}
 
 
 def phase_config(cfg: ExperimentConfig, phase: str, specs: list[TaskSpec], settings: dict) -> str:
@@ -515,11 +379,12 @@ class Pipeline:
         return out
 
     def _train(self, cfg, hp, phase: str, start: EncoderRef, datas: list[TaskData], tokenizer, seed: int,
-               sampling: str, state_dir: Path, max_length: int, selection: list[list[TaskData]] | None = None):
+               sampling: str, state_dir: Path, max_length: int,
+               selection: list[list[TaskData]] | None = None) -> Trained:
         seed_everything(seed)
-        pretrained = start.key.startswith("pretrained")
-        encoder, family = build_backbone(cfg.model, start.path, pretrained=pretrained, revision=start.revision,
-                                         seed=seed)
+        pretrained = start.pretrained
+        encoder, architecture = build_backbone(cfg.model, start.path, pretrained=pretrained, revision=start.revision,
+                                               seed=seed)
         h = hidden_size(encoder)
         if hp.freeze_embeddings:
             encoder.get_input_embeddings().weight.requires_grad_(False)
@@ -527,7 +392,7 @@ class Pipeline:
         for d in datas:  # heads that share encoder weights (the masked-LM output layer)
             if hasattr(d.family, "bind"):
                 d.family.bind(heads[d.label], encoder)
-        summary = {"decoder": "last", "bilstm": "mean"}.get(family)
+        summary = {"decoder": "last", "bilstm": "mean"}.get(architecture)
         if summary:  # sentence-level heads: last non-pad token of a causal model, mean of BiLSTM states
             for head in heads.values():
                 if hasattr(head, "summary"):
@@ -543,8 +408,8 @@ class Pipeline:
         mem = estimate_memory(model, hp.batch_size, max_length, cfg.model.gradient_checkpointing,
                               cfg.mixed_precision != "no")
         avail = available_memory(acc.device)
-        console.print(f"  {family} {type(encoder).__name__}: {total / 1e6:,.1f}M parameters, {trainable / 1e6:,.2f}M "
-                      f"trainable; memory estimate {mem['total'] / 2**30:.2f} GiB (weights "
+        console.print(f"  {architecture} {type(encoder).__name__}: {total / 1e6:,.1f}M parameters, "
+                      f"{trainable / 1e6:,.2f}M trainable; memory estimate {mem['total'] / 2**30:.2f} GiB (weights "
                       f"{mem['weights'] / 2**30:.2f}, gradients {mem['gradients'] / 2**30:.2f}, optimizer "
                       f"{mem['optimizer'] / 2**30:.2f}, activations at batch {hp.batch_size} x length "
                       f"{max_length} {mem['activations'] / 2**30:.2f}) of {avail / 2**30:.1f} GiB free")
@@ -615,8 +480,7 @@ class Pipeline:
             console.print(f"  selected step {sel['selected_step']} of {sel['steps_trained']} ({sel['mode']}, "
                           f"{sel['metric']} {sel['best_score']:.2f})"
                           + (" — stopped early" if sel["stopped_early"] else ""))
-        model = acc.unwrap_model(model)
-        return model, acc, pad, history
+        return Trained(acc.unwrap_model(model), acc, pad, history)
 
     def _evaluate(self, spec: TaskSpec, split: str, lang: str, pred_dir: Path, data: TaskData,
                   outputs: list) -> dict:
@@ -638,7 +502,7 @@ class Pipeline:
 
     def _evaluate_languages(self, model, spec: TaskSpec, split: str, datas: dict[str, TaskData], acc, pad,
                             pred_dir: Path, batch_size: int) -> dict:
-        """Every language of a task in one pass (:func:`~xstilts.training.eval_all_languages`: all features sorted
+        """Every language of a task in one pass (:func:`~xstilts.train.eval_all_languages`: all features sorted
         by length into large batches), then each language scored and written by :meth:`_evaluate`; equal to
         evaluating language by language."""
         langs = list(datas)
@@ -676,9 +540,9 @@ class Pipeline:
                 devs[spec.label] = (lang, self._eval_data(spec, task.dev_split, lang, tokenizer, cfg,
                                                           lengths[spec.label]))
                 selection.append(self._selection_data(spec, hp, tokenizer, cfg, lengths[spec.label], [lang]))
-            model, acc, pad, history = self._train(cfg, hp, "intermediate", start, datas, tokenizer, seed,
-                                                   ic.sampling, tmp / "train_state", max(lengths.values()),
-                                                   selection)
+            trained = self._train(cfg, hp, "intermediate", start, datas, tokenizer, seed, ic.sampling,
+                                  tmp / "train_state", max(lengths.values()), selection)
+            model, acc, pad, history = trained.model, trained.accelerator, trained.pad_id, trained.history
             dev = {}
             for spec in ic.tasks:
                 lang, data = devs[spec.label]
@@ -740,8 +604,9 @@ class Pipeline:
             train_data = self._train_data(spec, tokenizer, cfg, max_length)
             sets, no_dev = self._eval_sets(spec, langs, tokenizer, cfg, max_length)
             selection = self._selection_data(spec, hp, tokenizer, cfg, max_length, list(sets["dev"]))
-            model, acc, pad, history = self._train(cfg, hp, "target", start, [train_data], tokenizer, seed,
-                                                   "proportional", tmp / "train_state", max_length, [selection])
+            trained = self._train(cfg, hp, "target", start, [train_data], tokenizer, seed, "proportional",
+                                  tmp / "train_state", max_length, [selection])
+            model, acc, pad, history = trained.model, trained.accelerator, trained.pad_id, trained.history
             splits = {}
             for split, datas in sets.items():
                 per_lang = self._evaluate_languages(model, spec, split, datas, acc, pad, tmp / "predictions",
@@ -782,7 +647,7 @@ class Pipeline:
 
     def _retrieval_phase(self, cfg: ExperimentConfig, spec: TaskSpec, start: EncoderRef, compute: bool = True,
                          seed: int | None = None) -> Path:
-        from . import retrieval
+        from . import embeddings
 
         task = get_task(spec.task)
         ev = cfg.evaluation
@@ -800,33 +665,35 @@ class Pipeline:
         family = get_family(task.kind)
         ft = settings.get("finetune")
         if ft:  # a copy of the start encoder fine-tuned as a dual encoder embeds queries and candidates
-            embed, embed_query, ft_record = family.finetune(cfg, spec, start, ft, device)
+            from .dual_encoder import finetune_for_retrieval
+
+            embed, embed_query, ft_record = finetune_for_retrieval(cfg, spec, start, ft, device)
             layer = "fine-tuned"
             console.print(f"  retrieval evaluation: {spec.label}, {len(langs)} languages, fine-tuned dual encoder "
                           f"({ft_record['representation_used']} encoding)")
         else:
             tokenizer = load_tokenizer(start.path, start.revision)
-            pretrained = start.key.startswith("pretrained")
+            pretrained = start.pretrained
             encoder, _ = build_backbone(cfg.model.model_copy(update={"lora": None, "gradient_checkpointing": False}),
                                         start.path, pretrained=pretrained, revision=start.revision, seed=0)
             encoder = encoder.to(device)
-            layer = retrieval.resolve_layer(ev.retrieval_layer, encoder, cfg.model.name_or_path)
+            layer = embeddings.resolve_layer(ev.retrieval_layer, encoder, cfg.model.name_or_path)
             console.print(f"  retrieval evaluation: {spec.label}, {len(langs)} languages, layer {layer}, "
                           f"{ev.pooling} pooling, max length {settings['max_length']}")
 
             def embed(texts, prefix=None):
                 with progress_bar(f"embed {spec.label} ({len(texts):,} distinct texts)", len(texts)) as adv:
-                    return retrieval.embed(encoder, tokenizer, texts, layer=layer, pooling=ev.pooling,
-                                           max_length=settings["max_length"], batch_size=ev.batch_size,
-                                           prefix=cfg.model.text_prefix if prefix is None else prefix, device=device,
-                                           advance=adv)
+                    return embeddings.embed(encoder, tokenizer, texts, layer=layer, pooling=ev.pooling,
+                                            max_length=settings["max_length"], batch_size=ev.batch_size,
+                                            prefix=cfg.model.text_prefix if prefix is None else prefix, device=device,
+                                            advance=adv)
 
         # each split and language read once: evaluation and the gold label files share it
         load = functools.cache(lambda sp, lang: load_examples(spec, sp, lang))
         with atomic_dir(final) as tmp, hold_work_dir(tmp):
             res = family.evaluate(task, langs, load, embed, settings, **({"embed_query": embed_query} if ft else {}))
-            per_lang, lines = res[0], res[1]
-            for lang, stats in (res[2] if len(res) > 2 else {}).items():  # optional per-example statistics
+            per_lang, lines = res.scores, res.predictions
+            for lang, stats in res.stats.items():  # per-example statistics, where the family has them
                 atomic_write_text(tmp / "per_example" / task.name / f"{task.test_split}-{lang}.jsonl",
                                   "".join(json.dumps(x) + "\n" for x in stats))
             for lang, (fname, content) in lines.items():

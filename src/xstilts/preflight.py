@@ -47,7 +47,7 @@ def _complete(root: Path, name: str | None) -> bool:
 
 def pending_phases(cfg: "ExperimentConfig", root: Path) -> tuple[bool, set[str]]:
     """``(intermediate phase to build?, labels of target tasks with a phase to build)`` over every seed of *cfg*."""
-    from .pipeline import phase_keys
+    from .phases import phase_keys
 
     inter, targets = False, set()
     for seed in cfg.seeds:
@@ -78,7 +78,7 @@ def _read(spec: "TaskSpec", split: str, lang: str, *, required: bool, why: str =
 def _check_retrieval(cfg: "ExperimentConfig", spec: "TaskSpec") -> None:
     """Run the family's evaluation up to its first embedding (every file read and checked), and its gold labels."""
     from .loading import eval_languages, load_examples
-    from .pipeline import retrieval_settings
+    from .phases import retrieval_settings
     from .tasks import get_family, get_task
 
     task = get_task(spec.task)

@@ -21,13 +21,9 @@ from typing import Callable
 from ..errors import ConfigError
 from ._core import MANIFEST, Manifest, Outcome, Unit, run_unit
 from ._net import SourceMissing, SourceUnreachable
+from ..benchmark import XTREME_R_TASKS, XTREME_TASKS
 from ._sources import PLANNERS, Plan
 
-#: XTREME's nine tasks (Hu et al. 2020) and XTREME-R's ten (Ruder et al. 2021), with the task whose languages each
-#: benchmark uses (XTREME-R's Tatoeba is the task tatoeba-xtreme-r).
-XTREME_TASKS = ("xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba")
-XTREME_R_TASKS = ("xnli", "xcopa", "udpos", "panx", "xquad", "mlqa", "tydiqa", "tatoeba-xtreme-r", "mewslix",
-                  "lareqa")
 #: The nine intermediate tasks of X-STILTs (Phang et al. 2020).
 INTERMEDIATE_TASKS = ("anli", "mnli", "qqp", "squad", "squad2", "hellaswag", "cosmosqa", "commonsenseqa", "ccg")
 GROUPS = {"xtreme": XTREME_TASKS, "xtreme-r": XTREME_R_TASKS, "intermediate": INTERMEDIATE_TASKS}

@@ -54,12 +54,10 @@ COSMOSQA_URL = "https://raw.githubusercontent.com/wilburOne/cosmosqa/" + COSMOSQ
 XTREME_TRANSLATIONS = "https://storage.googleapis.com/xtreme_translations"
 XNLI_TT_URL = XTREME_TRANSLATIONS + "/XNLI/translate-train/en-{lang}-translated.tsv"
 SQUAD_TT_URL = XTREME_TRANSLATIONS + "/SQuAD/translate-train/squad.translate.train.en-{lang}.json"
-TYDIQA_TT_URL = XTREME_TRANSLATIONS + "/TyDiQA-GoldP/translate-train/tydiqa.translate.train.en-{lang}.json"
 
 #: Where translate-train files are written, relative to the data root (the readers' paths).
 XNLI_TT_FILE = "translate-train/en-{lang}-translated.tsv"
 SQUAD_TT_FILE = "translate-train/squad.translate.train.en-{lang}.json"
-TYDIQA_TT_FILE = "translate-train/tydiqa.translate.train.en-{lang}.json"
 
 #: What to do for data that cannot be downloaded.
 MANUAL = {
@@ -137,6 +135,17 @@ class Plan:
         if (folder, key) not in self._keys:
             self._keys.add((folder, key))
             self.units.append(Unit(task, folder, key, label, run, optional))
+
+    def url_file(self, task: str, folder: Path, key: str, label: str, url: str, rel: str, split: str,
+                 counter: Callable[[Path], int], *, optional: bool = False) -> None:
+        """A release file fetched from *url* into ``folder/rel``, its records counted by *counter* (for task
+        modules' :attr:`~xstilts.tasks.Task.download` plans)."""
+        _plan_url_file(self, task, folder, key, label, url, rel, split, counter, optional=optional)
+
+    @staticmethod
+    def hub_pin(path: str, task_name: str | None = None) -> str | None:
+        """The commit to load hub data set *path* at: the task's pinned revision, else a known pin, else ``None``."""
+        return _hub_pin(path, task_name)
 
 
 # ----------------------------------------------------------------------------------------- sentence pairs
@@ -407,34 +416,6 @@ def plan_mlqa(plan: Plan, languages: list[str]) -> None:
     plan_squad_translate_train(plan, "mlqa", languages)
 
 
-def plan_tydiqa(plan: Plan, languages: list[str]) -> None:
-    from ..tasks.qa import TYDIQA_LANGUAGE_NAMES
-
-    folder = plan.folder("tydiqa")
-    by_name = {v: k for k, v in TYDIQA_LANGUAGE_NAMES.items()}
-
-    def run(ctx: Context) -> None:
-        dsd = ctx.hub(GOOGLE_XTREME, "tydiqa", None, _hub_pin(GOOGLE_XTREME, "tydiqa"))
-        for hub_split, split, pattern in (("train", "train", "tydiqa-goldp-v1.1-train/tydiqa.{lang}.train.json"),
-                                          ("validation", "dev", "tydiqa-goldp-v1.1-dev/tydiqa.{lang}.dev.json")):
-            rows: dict[str, list[dict]] = {}
-            for r in dsd[hub_split]:
-                lang = by_name.get(str(r["id"]).split("-", 1)[0])
-                if lang is not None:
-                    rows.setdefault(lang, []).append(r)
-            for lang in sorted(rows):  # every language: the whole release is one hub config
-                write_squad(ctx, pattern.format(lang=lang), rows[lang], f"{split}.{lang}")
-
-    plan.add("tydiqa", folder, f"hub:{GOOGLE_XTREME}:tydiqa", "TyDiQA-GoldP v1.1 train/dev, all 9 languages", run)
-    if plan.translate_train:
-        for lang in languages:
-            if lang != "en":
-                _plan_url_file(plan, "tydiqa", folder, f"url:translate-train:{lang}",
-                               f"XTREME translate-train {lang} (TyDiQA-GoldP English train machine-translated)",
-                               TYDIQA_TT_URL.format(lang=lang), TYDIQA_TT_FILE.format(lang=lang), "train",
-                               count_squad, optional=True)
-
-
 # ---------------------------------------------------------------------------------------------- retrieval
 def plan_tatoeba(plan: Plan, task: str, languages: list[str]) -> None:
     from ..tasks.retrieval import TATOEBA_XTREME
@@ -640,7 +621,7 @@ PLANNERS: dict[str, tuple[tuple[str, ...] | None, Callable[[Plan, list[str]], No
 def _register() -> None:
     from ..tasks.classification import PAWSX_LANGS, XNLI_LANGS
     from ..tasks.multiple_choice import XCOPA_LANGS
-    from ..tasks.qa import MLQA_LANGS, TYDIQA_LANGS, XQUAD_LANGS
+    from ..tasks.qa import MLQA_LANGS, XQUAD_LANGS
     from ..tasks.retrieval_xtreme_r import LAREQA_LANGS, MEWSLIX_LANGS, TATOEBA_XTREME_R
     from ..tasks.tagging import PANX_LANGS, UDPOS_HF_NAMES
 
@@ -651,7 +632,6 @@ def _register() -> None:
         "panx": (tuple(PANX_LANGS) + PANX_WIKIANN_LANGS, plan_panx),
         "xquad": (XQUAD_LANGS + ("ro",), plan_xquad),
         "mlqa": (MLQA_LANGS, plan_mlqa),
-        "tydiqa": (TYDIQA_LANGS, plan_tydiqa),
         "bucc2018": (("de", "fr", "ru", "zh"), plan_bucc),
         "tatoeba": (TATOEBA_XTREME_R, lambda p, langs: plan_tatoeba(p, "tatoeba", langs)),
         "tatoeba-xtreme-r": (TATOEBA_XTREME_R, lambda p, langs: plan_tatoeba(p, "tatoeba-xtreme-r", langs)),
@@ -672,6 +652,11 @@ def _register() -> None:
         "siqa": (None, lambda p, langs: plan_siqa(p)),
         "ccg": (None, lambda p, langs: plan_ccg(p)),
     })
+    from ..tasks import REGISTRY
+
+    for name, task in REGISTRY.items():  # tasks whose module declares its download (Task.download)
+        if task.download is not None:
+            PLANNERS[name] = (task.download.languages, task.download.plan)
 
 
 _register()

@@ -21,6 +21,7 @@ import random
 import shutil
 from pathlib import Path
 
+from ..benchmark import QA_TASKS, XTREME_R_EVAL_ORDER
 from ..official_eval import TASK2LANGS, suffix
 
 __all__ = ["CASES", "SQUAD_V2_KEYS", "SQUAD_V2_SEEDS", "build_case", "compare", "digest", "squad_v2_lists",
@@ -129,7 +130,7 @@ def gen_labels(rng, task, lang, pred: Path, gold: Path) -> None:
             p.insert(0, "")
         _write(gold, _lines(rng, g))
         _write(pred, _lines(rng, p))
-    elif task in ("xquad", "mlqa", "tydiqa"):
+    elif task in QA_TASKS:
         data, preds = [], {}
         qid = 0
         for a in range(rng.randint(1, 3)):
@@ -203,13 +204,13 @@ CASES: dict[str, dict] = {
     # evaluate.py fails on the whole XTREME-R submission (Mewsli-X has no avg_metric), so Mewsli-X is also scored alone
     "xtreme-r-s3": {"version": "xtreme-r", "seed": 3},
     "xtreme-r-s3-no-mewslix": {"version": "xtreme-r", "seed": 3,
-                               "tasks": ["xnli", "panx", "udpos", "tatoeba", "xcopa", "xquad", "mlqa", "tydiqa"]},
+                               "tasks": [t for t in XTREME_R_EVAL_ORDER if t not in ("lareqa", "mewslix")]},
     "xtreme-r-s3-mewslix": {"version": "xtreme-r", "seed": 3, "tasks": ["mewslix"]},
     "xtreme-r-s5-lareqa": {"version": "xtreme-r", "seed": 5, "tasks": ["xnli"], "both_dirs": ["lareqa"]},
     "xtreme-s7-partial": {"version": "xtreme", "seed": 7, "tasks": ["xnli", "pawsx", "mlqa"], "label_dirs": ["udpos"]},
     "xtreme-s11": {"version": "xtreme", "seed": 11, "tasks": ["xnli", "udpos", "mlqa"]},
     "xtreme-r-s11": {"version": "xtreme-r", "seed": 11, "tasks": ["xnli", "udpos", "mlqa"]},
-    "xtreme-s13": {"version": "xtreme", "seed": 13, "tasks": ["xnli", "panx", "tydiqa"]},
+    "xtreme-s13": {"version": "xtreme", "seed": 13, "tasks": ["xnli", "panx", QA_TASKS[-1]]},  # TyDiQA-GoldP
 }
 
 

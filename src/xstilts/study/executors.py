@@ -236,7 +236,7 @@ def execute_cell(payload: dict, db_path: str | Path, study_name: str, log: Log =
     Errors (``XstiltsError`` or any other exception) are recorded, not raised; ``KeyboardInterrupt`` and SIGTERM
     preemption are recorded as failed and re-raised.
     """
-    from ..training import Preempted
+    from ..train import Preempted
 
     cell = Cell.from_payload(payload)
     cfg = cell.config
@@ -309,7 +309,7 @@ class GroupJob(_Checkpointable):  # type: ignore[misc,valid-type]
     submitit's checkpointing interface (``submitit.helpers.Checkpointable``): while the job runs, ``SIGUSR2`` (the
     signal submitit's SLURM jobs get ``signal_delay_s`` before their time limit, and its local executor's timeout
     signal) and ``SIGTERM`` ask the running training phase to save a checkpoint and stop at the next optimizer step
-    (:func:`xstilts.training.request_stop`; outside training the cell stops at once, finished phases kept). After
+    (:func:`xstilts.train.request_stop`; outside training the cell stops at once, finished phases kept). After
     ``SIGUSR2`` the job then hands over to submitit's handler, which calls :meth:`checkpoint` (this job, with the
     results of the cells already finished) and requeues it; after ``SIGTERM`` it stops without requeueing. The
     requeued job skips the finished cells and resumes the interrupted phase from its checkpoint.
@@ -323,7 +323,7 @@ class GroupJob(_Checkpointable):  # type: ignore[misc,valid-type]
     def __call__(self) -> list[dict]:
         import signal
 
-        from ..training import STOP, Preempted, request_stop
+        from ..train import STOP, Preempted, request_stop
 
         if self.cwd:
             os.chdir(self.cwd)
@@ -395,7 +395,7 @@ def _signal_after_training(signum: int, state: dict) -> None:
     normally after a stop request stops before its evaluation), unless the stop was already handled."""
     import signal
 
-    from ..training import STOP
+    from ..train import STOP
 
     while STOP["in_training"] and not state["handled"]:
         time.sleep(0.2)
@@ -668,7 +668,7 @@ def run_study(study: Study, cells: list[Cell], *, force: bool = False, kind: str
         log(f"{skipped} of {len(cells)} cell(s) already done")
     if not todo:
         return {"ran": 0, "skipped": skipped, "results": []}
-    from ..training import resolve_trackers
+    from ..trackers import resolve_trackers
 
     for names in dict.fromkeys(tuple(c.config.trackers) for c in todo):
         resolve_trackers(list(names))  # a tracker asked for by name but not installed: one error, before any cell

@@ -575,14 +575,6 @@ KNOWN_PARAMS = {
 }
 
 
-#: English training-set sizes of common tasks, used when their data is not on disk (XNLI trains on MNLI, XQuAD and
-#: MLQA on SQuAD v1.1; UD-POS: XTREME's English treebanks; ANLI: rounds 1-3 together, 16,946 + 45,460 + 100,459;
-#: CCG: CCGbank sections 02-21).
-KNOWN_TRAIN_SIZES = {"mnli": 392_702, "xnli": 392_702, "pawsx": 49_401, "qqp": 363_846, "squad": 87_599,
-                     "squad2": 130_319, "xquad": 87_599, "mlqa": 87_599, "tydiqa": 3_696, "panx": 20_000,
-                     "udpos": 21_253, "hellaswag": 39_905, "cosmosqa": 25_262, "commonsenseqa": 9_741,
-                     "siqa": 33_410, "anli": 162_865, "anli-r1": 16_946, "anli-r2": 45_460, "anli-r3": 100_459,
-                     "ccg": 39_604}
 
 
 def model_params(model) -> tuple[float | None, str]:
@@ -641,8 +633,8 @@ def _train_size(spec, cache: dict) -> tuple[int | None, str]:
         return (min(n, spec.max_examples) if spec.max_examples else n), "counted"
     if spec.max_examples:
         return spec.max_examples, "max_examples"
-    if spec.task in KNOWN_TRAIN_SIZES and getattr(spec, "train_language", None) is None:
-        return KNOWN_TRAIN_SIZES[spec.task], "known size"
+    if task.train_size is not None and getattr(spec, "train_language", None) is None:
+        return task.train_size, "known size"  # the task module's Task.train_size (the released training set)
     return None, "unknown"
 
 
@@ -686,7 +678,7 @@ def estimate(cells: list[Cell]) -> dict:
     from types import SimpleNamespace
 
     from ..tasks import get_task
-    from ..training import total_steps
+    from ..train import total_steps
 
     cache: dict = {}
     phases: dict[str, dict] = {}

@@ -66,9 +66,8 @@ import sqlite3
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
-import typer
 
 from ..errors import XstiltsError
 from ..io import atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -1977,41 +1976,3 @@ def build_report(study: Path, out: Path | None = None, *, db: Path | None = None
                  fallback={t: sp for t, sp in fallback.items() if t in done_targets}, references=refs)
     rep.build()
     return rep.write()
-
-
-def report_command(
-        study: Path = typer.Argument(..., help="study file or folder"),
-        out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: <study folder>/report)"),
-        db: Optional[Path] = typer.Option(None, "--db", help="results database (default: the study folder's "
-                                                             "results.sqlite)"),
-        resamples: int = typer.Option(1000, help="bootstrap resamples per interval (0: no intervals)"),
-        confidence: float = typer.Option(0.95, help="confidence level of the intervals"),
-        seed: int = typer.Option(0, help="seed of the bootstrap resampling"),
-        low_resource: Optional[str] = typer.Option(
-            None, "--low-resource", help="comma-separated languages of the low-resource view (default: the study "
-                                         "file's low_resource_languages, else the 10 XTREME languages with the least "
-                                         "CC-100 data)"),
-        dr_threshold: float = typer.Option(0.1, "--dr-threshold", help="diminishing returns: points per 1,000 more "
-                                                                        "intermediate examples"),
-        no_plots: bool = typer.Option(False, "--no-plots", help="skip the figures (PDF and PNG)"),
-        all_cells: bool = typer.Option(False, "--all-cells", help="also report cells that are no longer in the "
-                                                                  "study file (runs.active = 0)"),
-        split: str = typer.Option("dev", "--split", help="scores of this split: dev (default, as the paper's table) or "
-                                                         "test; a target without them shows its other split, marked"),
-        reference: Optional[list[str]] = typer.Option(
-            None, "--reference", help="published figures to show beside the measured ones, labelled as not measured: "
-                                      "a shipped reference (x-stilts) or a JSON file (repeatable)")) -> None:
-    """Tables (markdown, CSV, LaTeX), paired tests and confidence intervals, and figures of a study's results."""
-    from ..cli import _fail
-
-    try:
-        langs = [x.strip() for x in low_resource.split(",") if x.strip()] if low_resource else None
-        w = build_report(study, out, db=db, resamples=resamples, confidence=confidence, seed=seed,
-                         low_resource=langs, dr_threshold=dr_threshold, plots=not no_plots, all_cells=all_cells,
-                         split=split, references=reference)
-    except XstiltsError as e:
-        _fail(e)
-        return
-    typer.echo(w["markdown_text"])
-    typer.echo(f"\nwritten: {w['markdown']}, {w['latex']}, {len(w['csv'])} CSV file(s), {len(w['images'])} figure(s) "
-               f"(PDF and 300 dpi PNG)")

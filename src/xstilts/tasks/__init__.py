@@ -1,5 +1,9 @@
 """Task registry: every task is declared once (reader, head kind, metric, languages, roles).
 
+Every module of this package is imported automatically (:func:`_import_package_modules`), and so is every ``*.py``
+file in the folders of ``$XSTILTS_TASK_PATH`` (:func:`discover`): a task is added by adding a module that calls
+:func:`register` (and, for a new kind of task, :func:`register_family`). Nothing else needs editing.
+
 >>> from xstilts.tasks import get_task
 >>> get_task("xnli").metric
 'accuracy'
@@ -8,9 +12,16 @@
 from __future__ import annotations
 
 import difflib
+import importlib
+import importlib.util
+import os
+import pkgutil
+import sys
+from pathlib import Path
 
 from ..errors import ConfigError
-from .base import INTERMEDIATE, TARGET, Family, HFSource, Task
+from .base import (INTERMEDIATE, TARGET, Download, EmbeddingFamily, EmbeddingResult, ExampleData, Family, HFSource,
+                   Task, TrainableFamily)
 
 REGISTRY: dict[str, Task] = {}
 ALIASES: dict[str, str] = {}
@@ -55,14 +66,46 @@ def all_tasks() -> list[Task]:
     return sorted(REGISTRY.values(), key=lambda t: (t.kind, t.name))
 
 
-# task family modules register their tasks on import
-from . import classification as _classification  # noqa: E402,F401
-from . import multiple_choice as _multiple_choice  # noqa: E402,F401
-from . import mlm as _mlm  # noqa: E402,F401
-from . import qa as _qa  # noqa: E402,F401
-from . import retrieval as _retrieval  # noqa: E402,F401
-from . import retrieval_xtreme_r as _retrieval_xtreme_r  # noqa: E402,F401
-from . import tagging as _tagging  # noqa: E402,F401
+# ----------------------------------------------------------------------------------------------- discovery
+#: Environment variable: folders (``os.pathsep``-separated) whose ``*.py`` files are task modules too.
+TASK_PATH_ENV = "XSTILTS_TASK_PATH"
+#: Modules that are not task modules (shared code of the package).
+_NOT_TASKS = {"base"}
+
+
+def _import_package_modules() -> None:
+    """Import every module of this package (fairseq's ``import_tasks``, lm-eval's task folder): a task module
+    registers its tasks (and a family module its family) on import, so adding a task is adding a module."""
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_") or info.name in _NOT_TASKS:
+            continue
+        importlib.import_module(f"{__name__}.{info.name}")
+
+
+_LOADED_FILES: set[str] = set()
+
+
+def discover(folder: str | os.PathLike) -> list[str]:
+    """Import every ``*.py`` file of *folder* (not starting with ``_``) as a task module, once per file; returns the
+    names of the tasks they registered. The folders in ``$XSTILTS_TASK_PATH`` are discovered at import."""
+    before = set(REGISTRY)
+    for path in sorted(Path(folder).glob("*.py")):
+        key = str(path.resolve())
+        if path.name.startswith("_") or key in _LOADED_FILES:
+            continue
+        _LOADED_FILES.add(key)
+        name = f"xstilts_task_modules.{path.stem}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sorted(set(REGISTRY) - before)
+
+
+_import_package_modules()
+for _folder in filter(None, os.environ.get(TASK_PATH_ENV, "").split(os.pathsep)):
+    discover(_folder)
 
 __all__ = ["INTERMEDIATE", "TARGET", "Family", "HFSource", "Task", "REGISTRY", "FAMILIES", "register",
-           "register_family", "get_task", "get_family", "all_tasks"]
+           "register_family", "get_task", "get_family", "all_tasks", "discover", "Download", "ExampleData",
+           "TrainableFamily", "EmbeddingFamily", "EmbeddingResult"]

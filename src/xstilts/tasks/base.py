@@ -68,6 +68,28 @@ class ConfigByLanguage(str):
 
 
 @dataclass(frozen=True)
+class ExampleData:
+    """How ``python -m xstilts.provision.examples`` writes a task's small synthetic data set (:attr:`Task.examples`).
+
+    ``write(folder) -> folder`` writes the official file layout; ``languages``: the evaluation languages written;
+    ``depends``: tasks whose example folders the task reads beside its own (XTREME's layout, e.g. ``squad``).
+    """
+
+    write: Callable[[Path], Path]
+    languages: tuple[str, ...] = ()
+    depends: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Download:
+    """How ``xstilts download`` fetches a task's real data (:attr:`Task.download`): ``plan(plan, languages)`` adds
+    the download units to an :class:`xstilts.download.Plan`; ``languages``: those it can fetch (``None``: any)."""
+
+    plan: Callable[[Any, list[str]], None]
+    languages: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Task:
     """A task declared once: what reads it, which head it needs, how it is scored, and in which languages.
 
@@ -89,6 +111,15 @@ class Task:
         protocol: the task's defaults in the published protocol it is run under (X-STILTs / XTREME: ``epochs``,
             ``batch_size``, ``grad_accum``, ``lr``, ``warmup_ratio``, ``max_length``); a config's task entry or
             phase section overrides them (:func:`xstilts.config.resolve_settings`).
+        examples: how the small example data set is written (:class:`ExampleData`), for tasks declared with it.
+        train_size: examples in the training set as released (for the study planner's cost estimate), if known.
+        download: how ``xstilts download`` fetches the real data (:class:`Download`), for tasks declared with it.
+        discover_languages: ``discover_languages(folder) -> languages`` found in a local data folder, for
+            ``languages: all`` (and a config may then list languages beyond :attr:`languages`); ``None``: the listed
+            languages only.
+        read_options: whether :attr:`read` takes the task entry's ``options`` (``read(..., options=...)``: XCOPA's
+            ``train_on``).
+        extra: family-specific settings the task's family reads (``mode``, ``scorer``, ``qa_metric``...).
     """
 
     name: str
@@ -109,6 +140,11 @@ class Task:
     extra: dict[str, Any] = field(default_factory=dict)
     protocol: dict[str, Any] = field(default_factory=dict)
     translate_train: tuple[str, ...] = ()
+    examples: ExampleData | None = None
+    train_size: int | None = None
+    download: Download | None = None
+    discover_languages: Callable[[Path], list[str]] | None = None
+    read_options: bool = False
 
     def has_training_data(self, language: str) -> bool:
         """Whether the task can train on *language*: its own training language or a translate-train language."""
@@ -123,12 +159,18 @@ class Task:
 
     def label_id(self, label: str, path: Path, line: int | None) -> int:
         """Class id of *label*; raises :class:`DataFormatError` naming the file and line for an unknown label."""
-        if isinstance(label, str):
-            try:
-                return self.labels.index(label)
-            except ValueError:
-                pass
-        raise DataFormatError(path, line, f"unknown label {short(label)}; expected one of {', '.join(self.labels)}")
+        return label_id(self.labels, label, path, line)
+
+
+def label_id(labels: tuple[str, ...], label: str, path: Path, line: int | None) -> int:
+    """Index of *label* in *labels*; raises :class:`DataFormatError` naming the file and line for an unknown label
+    (for readers, which know their labels without looking their task up in the registry)."""
+    if isinstance(label, str):
+        try:
+            return labels.index(label)
+        except ValueError:
+            pass
+    raise DataFormatError(path, line, f"unknown label {short(label)}; expected one of {', '.join(labels)}")
 
 
 def xstilts_protocol(**settings: Any) -> dict[str, Any]:
@@ -339,16 +381,34 @@ def iter_jsonl(path: Path, required: tuple[str, ...] = ()) -> Iterator[tuple[int
 
 # ----------------------------------------------------------------------------------------------- task families
 class Family:
-    """What all tasks of one kind share: featurisation, head, loss, decoding, metric and prediction files.
+    """What all tasks of one kind share. Two protocols derive from it: :class:`TrainableFamily` (featurisation, head,
+    loss, decoding, metric and prediction files: the tasks that are fine-tuned) and :class:`EmbeddingFamily` (tasks
+    scored from sentence embeddings with no head: ``evaluate`` returns one :class:`EmbeddingResult`).
 
     Subclasses implement the methods for their kind and are registered in :data:`xstilts.tasks.FAMILIES`.
     """
 
     kind: str = ""
-    #: False for families scored from sentence embeddings without training (they implement ``evaluate``).
+    #: False for families scored from sentence embeddings without training (:class:`EmbeddingFamily`).
     trainable: bool = True
     #: pydantic model of the per-task ``options`` a config may give this family (``None``: no options).
     options_model: Any = None
+
+    def example_stats(self, task: Task, predictions: list, examples: list) -> list[dict] | None:
+        """Per-example statistics from which :meth:`metric_from_stats` recomputes the task's headline metric on any
+        subset of examples (for paired bootstrap confidence intervals), e.g. ``{"correct": 1}`` for accuracy,
+        ``{"tp": 2, "fp": 0, "fn": 1}`` per sentence for span F1. ``None``: not supported."""
+        return None
+
+    def metric_from_stats(self, task: Task, stats: list[dict]) -> float:
+        """The headline metric (%) of the examples whose statistics are *stats* (see :meth:`example_stats`)."""
+        raise NotImplementedError
+
+
+class TrainableFamily(Family):
+    """A kind of task that is fine-tuned: featurisation, head, loss, decoding, metric and prediction files."""
+
+    trainable = True
     #: True when :meth:`collate` draws random numbers from torch's global RNG (masked LM): the trainer then collates
     #: on the main thread under a seed derived from the run seed and the batch's position, so that results do not
     #: depend on prefetching, resuming or the number of data-parallel processes.
@@ -406,24 +466,34 @@ class Family:
         ``xstilts export --labels`` gives its ``--label_folder``). ``None``: not supported."""
         return None
 
+
+@dataclass
+class EmbeddingResult:
+    """What :meth:`EmbeddingFamily.evaluate` returns: per language the scores (%, with ``n``), the prediction file
+    ``(file name, content)`` and, where the metric decomposes over examples, the per-example statistics
+    (:meth:`Family.example_stats`; empty otherwise). Unpacks as ``scores, predictions, stats``."""
+
+    scores: dict[str, dict[str, float]]
+    predictions: dict[str, tuple[str, str]]
+    stats: dict[str, list[dict]] = field(default_factory=dict)
+
+    def __iter__(self):
+        return iter((self.scores, self.predictions, self.stats))
+
+
+class EmbeddingFamily(Family):
+    """A kind of task scored from the encoder's sentence embeddings, with no training and no head (retrieval)."""
+
+    trainable = False
+
     def label_files(self, task: Task, languages: list[str], load) -> dict[str, tuple[str, str]]:
-        """For families with ``trainable = False``: ``{lang: (file name, content)}`` of the gold labels of each
-        language's test data (``load(split, language)``, the loader :meth:`evaluate` was given, so nothing is read twice),
-        matching the prediction files of :meth:`evaluate`."""
+        """``{lang: (file name, content)}`` of the gold labels of each language's test data (``load(split,
+        language)``, the loader :meth:`evaluate` was given, so nothing is read twice), matching the prediction files of
+        :meth:`evaluate`."""
         return {}
 
-    def example_stats(self, task: Task, predictions: list, examples: list) -> list[dict] | None:
-        """Per-example statistics from which :meth:`metric_from_stats` recomputes the task's headline metric on any
-        subset of examples (for paired bootstrap confidence intervals), e.g. ``{"correct": 1}`` for accuracy,
-        ``{"tp": 2, "fp": 0, "fn": 1}`` per sentence for span F1. ``None``: not supported."""
-        return None
-
-    def metric_from_stats(self, task: Task, stats: list[dict]) -> float:
-        """The headline metric (%) of the examples whose statistics are *stats* (see :meth:`example_stats`)."""
-        raise NotImplementedError
-
-    def evaluate(self, task: Task, languages: list[str], load, embed, settings: dict) -> tuple[dict, dict]:
-        """For families with ``trainable = False``: score every language from embeddings.
+    def evaluate(self, task: Task, languages: list[str], load, embed, settings: dict) -> EmbeddingResult:
+        """Score every language from embeddings.
 
         Args:
             load: ``load(split, language) -> data`` (the task's reader).
@@ -431,6 +501,7 @@ class Family:
                 *prefix* overrides the model's text prefix (e.g. ``"query: "`` for e5 questions).
             settings: evaluation settings (``k`` for margin scoring, ``layer``, ``pooling``, ``max_length``).
         Returns:
-            ``({lang: {metric: %, ..., "n": count}}, {lang: (file name, content) of the predictions})``.
+            an :class:`EmbeddingResult`: ``{lang: {metric: %, ..., "n": count}}``, ``{lang: (file name, content) of
+            the predictions}`` and the per-example statistics where the family has them.
         """
         raise NotImplementedError

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from ..errors import DataFormatError, MissingDataError
 from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import (XSTILTS_INTERMEDIATE, Family, iter_jsonl, iter_tsv, need_str, read_text_lines, require_file, short,
-                   xstilts_protocol)
+from .base import (XSTILTS_INTERMEDIATE, TrainableFamily, iter_jsonl, iter_tsv, label_id, need_str,
+                   read_text_lines, require_file, short, xstilts_protocol)
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 BINARY_LABELS = ("0", "1")
@@ -28,18 +28,13 @@ BINARY_LABELS = ("0", "1")
 
 @dataclass(frozen=True)
 class PairExample:
-    """One sentence pair: ``label`` is the class id (index into the task's labels)."""
+    """One sentence pair: ``label`` is the class id (index into the task's labels); ``text_b`` is ``None`` for
+    single-sentence classification (SIB-200's topics)."""
 
     guid: str
     text_a: str
-    text_b: str
+    text_b: str | None
     label: int
-
-
-def _task(name: str) -> Task:
-    from . import get_task
-
-    return get_task(name)
 
 
 # --------------------------------------------------------------------------------------------------- readers
@@ -47,12 +42,13 @@ def read_mnli(data_dir: Path, split: str, language: str) -> list[PairExample]:
     files = {"train": "multinli_1.0_train.jsonl", "dev": "multinli_1.0_dev_matched.jsonl",
              "test": "multinli_1.0_dev_matched.jsonl", "dev_mismatched": "multinli_1.0_dev_mismatched.jsonl"}
     path = require_file(data_dir / files[split], f"the MNLI 1.0 {split} file")
-    task, out = _task("mnli"), []
+    out = []
     for line, obj in iter_jsonl(path, ("gold_label", "sentence1", "sentence2")):
         if obj["gold_label"] == "-":
             continue
         out.append(PairExample(str(obj.get("pairID", line)), need_str(obj, "sentence1", path, line),
-                               need_str(obj, "sentence2", path, line), task.label_id(obj["gold_label"], path, line)))
+                               need_str(obj, "sentence2", path, line),
+                               label_id(NLI_LABELS, obj["gold_label"], path, line)))
     if not out:
         raise DataFormatError(path, None, "no labelled pairs (every gold_label is '-')")
     return out
@@ -83,14 +79,13 @@ def _anli_reader(rounds: tuple[str, ...]):
 
 def read_qqp(data_dir: Path, split: str, language: str) -> list[PairExample]:
     path = require_file(data_dir / f"{'dev' if split == 'test' else split}.tsv", f"the GLUE QQP {split} file")
-    task = _task("qqp")
     header = ["id", "qid1", "qid2", "question1", "question2", "is_duplicate"]
-    return [PairExample(c[0], c[3], c[4], task.label_id(c[5], path, line))
+    return [PairExample(c[0], c[3], c[4], label_id(BINARY_LABELS, c[5], path, line))
             for line, c in iter_tsv(path, 6, header=header)]
 
 
-def _read_pawsx_style(path: Path, task: Task) -> list[PairExample]:
-    return [PairExample(c[0], c[1], c[2], task.label_id(c[3], path, line))
+def _read_pawsx_style(path: Path) -> list[PairExample]:
+    return [PairExample(c[0], c[1], c[2], label_id(BINARY_LABELS, c[3], path, line))
             for line, c in iter_tsv(path, 4, header=["id", "sentence1", "sentence2", "label"])]
 
 
@@ -99,7 +94,7 @@ def read_pawsx(data_dir: Path, split: str, language: str) -> list[PairExample]:
     if split == "train" and language != "en":
         name = "translated_train.tsv"
     path = require_file(data_dir / language / name, f"the PAWS-X {language} {split} file")
-    return _read_pawsx_style(path, _task("pawsx"))
+    return _read_pawsx_style(path)
 
 
 #: XNLI translate-train labels as the files spell them (XTREME's and XNLI-MT's "contradictory").
@@ -112,7 +107,6 @@ def read_xnli_translate_train(data_dir: Path, language: str) -> list[PairExample
     ``translate-train/en-{lang}-translated.tsv`` (no header; English premise, English hypothesis, translated premise,
     translated hypothesis, label — the layout XTREME's ``xtreme_translations/XNLI`` bucket ships), or the XNLI-MT 1.0
     release's ``XNLI-MT-1.0/multinli/multinli.train.{lang}.tsv`` (header ``premise hypo label``)."""
-    task = _task("xnli")
     xtreme = data_dir / "translate-train" / f"en-{language}-translated.tsv"
     mt = data_dir / "XNLI-MT-1.0" / "multinli" / f"multinli.train.{language}.tsv"
     if not xtreme.is_file() and mt.is_file():
@@ -122,7 +116,7 @@ def read_xnli_translate_train(data_dir: Path, language: str) -> list[PairExample
             if lab is None:
                 raise DataFormatError(mt, line, f"unknown label {short(c[2])}; expected entailment, neutral or "
                                                 f"contradictory")
-            out.append(PairExample(f"{language}-{line}", c[0], c[1], task.labels.index(lab)))
+            out.append(PairExample(f"{language}-{line}", c[0], c[1], NLI_LABELS.index(lab)))
         return out
     require_file(xtreme, f"XTREME's XNLI translate-train file for {language} (or {mt})")
     out = []
@@ -131,7 +125,7 @@ def read_xnli_translate_train(data_dir: Path, language: str) -> list[PairExample
         if lab is None:
             raise DataFormatError(xtreme, line, f"unknown label {short(c[4])}; expected entailment, neutral or "
                                                 f"contradictory in the 5th column")
-        out.append(PairExample(f"{language}-{line}", c[2], c[3], task.labels.index(lab)))
+        out.append(PairExample(f"{language}-{line}", c[2], c[3], NLI_LABELS.index(lab)))
     return out
 
 
@@ -145,7 +139,6 @@ def read_xnli(data_dir: Path, split: str, language: str) -> list[PairExample]:
     path = require_file(data_dir / f"xnli.{split}.tsv", f"the XNLI 1.0 {split} file")
     if path.stat().st_size == 0:
         raise DataFormatError(path, None, "empty file; expected the XNLI 1.0 header and rows")
-    task = _task("xnli")
     rows = iter_tsv(path, header=["language", "gold_label"], min_cols=8)
     first = read_header(path)
     try:
@@ -160,7 +153,7 @@ def read_xnli(data_dir: Path, split: str, language: str) -> list[PairExample]:
         if c[0] != language:
             continue
         out.append(PairExample(c[id_col] if id_col is not None else str(line), c[i1], c[i2],
-                               task.label_id(c[1], path, line)))
+                               label_id(NLI_LABELS, c[1], path, line)))
     if not out:
         raise MissingDataError(f"{path}: no rows for language {language!r}")
     return out
@@ -173,7 +166,7 @@ def read_header(path: Path) -> list[str]:
 
 def read_kjv_web(data_dir: Path, split: str, language: str) -> list[PairExample]:
     path = require_file(data_dir / f"{split}.tsv", f"the KJV/WEB paraphrase {split} file (run `xstilts prepare`)")
-    return _read_pawsx_style(path, _task("kjv-web-paraphrase"))
+    return _read_pawsx_style(path)
 
 
 # ----------------------------------------------------------------------------------- Hugging Face conversions
@@ -194,15 +187,19 @@ PAWSX_LANGS = tuple("en de es fr ja ko zh".split())
 
 register(Task(
     name="mnli", kind="pair_classification", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy",
+    train_size=392_702,  # the released training set (study cost estimates)
     labels=NLI_LABELS, read=read_mnli, data_subdir="multinli_1.0", dev_split="dev", test_split="dev",
     hf=HFSource("nyu-mll/glue", "mnli", {"train": "train", "dev": "validation_matched", "test": "validation_matched"},
                 _hf_nli),
     description="Multi-Genre NLI, 393k English premise/hypothesis pairs, 3 classes",
     source="Williams et al. 2018; GLUE", protocol=XSTILTS_INTERMEDIATE,
 ))
+#: ANLI training-set sizes: rounds 1-3 16,946 + 45,460 + 100,459.
+_ANLI_SIZES = {"anli": 162_865, "anli-r1": 16_946, "anli-r2": 45_460, "anli-r3": 100_459}
 for _rounds, _name in ((("R1", "R2", "R3"), "anli"), (("R1",), "anli-r1"), (("R2",), "anli-r2"), (("R3",), "anli-r3")):
     register(Task(
         name=_name, kind="pair_classification", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy",
+        train_size=_ANLI_SIZES[_name],  # the released training set (study cost estimates)
         labels=NLI_LABELS, read=_anli_reader(_rounds), data_subdir="anli_v1.0",
         hf=HFSource("facebook/anli", None,
                     {s: "+".join(f"{s if s != 'dev' else 'dev'}_{r.lower()}" for r in _rounds)
@@ -212,6 +209,7 @@ for _rounds, _name in ((("R1", "R2", "R3"), "anli"), (("R1",), "anli-r1"), (("R2
     ))
 register(Task(
     name="qqp", kind="pair_classification", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy",
+    train_size=363_846,  # the released training set (study cost estimates)
     labels=BINARY_LABELS, read=read_qqp, data_subdir="QQP", test_split="dev",
     hf=HFSource("nyu-mll/glue", "qqp", {"train": "train", "dev": "validation", "test": "validation"},
                 _hf_pair("question1", "question2")),
@@ -220,6 +218,7 @@ register(Task(
 ))
 register(Task(
     name="xnli", kind="pair_classification", roles=(TARGET,), languages=XNLI_LANGS, metric="accuracy",
+    train_size=392_702,  # the released training set (study cost estimates)
     labels=NLI_LABELS, read=read_xnli, data_subdir="xnli",
     hf=HFSource("facebook/xnli", "{lang}", {"train": "train", "dev": "validation", "test": "test"}, _hf_nli),
     description="Cross-lingual NLI, 15 languages; trained on English MultiNLI", source="Conneau et al. 2018; XTREME",
@@ -228,6 +227,7 @@ register(Task(
 ))
 register(Task(
     name="pawsx", kind="pair_classification", roles=(TARGET,), languages=PAWSX_LANGS, metric="accuracy",
+    train_size=49_401,  # the released training set (study cost estimates)
     labels=BINARY_LABELS, read=read_pawsx, data_subdir="pawsx/x-final",
     hf=HFSource("google-research-datasets/paws-x", "{lang}", {"train": "train", "dev": "validation", "test": "test"},
                 _hf_pair("sentence1", "sentence2")),
@@ -250,16 +250,20 @@ register(Task(
 
 
 # --------------------------------------------------------------------------------------------------- family
-class PairClassification(Family):
+class PairClassification(TrainableFamily):
     """Sentence-pair classification: ``<s> a </s></s> b </s>`` (the tokenizer's pair template), truncated
-    longest-first to the max length; a :class:`~xstilts.heads.ClassificationHead` on the first token; cross-entropy;
+    longest-first to the max length (a single sentence, ``text_b is None`` in every example: ``<s> a </s>``); a
+    :class:`~xstilts.heads.ClassificationHead` on the first token; cross-entropy;
     accuracy as XTREME's ``evaluate.py``. Predictions are written one label per line (XTREME submission layout)."""
 
     kind = "pair_classification"
 
     def featurize(self, task, examples, tokenizer, max_length, prefix, options):
-        enc = tokenizer([prefix + e.text_a for e in examples], [prefix + e.text_b for e in examples],
-                        truncation=True, max_length=max_length)
+        if examples and all(e.text_b is None for e in examples):  # single sentences: ``<s> a </s>``
+            enc = tokenizer([prefix + e.text_a for e in examples], truncation=True, max_length=max_length)
+        else:
+            enc = tokenizer([prefix + e.text_a for e in examples], [prefix + e.text_b for e in examples],
+                            truncation=True, max_length=max_length)
         feats = {"input_ids": enc["input_ids"], "label": [e.label for e in examples]}
         if "token_type_ids" in enc and any(any(t) for t in enc["token_type_ids"][:64]):
             feats["token_type_ids"] = enc["token_type_ids"]

@@ -19,7 +19,7 @@ from torch import nn
 
 from ..errors import MissingDataError
 from . import INTERMEDIATE, Task, register, register_family
-from .base import Family, read_text_lines
+from .base import TrainableFamily, read_text_lines
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class MLMHead(nn.Module):
         return x @ self.embedding.weight.T + self.bias
 
 
-class MaskedLM(Family):
+class MaskedLM(TrainableFamily):
     """Masked-LM family: features are token ids; masking is drawn per batch from torch's RNG (so resumed runs
     repeat it); loss = cross-entropy over the masked positions; metric = masked-token accuracy."""
 

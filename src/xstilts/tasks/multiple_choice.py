@@ -47,8 +47,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ConfigError, DataFormatError, MissingDataError, XstiltsError
 from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import (XSTILTS_INTERMEDIATE, Family, decode_text, iter_jsonl, need_str, read_bytes, read_text_lines,
-                   require_file, short, type_name)
+from .base import (XSTILTS_INTERMEDIATE, TrainableFamily, decode_text, iter_jsonl, need_str, read_bytes,
+                   read_text_lines, require_file, short, type_name)
 
 
 @dataclass(frozen=True)
@@ -392,6 +392,7 @@ XCOPA_LANGS = tuple("et ht id it qu sw ta th tr vi zh".split())
 
 register(Task(
     name="hellaswag", kind="multiple_choice", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy",
+    train_size=39_905,  # the released training set (study cost estimates)
     read=read_hellaswag, data_subdir="hellaswag", test_split="dev", extra={"num_choices": 4},
     hf=HFSource("Rowan/hellaswag", None, {"train": "train", "dev": "validation", "test": "validation"}, _hf_hellaswag,
                 note=_script_note("github.com/rowanz/hellaswag, data/hellaswag_{train,val}.jsonl")),
@@ -400,6 +401,7 @@ register(Task(
 ))
 register(Task(
     name="cosmosqa", kind="multiple_choice", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy",
+    train_size=25_262,  # the released training set (study cost estimates)
     read=read_cosmosqa, data_subdir="cosmosqa", test_split="dev", extra={"num_choices": 4},
     hf=HFSource("allenai/cosmos_qa", None, {"train": "train", "dev": "validation", "test": "validation"}, _hf_cosmos,
                 note=_script_note("github.com/wilburOne/cosmosqa, data/{train,valid}.csv")),
@@ -408,6 +410,7 @@ register(Task(
 ), aliases=("cosmos_qa",))
 register(Task(
     name="commonsenseqa", kind="multiple_choice", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy",
+    train_size=9_741,  # the released training set (study cost estimates)
     read=read_commonsenseqa, data_subdir="commonsenseqa", test_split="dev", extra={"num_choices": 5},
     hf=HFSource("tau/commonsense_qa", None, {"train": "train", "dev": "validation", "test": "validation"}, _hf_csqa),
     description="CommonsenseQA, ConceptNet-based questions, 5 answers", source="Talmor et al. 2019",
@@ -415,6 +418,7 @@ register(Task(
 ), aliases=("csqa",))
 register(Task(
     name="siqa", kind="multiple_choice", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy",
+    train_size=33_410,  # the released training set (study cost estimates)
     read=read_siqa, data_subdir="siqa", test_split="dev", extra={"num_choices": 3},
     hf=HFSource("allenai/social_i_qa", None, {"train": "train", "dev": "validation", "test": "validation"}, _hf_siqa,
                 note=_script_note("socialiqa-train-dev.zip from leaderboard.allenai.org/socialiqa")),
@@ -424,8 +428,9 @@ register(Task(
 register(Task(
     name="xcopa", kind="multiple_choice", roles=(TARGET,), languages=XCOPA_LANGS, metric="accuracy",
     read=read_xcopa, data_subdir="xcopa",
-    extra={"num_choices": 2, "read_options": True, "train_sources": True, "prediction_format": "jsonl_label",
-           "discover_languages": discover_xcopa_languages},
+    discover_languages=discover_xcopa_languages,
+    read_options=True,
+    extra={"num_choices": 2, "train_sources": True, "prediction_format": "jsonl_label"},
     hf=HFSource("cambridgeltl/xcopa", "{lang}", {"dev": "validation", "test": "test"}, _hf_copa),
     description="Cross-lingual Choice of Plausible Alternatives, 11 languages; trained on English SIQa and/or COPA",
     source="Ponti et al. 2020; XTREME-R",
@@ -442,7 +447,7 @@ class MultipleChoiceOptions(BaseModel):
         None, description="xcopa only: English training data (default siqa+copa, as XTREME-R trains on both)")
 
 
-class MultipleChoice(Family):
+class MultipleChoice(TrainableFamily):
     """C sequences per example, scored one by one by a shared head, cross-entropy over the C scores.
 
     Features per example: ``input_ids`` (a list of C token-id lists), ``label`` and, for tokenizers with segment ids,

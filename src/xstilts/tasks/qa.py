@@ -10,19 +10,14 @@ Every data set is read from its official SQuAD-format JSON (``{"data": [{"paragr
 * XQuAD (Artetxe et al. 2020): ``xquad.{lang}.json``.
 * MLQA v1 (Lewis et al. 2020): ``MLQA_V1/{dev,test}/{dev,test}-context-{lang}-question-{lang}.json`` (XTREME uses the
   matching context/question languages).
-* TyDiQA-GoldP v1.1 (Clark et al. 2020), XTREME layout: ``tydiqa-goldp-v1.1-train/tydiqa.en.train.json`` and
-  ``tydiqa-goldp-v1.1-dev/tydiqa.{lang}.dev.json``; XTREME evaluates on the dev files (there is no public test set).
-  The names of the original release (``tydiqa-goldp-v1.1-train.json``, ``tydiqa-goldp-dev-{language}.json``) and
-  ``tydiqa.goldp.{lang}.dev.json`` (XTREME ``predict_qa.sh``) are accepted too.
+* TyDiQA-GoldP v1.1 (Clark et al. 2020) is declared in its own task module (same package).
 
 Users who are online and have no local files get the same data from the Hugging Face hub: XQuAD from
 ``google/xquad`` (configs ``xquad.{lang}``, split ``validation``), MLQA from ``google/xtreme`` (``MLQA.{lang}.{lang}``,
-``validation``/``test``), TyDiQA-GoldP from ``google/xtreme`` (``tydiqa``, ``train``/``validation``; one config for all
-languages, whose rows are selected by the language name that prefixes their ids), SQuAD v1.1 from ``rajpurkar/squad``.
+``validation``/``test``), SQuAD v1.1 from ``rajpurkar/squad``.
 
 As in XTREME, XQuAD and MLQA are trained on the English SQuAD v1.1 training set, read from a ``squad`` folder inside
-the task's data folder or next to it (XTREME's ``download/squad``); TyDiQA-GoldP is trained on its English training
-set. Readers check every answer: ``context[answer_start:answer_start + len(text)]`` must be the answer text (XTREME's
+the task's data folder or next to it (XTREME's ``download/squad``). Readers check every answer: ``context[answer_start:answer_start + len(text)]`` must be the answer text (XTREME's
 ``utils_preprocess.py`` asserts the same).
 
 The family (:class:`SpanQA`) follows XTREME's ``third_party/run_squad.py`` (the transformers SQuAD example): the
@@ -49,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import DataFormatError, MissingDataError, XstiltsError
 from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import (XSTILTS_INTERMEDIATE_QA, Family, parse_json, read_text, require_file, short, type_name,
+from .base import (XSTILTS_INTERMEDIATE_QA, TrainableFamily, parse_json, read_text, require_file, short, type_name,
                    xstilts_protocol)
 
 
@@ -227,35 +222,6 @@ def read_mlqa(data_dir: Path, split: str, language: str) -> list[QAExample]:
     return read_squad_file(require_file(path, f"the MLQA v1 {split} file for {language}"), language=language)
 
 
-TYDIQA_LANGUAGE_NAMES = {"ar": "arabic", "bn": "bengali", "en": "english", "fi": "finnish", "id": "indonesian",
-                         "ko": "korean", "ru": "russian", "sw": "swahili", "te": "telugu"}
-
-
-def read_tydiqa(data_dir: Path, split: str, language: str) -> list[QAExample]:
-    name = TYDIQA_LANGUAGE_NAMES.get(language, language)
-    if split == "train" and language != "en":  # XTREME's translate-train of the English training set
-        path = data_dir / "translate-train" / f"tydiqa.translate.train.en-{language}.json"
-        return read_squad_file(require_file(path, f"XTREME's TyDiQA-GoldP translate-train file for {language}"),
-                               language=language)
-    if split == "train":
-        path = data_dir / "tydiqa-goldp-v1.1-train" / f"tydiqa.{language}.train.json"
-        if path.is_file():
-            return read_squad_file(path, language=language)
-        for orig in (data_dir / "tydiqa-goldp-v1.1-train" / "tydiqa-goldp-v1.1-train.json",
-                     data_dir / "tydiqa-goldp-v1.1-train.json"):
-            if orig.is_file():  # the original release: all languages in one file, ids prefixed "<language name>-"
-                return read_squad_file(orig, language=language, keep=lambda q: q.startswith(name + "-"))
-        raise MissingDataError(f"{path}: file not found (the TyDiQA-GoldP {language} training file, XTREME layout)")
-    folder = data_dir / "tydiqa-goldp-v1.1-dev"
-    cands = [folder / f"tydiqa.{language}.dev.json", folder / f"tydiqa.goldp.{language}.dev.json",
-             folder / f"tydiqa-goldp-dev-{name}.json"]
-    for path in cands:
-        if path.is_file():
-            return read_squad_file(path, language=language)
-    raise MissingDataError(f"{cands[0]}: file not found (the TyDiQA-GoldP {language} dev file, which XTREME uses as "
-                           f"the test set; also looked for {cands[1].name}, {cands[2].name})")
-
-
 def _discover(pattern: str, group: int = 1):
     def find(folder: Path) -> list[str]:
         rx = re.compile(pattern)
@@ -277,19 +243,13 @@ def _hf_squad(row: dict, i: int, language: str = "en") -> QAExample:
 _HF_SQUAD_TRAIN = {"train": ("rajpurkar/squad", None, "train"), "dev": ("rajpurkar/squad", None, "validation")}
 
 
-def _tydiqa_keep(row: dict, language: str) -> bool:
-    """TyDiQA-GoldP rows of *language*: the ``google/xtreme`` ``tydiqa`` config holds every language, with question
-    ids prefixed by the language's name (``swahili-...``), as the original release."""
-    return str(row.get("id", "")).startswith(TYDIQA_LANGUAGE_NAMES.get(language, language) + "-")
-
-
 # ------------------------------------------------------------------------------------------------- registry
 XQUAD_LANGS = tuple("en es de el ru tr ar vi th zh hi".split())
 MLQA_LANGS = tuple("en es de ar hi vi zh".split())
-TYDIQA_LANGS = tuple("en ar bn fi id ko ru sw te".split())
 
 register(Task(
     name="squad", kind="span_qa", roles=(INTERMEDIATE,), languages=("en",), metric="f1", read=read_squad,
+    train_size=87_599,  # the released training set (study cost estimates)
     data_subdir="squad", dev_split="dev", test_split="dev",
     hf=HFSource("rajpurkar/squad", None, {"train": "train", "dev": "validation", "test": "validation"}, _hf_squad),
     description="SQuAD v1.1, 100k English extractive questions on Wikipedia paragraphs",
@@ -298,6 +258,7 @@ register(Task(
 ), aliases=("squad1", "squad-v1.1"))
 register(Task(
     name="squad2", kind="span_qa", roles=(INTERMEDIATE,), languages=("en",), metric="f1", read=read_squad2,
+    train_size=130_319,  # the released training set (study cost estimates)
     data_subdir="squad", dev_split="dev", test_split="dev",
     hf=HFSource("rajpurkar/squad_v2", None, {"train": "train", "dev": "validation", "test": "validation"},
                 _hf_squad),
@@ -307,17 +268,19 @@ register(Task(
 ), aliases=("squad-v2.0", "squad_v2"))
 register(Task(
     name="xquad", kind="span_qa", roles=(TARGET,), languages=XQUAD_LANGS, metric="f1", read=read_xquad,
+    train_size=87_599,  # the released training set (study cost estimates)
     data_subdir="xquad",
     hf=HFSource("google/xquad", "xquad.{lang}", {"test": "validation"}, _hf_squad, split_sources=_HF_SQUAD_TRAIN),
     description="XQuAD: 1190 SQuAD v1.1 dev questions translated into 10 languages; trained on English SQuAD v1.1",
     source="Artetxe et al. 2020; XTREME (scored with evaluate-v1.1.py)",
     protocol=xstilts_protocol(epochs=2, batch_size=16, max_length=384),
     translate_train=tuple(x for x in XQUAD_LANGS if x != "en"),  # squad/translate-train
-    extra={"qa_metric": "squad_v1", "version_2_with_negative": False,
-           "discover_languages": _discover(r"xquad\.([a-z]{2,3})\.json")},
+    discover_languages=_discover(r"xquad\.([a-z]{2,3})\.json"),
+    extra={"qa_metric": "squad_v1", "version_2_with_negative": False},
 ))
 register(Task(
     name="mlqa", kind="span_qa", roles=(TARGET,), languages=MLQA_LANGS, metric="f1", read=read_mlqa,
+    train_size=87_599,  # the released training set (study cost estimates)
     data_subdir="mlqa",
     hf=HFSource("google/xtreme", "MLQA.{lang}.{lang}", {"dev": "validation", "test": "test"}, _hf_squad,
                 split_sources={"train": _HF_SQUAD_TRAIN["train"]}, revision="21f88c0ff5bf413a83c854eb00050e75d245161f"),
@@ -325,22 +288,9 @@ register(Task(
     source="Lewis et al. 2020; XTREME (scored with mlqa_evaluation_v1.py)",
     protocol=xstilts_protocol(epochs=2, batch_size=16, max_length=384),
     translate_train=tuple(x for x in MLQA_LANGS if x != "en"),  # squad/translate-train
-    extra={"qa_metric": "mlqa", "version_2_with_negative": False,
-           "discover_languages": _discover(r"test-context-([a-z]{2})-question-\1\.json")},
+    discover_languages=_discover(r"test-context-([a-z]{2})-question-\1\.json"),
+    extra={"qa_metric": "mlqa", "version_2_with_negative": False},
 ))
-register(Task(
-    name="tydiqa", kind="span_qa", roles=(TARGET,), languages=TYDIQA_LANGS, metric="f1", read=read_tydiqa,
-    data_subdir="tydiqa",
-    hf=HFSource("google/xtreme", "tydiqa", {"train": "train", "dev": "validation", "test": "validation"}, _hf_squad,
-                keep=_tydiqa_keep, revision="21f88c0ff5bf413a83c854eb00050e75d245161f"),
-    description="TyDiQA-GoldP: gold-passage extractive QA in 9 typologically diverse languages; trained on its English "
-                "training set, evaluated on the dev sets",
-    source="Clark et al. 2020; XTREME (scored with evaluate-v1.1.py)",
-    protocol=xstilts_protocol(epochs=2, batch_size=16, max_length=384),
-    translate_train=tuple(x for x in TYDIQA_LANGS if x != "en"),  # tydiqa/translate-train
-    extra={"qa_metric": "squad_v1", "version_2_with_negative": False,
-           "discover_languages": _discover(r"tydiqa\.(?:goldp\.)?([a-z]{2})\.dev\.json")},
-), aliases=("tydiqa-goldp",))
 
 
 # --------------------------------------------------------------------------------------------------- family
@@ -359,7 +309,7 @@ class QAOptions(BaseModel):
         0.0, description="predict no answer when null score - best span score exceeds this (v2 only)")
 
 
-class SpanQA(Family):
+class SpanQA(TrainableFamily):
     """Extractive QA: question + context window -> start/end logits (:class:`~xstilts.heads_qa.SpanHead`).
 
     Features (one per window): ``input_ids`` (``[CLS] question [SEP] context-window [SEP]`` as the tokenizer's pair

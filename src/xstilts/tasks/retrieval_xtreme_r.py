@@ -83,7 +83,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..errors import DataFormatError, MissingDataError
 from . import TARGET, Task, register, register_family
-from .base import Family, json_error, need_str, parse_json, read_text, require_file, short, type_name
+from .base import (EmbeddingFamily, EmbeddingResult, json_error, need_str, parse_json, read_text, require_file, short,
+                   type_name)
 from .retrieval import TATOEBA_HF, TATOEBA_XTREME, read_tatoeba, tatoeba_languages
 
 #: XQuAD-R languages (LAReQA).
@@ -735,7 +736,7 @@ def _embed_in_order(embed, texts: list[str], prefix: str | None, chunk: int = 65
     return out
 
 
-class RankingRetrieval(Family):
+class RankingRetrieval(EmbeddingFamily):
     """Language-agnostic retrieval scored by mAP@20 from sentence embeddings (LAReQA, Mewsli-X): after dual-encoder
     fine-tuning on English pairs (option ``finetune``, the default; done by the retrieval phase, see
     :mod:`xstilts.dual_encoder`), or zero-shot. Not ``trainable`` in the sense of a head-on-encoder target phase."""
@@ -849,7 +850,7 @@ class RankingRetrieval(Family):
         return 100.0 * sum(s["ap"] for s in stats) / n if n else 0.0
 
     def evaluate(self, task: Task, languages: list[str], load, embed, settings: dict,
-                 embed_query=None) -> tuple[dict, dict, dict]:
+                 embed_query=None) -> EmbeddingResult:
         """Score every language of *task* (see the module docstring for each task's protocol).
 
         Args:
@@ -921,7 +922,7 @@ class RankingRetrieval(Family):
             stats[lang] = self.example_stats(task, rankings, [relevant[q.id] for q in qs])
             preds = {q.id: [cand_ids[i] for i in r] for q, r in zip(qs, rankings)}
             files[lang] = (f"{split}-{lang}.json", json.dumps(preds, ensure_ascii=False) + "\n")
-        return scores, files, stats
+        return EmbeddingResult(scores, files, stats)
 
     def _mewslix(self, task: Task, languages, load, embed, query_prefix, embed_query):
         from ..metrics.ranking import mewslix_map_at_k, rank_by_cosine
@@ -953,7 +954,7 @@ class RankingRetrieval(Family):
             stats[lang] = self.example_stats(task, [preds.get(k, []) for k in gold], list(gold.values()))
             files[lang] = (f"{split}-{lang}.json", json.dumps(preds, ensure_ascii=False) + "\n")
         _load_candidates.cache_clear()
-        return scores, files, stats
+        return EmbeddingResult(scores, files, stats)
 
     def label_files(self, task, languages, load):
         """Mewsli-X: ``{example id: [gold entity id]}`` per language (the gold file ``evaluate.py`` reads). LAReQA:
@@ -973,7 +974,8 @@ register_family(RankingRetrieval())
 register(Task(
     name="lareqa", kind="retrieval_ranking", roles=(TARGET,), languages=LAREQA_LANGS, metric=f"map@{TOP_K}",
     read=read_lareqa, data_subdir="lareqa", dev_split="test", test_split="test",
-    extra={"mode": "lareqa", "discover_languages": lareqa_languages},
+    discover_languages=lareqa_languages,
+    extra={"mode": "lareqa"},
     description="LAReQA on XQuAD-R: questions retrieve answer sentences from all 11 languages' pool, mAP@20",
     source="Roy et al. 2020 (LAReQA); XTREME-R (Ruder et al. 2021)",
 ))
@@ -988,7 +990,8 @@ register(Task(
     name="tatoeba-xtreme-r", kind="retrieval", roles=(TARGET,), languages=TATOEBA_XTREME_R, metric="accuracy@1",
     read=read_tatoeba, data_subdir="tatoeba", test_split="test",
     hf=dataclasses.replace(TATOEBA_HF, languages=TATOEBA_XTREME),  # google/xtreme lacks az lt pl ro uk
-    extra={"discover_languages": tatoeba_languages, "mode": "nearest"},
+    discover_languages=tatoeba_languages,
+    extra={"mode": "nearest"},
     description="Tatoeba sentence retrieval on XTREME-R's 41 languages (XTREME's 36 + az lt pl ro uk)",
     source="Artetxe & Schwenk 2019; XTREME-R (Ruder et al. 2021)",
 ))

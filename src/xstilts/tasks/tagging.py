@@ -52,8 +52,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import DataFormatError, MissingDataError, XstiltsError
 from ..languages import XTREME_LANGUAGES
 from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import (XSTILTS_INTERMEDIATE, ConfigByLanguage, Family, parse_json, read_text, read_text_lines, short, type_name,
-                   xstilts_protocol)
+from .base import (XSTILTS_INTERMEDIATE, ConfigByLanguage, TrainableFamily, parse_json, read_text, read_text_lines,
+                   short, type_name, xstilts_protocol)
 
 #: ignored position in the token labels (special tokens, prefix words, non-first sub-words)
 IGNORE = -100
@@ -89,12 +89,6 @@ class TaggedExample:
     guid: str
     words: tuple[str, ...]
     tags: tuple[str, ...]
-
-
-def _task(name: str) -> Task:
-    from . import get_task
-
-    return get_task(name)
 
 
 # ------------------------------------------------------------------------------------------ two-column files
@@ -420,26 +414,31 @@ _HF_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
 # ------------------------------------------------------------------------------------------------- registry
 register(Task(
     name="udpos", kind="tagging", roles=(TARGET,), languages=UDPOS_LANGS, metric="f1", labels=UPOS_LABELS,
+    train_size=21_253,  # the released training set (study cost estimates)
     read=read_udpos, data_subdir="udpos",
     hf=HFSource("google/xtreme", ConfigByLanguage("udpos.{lang}", UDPOS_HF_NAMES), _HF_SPLITS,
                 _hf_tagged(UPOS_LABELS, ("pos_tags", "pos_tag")), revision="21f88c0ff5bf413a83c854eb00050e75d245161f"),
     description="Universal Dependencies v2.5 part-of-speech tagging, 17 UPOS tags, 33 languages; trained on English",
     source="Nivre et al. 2020 (UD v2.5); XTREME (Hu et al. 2020), F1 as its evaluate.py",
     protocol=xstilts_protocol(epochs=10, batch_size=32, max_length=256),
-    extra={"scorer": "pos", "discover_languages": udpos_languages},
+    discover_languages=udpos_languages,
+    extra={"scorer": "pos"},
 ), aliases=("ud-pos",))
 register(Task(
     name="panx", kind="tagging", roles=(TARGET,), languages=PANX_LANGS, metric="f1", labels=PANX_LABELS,
+    train_size=20_000,  # the released training set (study cost estimates)
     read=read_panx, data_subdir="panx",
     hf=HFSource("google/xtreme", "PAN-X.{lang}", _HF_SPLITS, _hf_tagged(PANX_LABELS, ("ner_tags", "ner")),
                 revision="21f88c0ff5bf413a83c854eb00050e75d245161f"),
     description="WikiANN named-entity recognition (PER, ORG, LOC; IOB2), 40 languages; trained on English",
     source="Pan et al. 2017; Rahimi et al. 2019 splits; XTREME (Hu et al. 2020), seqeval F1",
     protocol=xstilts_protocol(epochs=10, batch_size=32, max_length=256),
-    extra={"scorer": "ner", "discover_languages": panx_languages},
+    discover_languages=panx_languages,
+    extra={"scorer": "ner"},
 ), aliases=("pan-x", "wikiann"))
 register(Task(
     name="ccg", kind="tagging", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy", read=read_ccg,
+    train_size=39_604,  # the released training set (study cost estimates)
     data_subdir="ccg",
     description="CCG supertagging on CCGbank (jiant's ccg.{train,dev,test} or word|POS|supertag files); labels from "
                 "the training file",
@@ -459,7 +458,7 @@ class TaggingOptions(BaseModel):
                                                         "instead of only the first; prediction always uses the first")
 
 
-class Tagging(Family):
+class Tagging(TrainableFamily):
     """Token tagging with a per-token linear head (:class:`~xstilts.heads_tagging.TokenClassificationHead`).
 
     Featurisation (as XTREME's ``third_party/utils_tag.py``): words are tokenised with ``is_split_into_words=True``;

@@ -6,8 +6,8 @@ in bf16 on the GPU, with LoRA adapters (r=16 on all attention and MLP projection
 head on the last token; it trains on random token sequences of the given batch and length with xstilts' ``train``.
 Prints one JSON line: parameters, trainable parameters, examples/s, tokens/s, step time and peak memory.
 
-    python benchmarks/decoder_lora.py                        # GPU: 0.5B, batch 16 x length 256, bf16
-    python benchmarks/decoder_lora.py --tiny --device cpu    # CPU check with a tiny config
+    python perf/decoder_lora.py                        # GPU: 0.5B, batch 16 x length 256, bf16
+    python perf/decoder_lora.py --tiny --device cpu    # CPU check with a tiny config
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def main() -> None:
     from xstilts.heads import ClassificationHead
     from xstilts.modeling import add_lora, estimate_memory
     from xstilts.tasks import get_family, get_task
-    from xstilts.training import MultiTaskModel, TaskData, train
+    from xstilts.train import MultiTaskModel, TaskData, train
 
     if args.tiny:
         cfg = LlamaConfig(vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,

@@ -17,20 +17,15 @@ from typing import Optional
 import typer
 
 from ..errors import XstiltsError
+from ._common import fail, install_sigterm
 
 study_app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                         help="Experiment grids: expand, estimate, run and follow a study file.")
 
 
-def _fail(err: BaseException) -> None:
-    from ..cli import _fail as fail
-
-    fail(err)
-
-
 def _load(file: Path):
-    from .grid import expand
-    from .spec import load_study
+    from ..study.grid import expand
+    from ..study.spec import load_study
 
     study = load_study(file)
     return study, expand(study)
@@ -84,14 +79,14 @@ def plan(file: Path = typer.Argument(..., help="study YAML file"),
          as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables")) -> None:
     """Print the cells (with the automatic baselines), the phases they build or share with their settings, and a
     rough estimate of their cost. Loads no model."""
-    from .grid import estimate, plan_cell
+    from ..study.grid import estimate, plan_cell
 
     try:
         study, cells = _load(file)
         est = estimate(cells)
         planned = [plan_cell(c) for c in cells]
     except XstiltsError as e:
-        _fail(e)
+        fail(e)
         return
     if as_json:
         typer.echo(json.dumps({"study": study.name, "folder": str(study.folder), "store": str(study.store),
@@ -173,8 +168,7 @@ def run(file: Path = typer.Argument(..., help="study YAML file"),
         executor: Optional[str] = typer.Option(None, "--executor", help="local or submitit (overrides the file)"),
         only: Optional[list[str]] = typer.Option(None, "--only", help="run only these cell ids (repeatable)")) -> None:
     """Run the study's cells that are missing or failed; record runs and scores in <study>/results.sqlite."""
-    from ..cli import _install_sigterm
-    from .executors import run_study
+    from ..study.executors import run_study
 
     try:
         study, cells = _load(file)
@@ -184,10 +178,10 @@ def run(file: Path = typer.Argument(..., help="study YAML file"),
                 raise XstiltsError(f"--only {', '.join(unknown)}: not a cell of study {study.name} "
                                    f"(see `xstilts study plan {file}`)")
             cells = [c for c in cells if c.id in only]
-        _install_sigterm()
+        install_sigterm()
         res = run_study(study, cells, force=force, kind=executor, parallel=parallel, partial=bool(only))
     except (XstiltsError, KeyboardInterrupt) as e:
-        _fail(e)
+        fail(e)
         return
     failed = [r for r in res["results"] if r["status"] != "done"]
     done = len(res["results"]) - len(failed)
@@ -204,13 +198,13 @@ def run(file: Path = typer.Argument(..., help="study YAML file"),
 def status(file: Path = typer.Argument(..., help="study YAML file"),
            as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """Table of the cells: axes, status (missing, pending, running, done, failed), time and headline score."""
-    from .executors import cell_status
+    from ..study.executors import cell_status
 
     try:
         study, cells = _load(file)
         st = cell_status(study, cells)
     except XstiltsError as e:
-        _fail(e)
+        fail(e)
         return
     rows = []
     for c in cells:
@@ -246,14 +240,13 @@ def status(file: Path = typer.Argument(..., help="study YAML file"),
 @study_app.command("run-cell", hidden=True)
 def run_cell(job: Path = typer.Argument(..., help="cell JSON written by the local executor")) -> None:
     """Run one cell (used by the parallel local executor)."""
-    from ..cli import _install_sigterm
-    from .executors import run_cell_file
+    from ..study.executors import run_cell_file
 
     try:
-        _install_sigterm()
+        install_sigterm()
         rc = run_cell_file(job)
     except (XstiltsError, KeyboardInterrupt) as e:
-        _fail(e)
+        fail(e)
         return
     raise typer.Exit(rc)
 
@@ -275,7 +268,7 @@ def _databases(studies: list[Path] | None) -> list[Path]:
                 raise XstiltsError(f"{db}: not found (expected a study folder written by `xstilts study run`)")
             out.append(db)
         elif s.is_file():
-            from .spec import load_study
+            from ..study.spec import load_study
 
             db = load_study(s).db_path
             if not db.is_file():
@@ -303,7 +296,7 @@ def results_command(
         fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json"),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="write to this file instead of stdout")) -> None:
     """Query study results databases: scores (or runs) with filters; table, CSV or JSON."""
-    from .db import RUN_COLUMNS, SCORE_COLUMNS, ResultsDB
+    from ..study.db import RUN_COLUMNS, SCORE_COLUMNS, ResultsDB
 
     try:
         if fmt not in ("table", "csv", "json"):
@@ -329,7 +322,7 @@ def results_command(
         if not all_cells and "active" not in filters:
             rows = [r for r in rows if r.get("active") != 0]
     except (XstiltsError, ValueError) as e:
-        _fail(e if isinstance(e, XstiltsError) else XstiltsError(str(e)))
+        fail(e if isinstance(e, XstiltsError) else XstiltsError(str(e)))
         return
     if fmt == "json":
         text = json.dumps(rows, indent=2, ensure_ascii=False) + "\n"

@@ -1,4 +1,4 @@
-"""Retrieval evaluation from the encoder's sentence embeddings (Tatoeba, BUCC 2018), with no task training.
+"""Sentence embeddings from an encoder's hidden states: retrieval evaluation (Tatoeba, BUCC) without task training.
 
 Sentence vectors are the ``pooling`` (mean over the attention mask, or the first token) of the hidden states of one
 layer (``retrieval_layer``: 1-based; ``last``; ``auto`` = XTREME's choice, see

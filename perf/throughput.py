@@ -31,10 +31,10 @@ Synthetic XNLI lengths: total pair length (with special tokens) ~ round(LogNorma
 0.5)), clipped to [8, 128]: mean ~ 50, median ~ 44, 95th percentile ~ 100, ~1.5% at the 128 cap; premise ~ 2/3
 of the tokens. Token ids are uniform over the vocabulary (minus the special ids); labels uniform over 3 classes.
 
-    python benchmarks/throughput.py                              # GPU (H100): everything, base and large
-    python benchmarks/throughput.py --sections train --models large
-    python benchmarks/throughput.py --device cpu --tiny          # CPU check of every section on tiny shapes
-    python benchmarks/throughput.py --sections profile --models large   # what bounds an xstilts step
+    python perf/throughput.py                              # GPU (H100): everything, base and large
+    python perf/throughput.py --sections train --models large
+    python perf/throughput.py --device cpu --tiny          # CPU check of every section on tiny shapes
+    python perf/throughput.py --sections profile --models large   # what bounds an xstilts step
 """
 
 from __future__ import annotations
@@ -191,7 +191,7 @@ def run_xstilts(size: str, batch: int, options: dict, args, data: dict, name: st
     from transformers import XLMRobertaModel
 
     from xstilts.tasks import get_family, get_task
-    from xstilts.training import MultiTaskModel, TaskData, train
+    from xstilts.train import MultiTaskModel, TaskData, train
 
     device = torch.device(args.device)
     task = get_task("xnli")
@@ -349,7 +349,7 @@ def section_eval(args) -> None:
     from transformers import XLMRobertaModel
 
     from xstilts.tasks import get_family, get_task
-    from xstilts.training import MultiTaskModel, TaskData, eval_all_languages, predict
+    from xstilts.train import MultiTaskModel, TaskData, eval_all_languages, predict
 
     size = "tiny" if args.tiny else "large"
     device = torch.device(args.device)
@@ -450,7 +450,7 @@ def section_profile(args) -> None:
     (``summary.txt``), plus the step's labelled regions (collate, wait_for_batches, forward, backward, optimizer)."""
     from torch.profiler import ProfilerActivity, profile, schedule
 
-    from xstilts import training
+    from xstilts.train import batching as training  # where the step's profiler regions are switched on
 
     gpu = device_type(args) == "cuda"
     size = args.models[0]

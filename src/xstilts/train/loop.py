@@ -1,0 +1,342 @@
+"""The training loop: :func:`train` (sample a task -> forward -> backward -> optimizer step -> log), with resume,
+compile warm-up, packing, token counting, model selection and the stop protocol."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import random
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..errors import XstiltsError
+from .batching import _Loader, _Sampler, _fit_width, _region
+from .model import MultiTaskModel, TaskData, _LossModule, _param_groups, seed_everything, total_steps
+from .parallel import _Dist, _ddp, _fsdp, _fsdp_full_state, _rank_state, _wants_fsdp
+from .resume import Preempted, STOP, _restore_rng, _rng_states
+
+def _make_optimizer(model: nn.Module, hp, device: torch.device) -> torch.optim.AdamW:
+    """AdamW over the trainable parameters; the fused kernel on CUDA (``fused_adamw: auto``) or when asked."""
+    fused = getattr(hp, "fused_adamw", "auto")
+    if fused == "auto":
+        fused = device.type == "cuda" and all(p.is_floating_point() for p in model.parameters() if p.requires_grad)
+    kwargs = {"fused": True} if fused else {}
+    return torch.optim.AdamW(_param_groups(model, hp.weight_decay), lr=hp.lr, **kwargs)
+
+
+def _compile_encoder(encoder: nn.Module, hp) -> bool:
+    """``torch.compile`` the encoder in place (its state dict keeps its keys). With torch's automatic dynamic
+    shapes the first shape compiles static, the second recompiles with a symbolic length that every later bucket
+    reuses (CUDA graphs, ``reduce-overhead``, are still recorded per shape)."""
+    if not getattr(hp, "compile", False):
+        return False
+    import torch._dynamo.config as dynamo_config
+
+    name = "recompile_limit" if hasattr(dynamo_config, "recompile_limit") else "cache_size_limit"
+    setattr(dynamo_config, name, max(getattr(dynamo_config, name), 16))
+    mode = getattr(hp, "compile_mode", "default")
+    encoder.compile(mode=None if mode == "default" else mode)
+    return True
+
+
+def _precompile(module: "_LossModule", task: TaskData, batch: dict, buckets, accelerator, pad_id: int) -> None:
+    """Compile every bucket's graphs before training (so that none compiles mid-run): a forward and backward per
+    bucket on a real batch cut or padded to the bucket's length. RNG states are restored and gradients dropped,
+    so the run is unchanged."""
+    import warnings
+
+    device = accelerator.device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        for width in buckets:
+            b = {n: v.to(device) for n, v in _fit_width(batch, width, pad_id).items()}
+            try:
+                with accelerator.autocast():
+                    loss = module(task.label, task.family, b)
+                loss.backward()
+            except Exception as e:  # e.g. a span label beyond a short bucket: compiled when first met instead
+                warnings.warn(f"could not pre-compile length bucket {width}: {e}", stacklevel=2)
+    for p in module.parameters():
+        p.grad = None
+
+
+def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accelerator, pad_id: int,
+          probabilities: list[float] | None = None, mixed_batches: bool = False,
+          progress: Callable[[int, float], None] | None = None, state_dir: Path | None = None,
+          distributed: str | None = None, selector=None) -> dict:
+    """Train *model* on *tasks* for :func:`total_steps` optimizer steps, resuming from *state_dir* if it holds a
+    checkpoint.
+
+    Model selection (*selector*, a :class:`~xstilts.selection.Selector`): at its evaluation steps the model is put in
+    eval mode and scored; the best weights are kept (in the checkpoints too, so a resumed run selects the same
+    step), training stops early when the selector's patience is used up, and the selected weights are loaded into
+    *model* at the end.
+
+    Checkpoints (model, optimizer, scheduler, RNG states, sampler positions, loss curve) are written to *state_dir*
+    every ``hp.checkpoint_every`` steps (0: never in the middle), at the end, and when :data:`STOP` is set (SIGTERM);
+    the last ``hp.keep_checkpoints`` are kept. A resumed run gives the same result as an uninterrupted one on the
+    same device (CPU: bit-identical).
+
+    Speed (``hp``, see :class:`~xstilts.config.TrainConfig`): ``prefetch`` collates the next step's batches in a
+    background thread (pinned memory and non-blocking copies on CUDA); ``length_buckets`` pads batches to fixed
+    lengths (masked, so the loss is unchanged up to float rounding); ``compile`` compiles the encoder for the
+    duration of training; ``fused_adamw``; ``batching: length_grouped``; ``packing`` (padding-free rows, see
+    :func:`~xstilts.data.pack_batch` and :func:`~xstilts.modeling.packing_layout`). Losses stay on the device and
+    are read every ``log_every`` steps only.
+
+    Data parallel: run under ``accelerate launch`` or ``torchrun`` (one process per device; gloo on CPU). Every
+    process draws the same plan; each global batch of ``batch_size`` examples is cut into contiguous slices, one
+    per process, and the loss of each slice is weighted by its share of the batch (of its labelled tokens for
+    token-level losses), so that DDP's gradient mean is the gradient of the global batch's mean loss: the run
+    equals the single-process run (up to float rounding; with dropout the masks differ). *distributed* ``fsdp`` (or
+    a launch with ``accelerate launch --use_fsdp``) shards a copy of the model with FSDP2 instead of replicating it
+    (see :func:`_fsdp`); *model* receives the trained weights at the end. Only the main process writes checkpoints
+    and calls *progress*; every process resumes from them (per-process RNG states are kept). A stop request
+    (SIGTERM) is agreed among the processes at the next logging or checkpoint step.
+
+    Args:
+        hp: a :class:`~xstilts.config.TrainConfig`.
+        accelerator: an ``accelerate.Accelerator`` (device, mixed precision, processes).
+        probabilities: task sampling probabilities (default: proportional to size; see :mod:`xstilts.sampling`).
+        mixed_batches: draw the task per example, so one batch mixes tasks (each task's examples go through its
+            own head, losses weighted by their share of the batch); default: one task per batch.
+        progress: called after each optimizer step with ``(step, loss)`` (loss NaN between logging steps).
+        distributed: ``ddp`` or ``fsdp`` for data-parallel runs (default: ``fsdp`` when launched with FSDP by
+            accelerate, else ``ddp``); ignored in a single process.
+    Returns:
+        ``{"steps", "steps_trained", "loss_curve": [(step, mean loss)], "task_steps": {label: batches},
+        "task_examples": {label: n}, "task_tokens": {label: non-pad tokens}, "seconds", "resumed_from",
+        "selection"}`` — what was spent per task (``steps``: planned; ``steps_trained``: run, fewer after an early
+        stop); ``selection``: :meth:`~xstilts.selection.Selector.record` or None.
+    Raises:
+        XstiltsError: a NaN/inf loss (naming the step; the last good checkpoint stays).
+        Preempted: :data:`STOP` was set; a checkpoint was saved first.
+    """
+    from transformers import get_linear_schedule_with_warmup
+
+    from .. import checkpoint as ck
+
+    dist = _Dist(accelerator)
+    device = accelerator.device
+    inner = accelerator.unwrap_model(model)
+    seed_everything(seed)
+    gen = torch.Generator().manual_seed(seed)
+    steps = total_steps([t.size for t in tasks], hp)
+    fsdp = dist.world > 1 and _wants_fsdp(accelerator, distributed, hp)
+    found = ck.load_latest(state_dir) if state_dir is not None else None
+    if found:
+        if bool(found[1]["state"].get("fsdp")) != fsdp:
+            raise XstiltsError(f"{found[0]}: this checkpoint was saved {'with' if not fsdp else 'without'} FSDP; "
+                               f"resume it with distributed: {'fsdp' if not fsdp else 'ddp'}")
+        inner.load_state_dict(found[1]["model"])
+    if fsdp:  # a sharded copy trains; *inner* (on the CPU meanwhile) gets its weights at the end
+        sharded = _fsdp(_LossModule(copy.deepcopy(inner)), device, dist.world)
+        trained: nn.Module = sharded
+    else:
+        inner.to(device)
+        trained = inner
+    optimizer = _make_optimizer(trained, hp, device)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(hp.warmup_ratio * steps), steps)
+    weights = probabilities or [float(t.size) for t in tasks]
+    rng = random.Random(seed)
+    sampler = _Sampler(tasks, hp, rng, gen, weights, mixed_batches)
+    curve, window, task_steps = [], [], {t.label: 0 for t in tasks}
+    task_examples, task_tokens = {t.label: 0 for t in tasks}, {t.label: 0 for t in tasks}
+    start, resumed_from, seconds_before = 0, None, 0.0
+    if state_dir is not None:
+        if found:
+            path, payload = found
+            if fsdp:
+                from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+                set_optimizer_state_dict(sharded, optimizer, payload["optim"]["optimizer"],
+                                         options=StateDictOptions(full_state_dict=True))
+            else:
+                optimizer.load_state_dict(payload["optim"]["optimizer"])
+            scheduler.load_state_dict(payload["optim"]["scheduler"])
+            st = payload["state"]
+            start, curve, task_steps = st["step"], [tuple(x) for x in st["curve"]], dict(st["task_steps"])
+            task_examples, task_tokens = dict(st["task_examples"]), dict(st["task_tokens"])
+            rng_state, saved_window = _rank_state(st, dist.rank, dist.world)
+            window = [torch.tensor(x, device=device) for x in saved_window]
+            for s, s_st in zip(sampler.streams, st["streams"]):
+                s.restore(s_st)
+            _restore_rng(rng_state, rng, gen)
+            seconds_before, resumed_from = st.get("seconds", 0.0), str(path)
+            if selector is not None and "selection" in st:
+                # the best weights: saved beside the checkpoint, or the checkpoint's own when its step is the best
+                best = payload.get("best")
+                if best is None and st["selection"]["best_step"] == st["step"]:
+                    best = {k: v.detach().clone() for k, v in payload["model"].items()}
+                selector.restore(st["selection"], best)
+                if st.get("stopped_early"):
+                    selector.stopped_early = True
+    if not fsdp:  # (FSDP: the plain optimizer; bf16 autocast needs no gradient scaler)
+        optimizer = accelerator.prepare(optimizer)
+    runner: nn.Module = sharded if fsdp else _LossModule(inner)
+    buckets = getattr(hp, "length_buckets", None)
+    packing = None
+    if getattr(hp, "packing", False):
+        from ..modeling import packing_layout
+
+        packing, inner.position_offset = packing_layout(inner.encoder, device)
+        if fsdp:
+            sharded.model.position_offset = inner.position_offset
+    loader = _Loader(tasks, pad_id, buckets, device, dist.rank, dist.world, getattr(hp, "prefetch", True), seed,
+                     packing)
+    compiled = _compile_encoder(inner.encoder, hp)
+    if compiled and buckets and not packing and start < steps:
+        inner.train()
+        k, idx, share = sampler.peek()
+        _precompile(runner, tasks[k], loader._part(k, idx, share).batch,
+                    buckets, accelerator, pad_id)
+    if dist.world > 1 and not fsdp:
+        runner = _ddp(runner, device)
+    pending = {"examples": [0] * len(tasks), "tokens": [0] * len(tasks)}  # this process's, not yet summed
+    main = accelerator.is_main_process
+    t0 = time.time()
+
+    def flush_counts() -> None:
+        """Add every process's example and token counts to the totals (a collective when data-parallel)."""
+        counts = torch.tensor(pending["examples"] + pending["tokens"], dtype=torch.float64)
+        if dist.world > 1:
+            counts = dist.sum_(counts.to(device)).cpu()
+        for k, t in enumerate(tasks):
+            task_examples[t.label] += int(counts[k])
+            task_tokens[t.label] += int(counts[len(tasks) + k])
+        pending["examples"], pending["tokens"] = [0] * len(tasks), [0] * len(tasks)
+
+    def save(step: int, sampler_state: dict) -> None:
+        if state_dir is None:
+            return
+        extra = {}
+        if selector is not None and selector.best_weights is not None and selector.best_step != step:
+            extra["best"] = selector.best_weights  # the selected weights, when they are not the current ones
+        flush_counts()
+        mine = {"rng": _rng_states(rng, gen, sampler_state), "window": [float(x) for x in window]}
+        ranks = dist.gather(mine)
+        full = _fsdp_full_state(sharded, optimizer) if fsdp else {}  # a collective: every process
+        if main:
+            state = {"step": step, "curve": curve, "task_steps": task_steps, "task_examples": task_examples,
+                     "task_tokens": task_tokens, "window": mine["window"], "streams": sampler_state["streams"],
+                     "rng": mine["rng"], "seconds": seconds_before + time.time() - t0}
+            if dist.world > 1:
+                state["ranks"] = ranks
+            if fsdp:
+                state["fsdp"] = True
+            if selector is not None:
+                state["selection"] = selector.state()
+                state["stopped_early"] = selector.stopped_early
+            ck.save_checkpoint(state_dir, step, {
+                "model": full["model"] if fsdp else inner.state_dict(),
+                "optim": {"optimizer": full["optim"] if fsdp else optimizer.state_dict(),
+                          "scheduler": scheduler.state_dict()},
+                "state": state, **extra}, keep=hp.keep_checkpoints)
+        dist.barrier()
+
+    runner.train()
+    STOP["in_training"] = True
+    last_step = start
+    if selector is not None and selector.stopped_early:
+        steps_left = False  # resumed after an early stop: nothing more to train
+    else:
+        steps_left = start < steps
+    try:
+        # the plan of step s+1 is drawn (and collated in the background) before step s computes; the sampler
+        # state saved with step s is the one from before that draw
+        snapshot = sampler.state()
+        upcoming = loader.submit(sampler.draw(), start + 1) if steps_left else None
+        for step in range(start + 1, steps + 1 if steps_left else start + 1):
+            last_step = step
+            current = upcoming
+            snapshot = sampler.state()
+            upcoming = loader.submit(sampler.draw(), step + 1) if step < steps else None
+            micro = list(loader.parts(current))
+            for m, thunks in enumerate(micro):
+                total_loss = 0.0
+                for j, get in enumerate(thunks):
+                    part = get()
+                    td = tasks[part.task]
+                    batch = {n: v.to(device, non_blocking=True) for n, v in part.batch.items()}
+                    last = m == len(micro) - 1 and j == len(thunks) - 1
+                    if fsdp:
+                        runner.set_requires_gradient_sync(last)
+                    sync = runner.no_sync() if dist.world > 1 and not last and not fsdp else contextlib.nullcontext()
+                    with sync:
+                        with accelerator.autocast(), _region("forward"):
+                            loss = runner(td.label, td.family, batch)
+                        with _region("backward"):
+                            accelerator.backward(loss * part.weight / hp.grad_accum)
+                    total_loss = total_loss + loss.detach() * part.share
+                    task_steps[td.label] += 1
+                    pending["examples"][part.task] += part.examples
+                    pending["tokens"][part.task] += part.tokens
+                window.append(total_loss)
+            with _region("optimizer"):
+                if fsdp:  # sharded gradients (DTensors): torch computes the global norm
+                    nn.utils.clip_grad_norm_(trained.parameters(), hp.max_grad_norm)
+                else:
+                    accelerator.clip_grad_norm_(inner.parameters(), hp.max_grad_norm)
+                optimizer.step()
+                if not getattr(optimizer, "step_was_skipped", False):
+                    scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            log_step = step % hp.log_every == 0 or step == steps
+            ckpt_step = step == steps or bool(hp.checkpoint_every and step % hp.checkpoint_every == 0)
+            if selector is not None and selector.due(step, steps):
+                score = selector.observe(step, inner)  # the caller's evaluate() switches eval mode
+                runner.train()
+                if getattr(accelerator, "trackers", None):
+                    accelerator.log({"selection/score": score}, step=step)
+                if selector.should_stop and step < steps:
+                    selector.stopped_early = True
+                    ckpt_step = True
+            if log_step:
+                mean_loss = float(dist.sum_(torch.stack(window).float().mean()))
+                window.clear()
+                if not math.isfinite(mean_loss):
+                    raise XstiltsError(f"loss became {mean_loss} at or before optimizer step {step}; stopping this "
+                                       f"phase" + (" (the last good checkpoint is kept)" if state_dir else ""))
+                curve.append((step, mean_loss))
+                if getattr(accelerator, "trackers", None):  # training curves (xstilts: trackers), main process
+                    accelerator.log({"train/loss": mean_loss, "train/lr": float(scheduler.get_last_lr()[0]),
+                                     "train/step": step}, step=step)
+                if progress and main:
+                    progress(step, mean_loss)
+            elif progress and main:
+                progress(step, float("nan"))
+            if ckpt_step:
+                save(step, snapshot)
+            # data-parallel processes agree on stopping at logging / checkpoint steps (no per-step collective)
+            stop = STOP["requested"] if dist.world == 1 else (dist.any(STOP["requested"])
+                                                                if log_step or ckpt_step else False)
+            if selector is not None and selector.stopped_early:
+                break
+            if stop and step < steps:
+                save(step, snapshot)
+                raise Preempted(f"stopped on request at optimizer step {step}/{steps}; checkpoint saved in "
+                                f"{state_dir}; run the same command again to resume")
+        if upcoming is not None and selector is not None and selector.stopped_early:
+            upcoming = None  # the batch drawn for the step after the early stop is not used
+        flush_counts()
+        if fsdp:  # the trained weights into the caller's (unsharded) model, in every process
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+            weights = get_model_state_dict(sharded, options=StateDictOptions(full_state_dict=True))
+            inner.load_state_dict({k.removeprefix("model."): v for k, v in weights.items()})
+            inner.to(device)
+        if selector is not None and selector.best_weights is not None and selector.best_step != last_step:
+            inner.load_state_dict(selector.best_weights)  # the selected step's weights
+            inner.to(device)
+    finally:
+        STOP["in_training"] = False
+        loader.close()
+        if compiled:
+            inner.encoder._compiled_call_impl = None  # evaluation runs other shapes: back to eager
+    return {"steps": steps, "steps_trained": last_step, "loss_curve": curve, "task_steps": task_steps,
+            "task_examples": task_examples, "task_tokens": task_tokens, "seconds": seconds_before + time.time() - t0,
+            "resumed_from": resumed_from, "selection": selector.record(last_step) if selector is not None else None}
