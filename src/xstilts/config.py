@@ -235,7 +235,7 @@ class TrainConfig(_Strict):
     compile: bool = Field(False, description="torch.compile the encoder once for training (use with length_buckets)")
     compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
         "default", description="torch.compile mode (reduce-overhead: CUDA graphs)")
-    fused_adamw: bool | Literal["auto"] = Field("auto", description="fused AdamW kernel (auto: on CUDA)")
+    fused_adamw: bool | Literal["auto"] = Field("auto", description="fused AdamW kernel (auto: on CUDA and CPU)")
     prefetch: bool = Field(True, description="collate the next batch in a background thread (pinned memory on "
                                              "CUDA); off for families whose collate draws random numbers")
     packing: bool = Field(False, description="padding-free training: several sequences per row with a block-"

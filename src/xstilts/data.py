@@ -351,16 +351,15 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int,
 
 
 def length_grouped_order(lengths: Sequence[int], batch_size: int, generator: torch.Generator,
-                         group: int = 8) -> list[int]:
+                         group: int = 50) -> list[int]:
     """One epoch's example order for length-grouped batching, drawn from *generator*.
 
     As Hugging Face's ``LengthGroupedSampler``: a random permutation is cut into mega-batches of ``group *
     batch_size`` examples, each sorted by decreasing length and cut into batches, so that a batch holds examples
-    of similar length (little padding); the batches are then shuffled. The mega-batch is 8 batches here (the HF
-    sampler's is 50): with 50, a small training set is sorted whole, every batch holds one narrow band of lengths,
-    and a toy QA task learnt clearly slower than with random batches (tests/test_qa.py); with 8 it learns as
-    random batches do, at a small cost in padding. A short batch (the epoch's remainder) is put
-    last, so that consecutive slices of *batch_size* of the returned order are exactly the batches.
+    of similar length (little padding); the batches are then shuffled. On a training set of fewer than ``group``
+    batches the whole set is one mega-batch: every epoch then cuts the same length bands into batches, which are
+    less varied than random ones (a toy QA task of 600 examples learnt clearly slower over 16 epochs, see
+    tests/test_qa.py); use ``batching: random`` for such small sets.
     """
     n = len(lengths)
     perm = torch.randperm(n, generator=generator).tolist()
