@@ -9,7 +9,6 @@ and the sha256 and size of every file written. A unit whose files all still matc
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import tempfile
@@ -22,17 +21,12 @@ from .. import __version__
 from ..errors import XstiltsError
 from ..io import atomic_write_json
 from . import _net as net
+from ..provision._util import sha256_file  # one sha256 helper for provisioning and downloads
 
 MANIFEST = "MANIFEST.json"
 FORMAT = "xstilts-download/1"
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ------------------------------------------------------------------------------------------------- manifest
