@@ -540,17 +540,23 @@ def _yaml_line(node: Any, loc: tuple) -> int | None:
     return line
 
 
-def _format_validation(err: ValidationError, source: str, tree: Any) -> str:
-    msgs = []
+def validation_problems(err: ValidationError) -> list[tuple[tuple, str]]:
+    """``[(key path, one-line message)]`` of a pydantic error: pydantic's internal path parts (``function-...``,
+    ``list[...]``) dropped, "unknown key" / "required key is missing" for its extra/missing texts."""
+    out = []
     for e in err.errors():
         loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x.startswith(("function-", "list[", "literal["))))
-        path = ".".join(str(x) for x in loc) or "(top level)"
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key"
-        msg = msg.removeprefix("Value error, ")
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
         if e["type"] == "missing":
             msg = "required key is missing"
+        out.append((loc, " ".join(msg.split())))
+    return out
+
+
+def _format_validation(err: ValidationError, source: str, tree: Any) -> str:
+    msgs = []
+    for loc, msg in validation_problems(err):
+        path = ".".join(str(x) for x in loc) or "(top level)"
         line = _yaml_line(tree, loc) if tree is not None else None
         where = f"{source}:{line}" if line else source
         msgs.append(f"{where}: {path}: {' '.join(msg.split())}")

@@ -28,7 +28,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..config import ExperimentConfig, IntermediateConfig, ModelConfig, TargetConfig, _yaml_line
+from ..config import (ExperimentConfig, IntermediateConfig, ModelConfig, TargetConfig, _yaml_line,
+                      validation_problems)
 from ..errors import ConfigError, XstiltsError
 from ..io import stable_hash
 from .spec import Study, deep_merge
@@ -95,13 +96,8 @@ class Cell:
 # ---------------------------------------------------------------------------------------------------- validation
 def _errors(err: ValidationError, prefix: tuple, study: Study, strip: int = 0) -> list[str]:
     out = []
-    for e in err.errors():
-        loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x.startswith(("function-", "list[",
-                                                                                     "literal["))))[strip:]
-        full = prefix + loc
-        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
-        if e["type"] == "missing":
-            msg = "required key is missing"
+    for loc, msg in validation_problems(err):
+        full = prefix + loc[strip:]
         out.append(f"{study.where(full)}: {'.'.join(map(str, full)) or '(top level)'}: {msg}")
     return out
 
@@ -129,12 +125,7 @@ def _located(study: Study, loc: tuple) -> tuple[str, tuple] | None:
 
 def _config_errors(err: ValidationError, study: Study, desc: str | None) -> list[str]:
     out = []
-    for e in err.errors():
-        loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x.startswith(("function-", "list[",
-                                                                                     "literal["))))
-        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
-        if e["type"] == "missing":
-            msg = "required key is missing"
+    for loc, msg in validation_problems(err):
         path = ".".join(map(str, loc)) or "(top level)"
         where, origin = study.source, _located(study, loc)
         if origin and origin[0] == "fixed":

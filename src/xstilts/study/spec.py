@@ -44,7 +44,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..config import _yaml_line, read_yaml
+from ..config import _yaml_line, read_yaml, validation_problems
 from ..errors import ConfigError
 
 
@@ -261,15 +261,8 @@ def deep_merge(base: Any, over: Any) -> Any:
 
 
 def _validation_errors(err: ValidationError, study: "Study") -> str:
-    msgs = []
-    for e in err.errors():
-        loc = tuple(x for x in e["loc"] if not (isinstance(x, str) and x.startswith(("function-", "list[",
-                                                                                     "literal["))))
-        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
-        if e["type"] == "missing":
-            msg = "required key is missing"
-        msgs.append(f"{study.where(loc)}: {'.'.join(map(str, loc)) or '(top level)'}: {' '.join(msg.split())}")
-    return "; ".join(msgs)
+    return "; ".join(f"{study.where(loc)}: {'.'.join(map(str, loc)) or '(top level)'}: {msg}"
+                     for loc, msg in validation_problems(err))
 
 
 def _layers(data: dict, source: str, tree: Any, path: Path | None, seen: tuple = ()) -> list[Layer]:

@@ -28,7 +28,7 @@ from ..errors import DataFormatError
 from ..languages import FLORES_200_VARIANTS, flores_code, xtreme_code
 from . import TARGET, ExampleData, HFSource, Task, register
 from .base import read_text_lines, require_file
-from .retrieval import ParallelData
+from .retrieval import ParallelData, read_aligned
 
 NAME = "flores200"
 PIVOT = "eng_Latn"
@@ -51,20 +51,7 @@ def read_flores200(data_dir: Path, split: str, language: str) -> ParallelData:
     """The *language* and English sides of one split (``dev`` or ``devtest``/``test``), line *i* a translation pair;
     files of different lengths and empty lines are errors."""
     src_path, tgt_path = _file(data_dir, split, flores_code(language)), _file(data_dir, split, PIVOT)
-    src, tgt = read_text_lines(src_path), read_text_lines(tgt_path)
-    if not src:
-        raise DataFormatError(src_path, None, "empty file; expected one sentence per line")
-    if len(src) != len(tgt):
-        longer, other = (src_path, tgt_path) if len(src) > len(tgt) else (tgt_path, src_path)
-        raise DataFormatError(longer, min(len(src), len(tgt)) + 1,
-                              f"sentence-aligned files differ in length: {max(len(src), len(tgt))} lines here, "
-                              f"{min(len(src), len(tgt))} in {other.name}")
-    for path, lines in ((src_path, src), (tgt_path, tgt)):
-        for i, s in enumerate(lines, 1):
-            if not s.strip():
-                raise DataFormatError(path, i, "empty sentence; expected one sentence per line")
-    ids = [str(i) for i in range(len(src))]
-    return ParallelData(ids, src, ids, tgt, list(zip(ids, ids)))
+    return read_aligned(src_path, tgt_path)
 
 
 def flores200_languages(data_dir: Path) -> list[str]:

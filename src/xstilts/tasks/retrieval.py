@@ -39,11 +39,13 @@ class ParallelData:
     gold: list[tuple[str, str]] = field(default_factory=list)
 
 
-def read_tatoeba(data_dir: Path, split: str, language: str) -> ParallelData:
-    """Read the Tatoeba pair ``tatoeba.{xxx}-eng.{xxx}`` / ``.eng``; mismatched line counts are an error."""
-    l3 = to_lang3(language)
-    src_path = require_file(data_dir / f"tatoeba.{l3}-eng.{l3}", f"Tatoeba {language} sentences")
-    tgt_path = require_file(data_dir / f"tatoeba.{l3}-eng.eng", f"Tatoeba English sentences for {language}")
+def read_aligned(src_path: Path, tgt_path: Path) -> ParallelData:
+    """Two line-aligned files (line *i* of both a translation pair) as :class:`ParallelData` with ids ``0..n-1``.
+
+    Raises:
+        DataFormatError: an empty source file, files of different lengths (at the first line of the longer file that
+            has no counterpart), or an empty sentence (file and line).
+    """
     src, tgt = read_text_lines(src_path), read_text_lines(tgt_path)
     if not src:
         raise DataFormatError(src_path, None, "empty file; expected one sentence per line")
@@ -58,6 +60,14 @@ def read_tatoeba(data_dir: Path, split: str, language: str) -> ParallelData:
                 raise DataFormatError(path, i, "empty sentence; expected one sentence per line")
     ids = [str(i) for i in range(len(src))]
     return ParallelData(ids, src, ids, tgt, list(zip(ids, ids)))
+
+
+def read_tatoeba(data_dir: Path, split: str, language: str) -> ParallelData:
+    """Read the Tatoeba pair ``tatoeba.{xxx}-eng.{xxx}`` / ``.eng``; mismatched line counts are an error."""
+    l3 = to_lang3(language)
+    src_path = require_file(data_dir / f"tatoeba.{l3}-eng.{l3}", f"Tatoeba {language} sentences")
+    tgt_path = require_file(data_dir / f"tatoeba.{l3}-eng.eng", f"Tatoeba English sentences for {language}")
+    return read_aligned(src_path, tgt_path)
 
 
 def tatoeba_languages(data_dir: Path) -> list[str]:
