@@ -6,11 +6,11 @@
 
 PATH is a checkout of google-research/xtreme (``evaluate.py`` with ``--xtreme_version``, commit da430dd or later, and
 its ``third_party/evaluate_squad.py``, ``evaluate_mlqa.py``, ``utils_mewslix.py``); seqeval must be importable by this
-Python. Each case of :data:`xstilts.provision.submissions.CASES` is written to a temporary folder and scored by
+Python. Each case of :data:`xstilts.xtreme.submissions.CASES` is written to a temporary folder and scored by
 
 * the official command line, run as a subprocess in PATH: ``python evaluate.py --prediction_folder P --label_folder L
   --xtreme_version V --output_file OUT`` (``PYTHONHASHSEED=0``, UTF-8 mode), and
-* :func:`xstilts.official_eval.evaluate`,
+* :func:`xstilts.xtreme.official.evaluate`,
 
 and every number of the official ``--output_file`` must equal ours to 1e-9. With ``--squad-v2`` (the official SQuAD
 v2.0 ``evaluate-v2.0.py``), random SQuAD v2.0 dev files with unanswerable questions are also scored by it (``-o``)
@@ -22,7 +22,7 @@ code), the official task and group tables, the input digests and the seqeval ver
 ``--retrieval`` (needs faiss, e.g. ``pip install faiss-cpu``) also checks LAReQA's mAP@20 (``utils_lareqa``'s
 ``average_precision_at_k`` over ``mean_avg_prec_at_k``'s ranking) against :func:`xstilts.metrics.ranking.rank_by_cosine`
 and :func:`~xstilts.metrics.ranking.mean_avg_prec_at_k`, and the embedding-level procedures on seeded random
-embeddings (:func:`xstilts.provision.submissions.retrieval_case`) against the checkout's
+embeddings (:func:`xstilts.xtreme.submissions.retrieval_case`) against the checkout's
 ``third_party/utils_retrieve.py``: Tatoeba ``similarity_search`` predictions against
 :func:`xstilts.metrics.tatoeba_accuracy`, and BUCC ``mine_bitext`` + ``bucc_eval`` (candidates with their margin
 scores, the F1-optimal threshold, precision, recall, F1) against :func:`xstilts.tasks.retrieval.bucc_candidates`,
@@ -95,10 +95,10 @@ def main() -> int:
     import seqeval
 
     from xstilts.errors import XstiltsError
-    from xstilts.official_eval import evaluate, official_json
-    from xstilts.provision.submissions import CASES, build_case, compare, digest
+    from xstilts.xtreme.official import evaluate, official_json
+    from xstilts.xtreme.submissions import CASES, build_case, compare, digest
 
-    golden = {"about": "Outputs of google-research/xtreme evaluate.py on xstilts.provision.submissions.CASES; "
+    golden = {"about": "Outputs of google-research/xtreme evaluate.py on xstilts.xtreme.submissions.CASES; "
                        "written by scripts/check_official_eval.py",
               "seqeval": seqeval.__version__ if hasattr(seqeval, "__version__") else _dist_version("seqeval"),
               "python": platform.python_version(), "tables": official_tables(xtreme), "cases": {}}
@@ -134,7 +134,7 @@ def main() -> int:
             bad += bool(problems)
         if args.squad_v2:
             from xstilts.metrics.qa import squad_v2_scores
-            from xstilts.provision.submissions import SQUAD_V2_KEYS, SQUAD_V2_SEEDS, squad_v2_lists, write_squad_v2
+            from xstilts.xtreme.submissions import SQUAD_V2_KEYS, SQUAD_V2_SEEDS, squad_v2_lists, write_squad_v2
 
             golden["squad_v2"] = {}
             for seed in SQUAD_V2_SEEDS:
@@ -186,7 +186,7 @@ def check_retrieval(xtreme: Path, tmp: Path) -> tuple[int, int, dict]:
 
     from xstilts.metrics import bucc_optimize, bucc_scores, tatoeba_accuracy
     from xstilts.metrics.ranking import mean_avg_prec_at_k, rank_by_cosine
-    from xstilts.provision.submissions import RETRIEVAL_SEEDS, lareqa_case, retrieval_case
+    from xstilts.xtreme.submissions import RETRIEVAL_SEEDS, lareqa_case, retrieval_case
     from xstilts.tasks.retrieval import ParallelData, bucc_candidates
 
     sys.path.insert(0, str(xtreme / "third_party"))
@@ -268,8 +268,8 @@ def check_retrieval(xtreme: Path, tmp: Path) -> tuple[int, int, dict]:
 
 def check_runs(xtreme: Path, folder: Path) -> tuple[int, int]:
     """Re-score every phase under *folder* with the official ``evaluate_one_task``; returns (numbers, failures)."""
-    from xstilts.benchmark import BENCHMARKS
-    from xstilts.official_eval import reported_metric
+    from xstilts.xtreme.benchmark import BENCHMARKS
+    from xstilts.xtreme.official import reported_metric
 
     mod = official_module(xtreme)
     official_folder = {**BENCHMARKS["xtreme-r"].folders, **BENCHMARKS["xtreme"].folders}

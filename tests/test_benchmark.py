@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from xstilts.benchmark import (XTREME_LANGUAGES, XTREME_R_LANGUAGES, collect_tasks, export_submission,
+from xstilts.xtreme.benchmark import (XTREME_LANGUAGES, XTREME_R_LANGUAGES, collect_tasks, export_submission,
                                format_markdown, xtreme_r_score, xtreme_score)
 from xstilts.errors import XstiltsError
 

@@ -20,7 +20,8 @@ from typer.testing import CliRunner
 
 from xstilts.cli import app
 from xstilts.config import TaskSpec
-from xstilts.download import _net, _sources, download, resolve, units_for
+from xstilts.download import _net, _sources, plan as _plan
+from xstilts.download.run import download, resolve, units_for
 from xstilts.download._core import Manifest
 from xstilts.errors import ConfigError, XstiltsError
 from xstilts.loading import load_examples
@@ -251,8 +252,8 @@ def test_xnli_dev_test_english_train_and_translate_train(fakes, tmp_path):
         assert [(e.text_a, e.text_b, e.label) for e in de] == [(r[2], r[3], 0 if r[4] == "entailment" else 2)
                                                                for r in tt]
     man = json.loads((folder / "MANIFEST.json").read_text())
-    assert man["units"]["hub:google/xtreme:XNLI"]["sources"][0]["revision"] == _sources.GOOGLE_XTREME_REVISION
-    assert man["units"]["url:translate-train:de"]["sources"][0]["url"].startswith(_sources.XTREME_TRANSLATIONS)
+    assert man["units"]["hub:google/xtreme:XNLI"]["sources"][0]["revision"] == _plan.GOOGLE_XTREME_REVISION
+    assert man["units"]["url:translate-train:de"]["sources"][0]["url"].startswith(_plan.XTREME_TRANSLATIONS)
 
 
 def get_reader(task: str):
@@ -313,7 +314,7 @@ def test_udpos_hub_and_ud27(fakes, tmp_path):
     lt = read("udpos", folder, "test", "lt")
     assert [(e.words, e.tags) for e in lt] == [(("Jonas", "bėga", "."), ("PROPN", "VERB", "PUNCT"))]
     assert not list(folder.rglob("lv_*"))
-    assert fakes.hub_calls[0][3] == _sources.GOOGLE_XTREME_REVISION  # the pin on the task's HFSource
+    assert fakes.hub_calls[0][3] == _plan.GOOGLE_XTREME_REVISION  # the pin on the task's HFSource
 
 
 def test_panx_google_xtreme_and_wikiann(fakes, tmp_path):

@@ -346,7 +346,7 @@ def test_bucc_candidates_unify_and_drop_repeated_sentences():
 
 
 def test_bucc_threshold_official_uses_the_scored_split_and_dev_the_dev_split():
-    from xstilts.provision.submissions import retrieval_case
+    from xstilts.xtreme.submissions import retrieval_case
     from xstilts.tasks import get_family, get_task
     from xstilts.tasks.retrieval import ParallelData, bucc_candidates
 

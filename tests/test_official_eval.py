@@ -1,6 +1,6 @@
-"""``xstilts evaluate`` (:mod:`xstilts.official_eval`) against XTREME's official ``evaluate.py``.
+"""``xstilts evaluate`` (:mod:`xstilts.xtreme.official`) against XTREME's official ``evaluate.py``.
 
-Seeded random prediction and gold folders in the official layout (:mod:`xstilts.provision.submissions`) were scored by
+Seeded random prediction and gold folders in the official layout (:mod:`xstilts.xtreme.submissions`) were scored by
 the real google-research/xtreme ``evaluate.py`` (commit da430dd, its command line, with the SQuAD v1.1, MLQA and
 Mewsli-X scorers it calls); ``scripts/check_official_eval.py`` recorded its ``--output_file`` JSON, exit status and
 error in ``tests/data/official_eval_golden.json``. Here the same folders are rebuilt (their SHA-256 must match the
@@ -20,9 +20,9 @@ from typer.testing import CliRunner
 
 from xstilts.cli import app
 from xstilts.errors import DataFormatError, XstiltsError
-from xstilts.official_eval import (GROUP2TASK, TASK2LANGS, evaluate, format_report, official_json, read_tag,
+from xstilts.xtreme.official import (GROUP2TASK, TASK2LANGS, evaluate, format_report, official_json, read_tag,
                                    score_file)
-from xstilts.provision.submissions import (CASES, RETRIEVAL_SEEDS, SQUAD_V2_KEYS, SQUAD_V2_SEEDS, _write, build_case,
+from xstilts.xtreme.submissions import (CASES, RETRIEVAL_SEEDS, SQUAD_V2_KEYS, SQUAD_V2_SEEDS, _write, build_case,
                                           compare, digest, lareqa_case, retrieval_case, squad_v2_lists,
                                           write_squad_v2)
 
@@ -76,7 +76,7 @@ def test_compare_catches_differences():
 # equality with the real evaluate.py (outputs recorded in tests/data/official_eval_golden.json)
 # =====================================================================================================================
 def test_tables_match_the_official_and_benchmark():
-    from xstilts.benchmark import XTREME_LANGUAGES, XTREME_R_LANGUAGES
+    from xstilts.xtreme.benchmark import XTREME_LANGUAGES, XTREME_R_LANGUAGES
 
     for v in ("xtreme", "xtreme-r"):
         assert {t: list(x) for t, x in TASK2LANGS[v].items()} == GOLDEN["tables"][v]["task2langs"]
@@ -332,7 +332,7 @@ def test_cli_malformed_file_exits_2_with_one_line(tmp_path):
 
 
 def test_export_submission_is_readable(tmp_path):
-    from xstilts.benchmark import export_submission
+    from xstilts.xtreme.benchmark import export_submission
 
     pred, label = build(tmp_path, "xtreme-s13")
     phases = []

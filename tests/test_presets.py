@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from xstilts.benchmark import XTREME, XTREME_LANGUAGES, XTREME_R, XTREME_R_LANGUAGES
+from xstilts.xtreme.benchmark import XTREME, XTREME_LANGUAGES, XTREME_R, XTREME_R_LANGUAGES
 from xstilts.cli import app
 from xstilts.study import expand, load_study
 

@@ -157,15 +157,15 @@ def test_config_runs_end_to_end(examples, tmp_path, monkeypatch, one_thread, tas
 
 def assert_reported_equals_official_scoring(runs: Path, tmp_path: Path, task: str) -> None:
     """``xstilts export --labels`` gives prediction and label folders from which ``evaluate.py``'s scoring (here
-    :func:`xstilts.official_eval.score_file`, equal to it to 1e-9) recomputes every per-language score the run
+    :func:`xstilts.xtreme.official.score_file`, equal to it to 1e-9) recomputes every per-language score the run
     reported."""
     import json
 
     from typer.testing import CliRunner
 
-    from xstilts.benchmark import BENCHMARKS
+    from xstilts.xtreme.benchmark import BENCHMARKS
     from xstilts.cli import app
-    from xstilts.official_eval import reported_metric, score_file
+    from xstilts.xtreme.official import reported_metric, score_file
 
     version = "xtreme-r" if task in ("xcopa", "mewslix") else "xtreme"
     run_dirs = [str(p.parent) for p in runs.rglob("run.json")]
@@ -305,7 +305,7 @@ def test_hub_script_datasets_say_what_to_do(monkeypatch):
 
 # ---------------------------------------------------------------------------------------------- languages
 def test_language_lists_are_the_benchmarks():
-    from xstilts.benchmark import XTREME_LANGUAGES, XTREME_R_LANGUAGES
+    from xstilts.xtreme.benchmark import XTREME_LANGUAGES, XTREME_R_LANGUAGES
 
     counts = {t: len(get_task(t).languages) for t in REGISTRY}
     assert {t: counts[t] for t in ("xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018",

@@ -60,7 +60,7 @@ def download(targets: list[str] = typer.Argument(..., help="xtreme, xtreme-r, in
     skips what is complete and verified. CCG (licensed through the LDC) is not downloadable: the command says how to
     get it. Without network it stops with one line naming the source it could not reach (exit status 2).
     """
-    from ..download import download as do_download, manual_steps
+    from ..download.run import download as do_download, manual_steps
 
     langs = [x.strip() for item in languages or [] for x in item.split(",") if x.strip()] or None
     try:

@@ -17,7 +17,7 @@ def score(runs: list[Path] = typer.Argument(..., help="run folders (run.json) or
           benchmark: str = typer.Option("xtreme", help="xtreme or xtreme-r"),
           as_json: bool = typer.Option(False, "--json", help="print JSON instead of markdown")) -> None:
     """The XTREME or XTREME-R score of finished runs: per task, per category and overall; says what is missing."""
-    from ..benchmark import collect_tasks, format_markdown, xtreme_r_score, xtreme_score
+    from ..xtreme.benchmark import collect_tasks, format_markdown, xtreme_r_score, xtreme_score
 
     try:
         if benchmark not in ("xtreme", "xtreme-r"):
@@ -41,7 +41,7 @@ def export(runs: list[Path] = typer.Argument(..., help="run folders or phase fol
     With --labels, the gold labels go to a second folder in the same layout, so that
     `evaluate.py --prediction_folder OUT --label_folder LABELS` (or `xstilts evaluate`) recomputes the run's scores.
     """
-    from ..benchmark import export_submission
+    from ..xtreme.benchmark import export_submission
 
     try:
         res = export_submission(runs, out, benchmark=benchmark, labels_dir=labels)
@@ -72,7 +72,7 @@ def evaluate_predictions(
     all_task when complete. Equal to evaluate.py to within 1e-9 on the same files.
     """
     from ..io import atomic_write_json, atomic_write_text
-    from ..official_eval import evaluate, format_report, official_json
+    from ..xtreme.official import evaluate, format_report, official_json
 
     try:
         result = evaluate(prediction_folder, label_folder, xtreme_version)

@@ -13,7 +13,7 @@ def tasks(as_json: bool = typer.Option(False, "--json", help="print JSON instead
           kind: Optional[str] = typer.Option(None, help="only tasks of this kind")) -> None:
     """List the registered tasks: name, kind, role, languages, metric, and XTREME-R's languages where they differ
     (XTREME-R adds languages to UD-POS, PAN-X and XQuAD; its Tatoeba is the task tatoeba-xtreme-r)."""
-    from ..benchmark import XTREME_R_LANGUAGES
+    from ..xtreme.benchmark import XTREME_R_LANGUAGES
     from ..tasks import all_tasks
 
     def xtreme_r(t) -> list[str] | None:

@@ -17,14 +17,14 @@ from typing import Callable
 from ..errors import XstiltsError
 from ..languages import to_lang3
 from ..tasks import get_task
-from ._core import Context, Unit
+from ._core import Context
+from .plan import (GOOGLE_XTREME, GOOGLE_XTREME_REVISION, XTREME_TRANSLATIONS, Plan, conllu_sentences as _conllu_sentences,
+                   copy_stream as _copy_stream, csv_records as _csv_records, member_bytes as _member_bytes,
+                   split as _split)
 from ._formats import (cell, class_names, count_lines, count_squad, label_name, tagged_rows, write_jsonl, write_squad,
                        write_token_tag)
 
 # --------------------------------------------------------------------------------------------------- sources
-#: ``google/xtreme`` at its "Delete loading script" commit: the data converted to Parquet, loadable by datasets >= 4.
-GOOGLE_XTREME = "google/xtreme"
-GOOGLE_XTREME_REVISION = "21f88c0ff5bf413a83c854eb00050e75d245161f"
 #: WikiANN with the Rahimi et al. (2019) splits that XTREME's PAN-X uses, for the languages XTREME-R adds
 WIKIANN = "unimelb-nlp/wikiann"
 PANX_WIKIANN_LANGS = ("qu", "pl", "uk", "az", "lt", "pa", "gu", "ro")
@@ -50,8 +50,6 @@ HELLASWAG_URL = ("https://raw.githubusercontent.com/rowanz/hellaswag/" + HELLASW
                  "/data/hellaswag_{name}.jsonl")
 COSMOSQA_COMMIT = "b6eb99cca4e2a51dd28a9a6f562534872d851639"
 COSMOSQA_URL = "https://raw.githubusercontent.com/wilburOne/cosmosqa/" + COSMOSQA_COMMIT + "/data/{name}"
-#: XTREME's machine translations of the English training sets (github.com/google-research/xtreme, "Translations")
-XTREME_TRANSLATIONS = "https://storage.googleapis.com/xtreme_translations"
 XNLI_TT_URL = XTREME_TRANSLATIONS + "/XNLI/translate-train/en-{lang}-translated.tsv"
 SQUAD_TT_URL = XTREME_TRANSLATIONS + "/SQuAD/translate-train/squad.translate.train.en-{lang}.json"
 
@@ -70,82 +68,6 @@ MANUAL = {
                "(dense_representations_for_entity_retrieval/mel, it reads public WikiNews dumps) and copy its "
                "wikinews_mentions-dev.jsonl and wikinews_mentions-test.jsonl into {folder}",
 }
-
-
-def hub_pin(task_name: str) -> str | None:
-    """The commit pinned on the task's hub source (:attr:`HFSource.revision`), if any."""
-    hf = get_task(task_name).hf
-    return getattr(hf, "revision", None) if hf is not None else None
-
-
-def _hub_pin(path: str, task_name: str | None = None) -> str | None:
-    pin = hub_pin(task_name) if task_name else None
-    if pin is None and path == GOOGLE_XTREME:
-        pin = GOOGLE_XTREME_REVISION
-    return pin
-
-
-def _split(dsd, name: str):
-    """Split *name* of a loaded ``DatasetDict`` (``None`` when the config has no such split)."""
-    try:
-        return dsd[name] if name in dsd else None
-    except TypeError:
-        return None
-
-
-# --------------------------------------------------------------------------------------------------- helpers
-def _member_bytes(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
-    f = tar.extractfile(member)
-    if f is None:
-        raise XstiltsError(f"{member.name}: not a file in the archive")
-    return f.read()
-
-
-def _copy_stream(ctx: Context, rel: str, src) -> None:
-    with ctx.open(rel, "wb") as out:
-        for chunk in iter(lambda: src.read(1 << 20), b""):
-            out.write(chunk)
-
-
-def _conllu_sentences(data: bytes) -> int:
-    return sum(1 for block in data.decode("utf-8", "replace").split("\n\n")
-               if any(line and not line.startswith("#") for line in block.split("\n")))
-
-
-def _csv_records(path: Path) -> int:
-    with open(path, encoding="utf-8", newline="") as f:
-        return max(0, sum(1 for _ in csv.reader(f)) - 1)
-
-
-class Plan:
-    """The units of one ``xstilts download`` call, in order, each once; and what needs a manual step."""
-
-    def __init__(self, root: Path, translate_train: bool):
-        self.root = root
-        self.translate_train = translate_train
-        self.units: list[Unit] = []
-        self.manual: dict[str, str] = {}
-        self._keys: set[tuple[Path, str]] = set()
-
-    def folder(self, task_name: str) -> Path:
-        return self.root / get_task(task_name).data_subdir
-
-    def add(self, task: str, folder: Path, key: str, label: str, run: Callable[[Context], None], *,
-            optional: bool = False) -> None:
-        if (folder, key) not in self._keys:
-            self._keys.add((folder, key))
-            self.units.append(Unit(task, folder, key, label, run, optional))
-
-    def url_file(self, task: str, folder: Path, key: str, label: str, url: str, rel: str, split: str,
-                 counter: Callable[[Path], int], *, optional: bool = False) -> None:
-        """A release file fetched from *url* into ``folder/rel``, its records counted by *counter* (for task
-        modules' :attr:`~xstilts.tasks.Task.download` plans)."""
-        _plan_url_file(self, task, folder, key, label, url, rel, split, counter, optional=optional)
-
-    @staticmethod
-    def hub_pin(path: str, task_name: str | None = None) -> str | None:
-        """The commit to load hub data set *path* at: the task's pinned revision, else a known pin, else ``None``."""
-        return _hub_pin(path, task_name)
 
 
 # ----------------------------------------------------------------------------------------- sentence pairs
@@ -602,30 +524,25 @@ def plan_commonsenseqa(plan: Plan) -> None:
 # --------------------------------------------------------------------------------------------------- shared
 def _plan_url_file(plan: Plan, task: str, folder: Path, key: str, label: str, url: str, rel: str, split: str,
                    counter: Callable[[Path], int], *, optional: bool = False) -> None:
-    def run(ctx: Context) -> None:
-        path = ctx.url(url)
-        try:
-            ctx.count(split, counter(path))
-        except (ValueError, UnicodeDecodeError) as e:
-            raise XstiltsError(f"{url}: not the expected format ({type(e).__name__}: {str(e)[:120]})") from None
-        ctx.place(rel, path)
+    plan.url_file(task, folder, key, label, url, rel, split, counter, optional=optional)
 
-    plan.add(task, folder, key, label, run, optional=optional)
+
+def _hub_pin(path: str, task_name: str | None = None) -> str | None:
+    hf = get_task(task_name).hf if task_name else None
+    pin = getattr(hf, "revision", None) if hf is not None else None
+    return GOOGLE_XTREME_REVISION if pin is None and path == GOOGLE_XTREME else pin
 
 
 # ------------------------------------------------------------------------------------------------- registry
-#: task -> (languages the downloader can fetch, planner(plan, languages))
-PLANNERS: dict[str, tuple[tuple[str, ...] | None, Callable[[Plan, list[str]], None]]] = {}
-
-
-def _register() -> None:
+def legacy_planners() -> dict:
+    """The download plans still declared here (each moves into its task's module as ``Task.download``)."""
     from ..tasks.classification import PAWSX_LANGS, XNLI_LANGS
     from ..tasks.multiple_choice import XCOPA_LANGS
     from ..tasks.qa import MLQA_LANGS, XQUAD_LANGS
     from ..tasks.retrieval_xtreme_r import LAREQA_LANGS, MEWSLIX_LANGS, TATOEBA_XTREME_R
     from ..tasks.tagging import PANX_LANGS, UDPOS_HF_NAMES
 
-    PLANNERS.update({
+    return {
         "xnli": (XNLI_LANGS, plan_xnli),
         "pawsx": (PAWSX_LANGS, plan_pawsx),
         "udpos": (tuple(UDPOS_HF_NAMES) + UD27_LANGS, plan_udpos),
@@ -651,12 +568,4 @@ def _register() -> None:
         "commonsenseqa": (None, lambda p, langs: plan_commonsenseqa(p)),
         "siqa": (None, lambda p, langs: plan_siqa(p)),
         "ccg": (None, lambda p, langs: plan_ccg(p)),
-    })
-    from ..tasks import REGISTRY
-
-    for name, task in REGISTRY.items():  # tasks whose module declares its download (Task.download)
-        if task.download is not None:
-            PLANNERS[name] = (task.download.languages, task.download.plan)
-
-
-_register()
+    }

@@ -39,7 +39,7 @@ Definitions used in every table:
   same marks are controlled for multiple comparisons: Benjamini–Hochberg adjusted p < 0.05 over all the
   (setting, language) tests of the table (false discovery rate 5%; ``scipy.stats.false_discovery_control``). Tasks
   without per-example statistics (BUCC) get tests over seeds only. The level is 1 − ``--confidence``.
-* **XTREME score**: :func:`xstilts.benchmark.xtreme_score` of a setting's targets for each seed (mean of the nine
+* **XTREME score**: :func:`xstilts.xtreme.benchmark.xtreme_score` of a setting's targets for each seed (mean of the nine
   task scores, QA as (EM + F1) / 2); ``n/a (missing: ...)`` when the targets do not cover XTREME.
 * **Low-resource view**: the languages of ``low_resource_languages`` in the study file (else
   :data:`DEFAULT_LOW_RESOURCE`: the 10 XTREME languages with the least CC-100 data, :data:`CC100_GIB`); a task's
@@ -746,7 +746,7 @@ class Analysis:
 
     # ------------------------------------------------------------------------------------------ compute
     def _compute(self) -> None:
-        from ..benchmark import xtreme_score
+        from ..xtreme.benchmark import xtreme_score
 
         for gi, g in enumerate(self.groups):
             base_row = g.rows.get((), {})

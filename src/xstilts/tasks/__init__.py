@@ -69,13 +69,15 @@ def all_tasks() -> list[Task]:
 # ----------------------------------------------------------------------------------------------- discovery
 #: Environment variable: folders (``os.pathsep``-separated) whose ``*.py`` files are task modules too.
 TASK_PATH_ENV = "XSTILTS_TASK_PATH"
-#: Modules that are not task modules (shared code of the package).
-_NOT_TASKS = {"base"}
+#: Modules that are not task modules (shared code of the package); ``families`` is imported first, by itself.
+_NOT_TASKS = {"base", "families"}
 
 
 def _import_package_modules() -> None:
     """Import every module of this package (fairseq's ``import_tasks``, lm-eval's task folder): a task module
-    registers its tasks (and a family module its family) on import, so adding a task is adding a module."""
+    registers its tasks on import, so adding a task is adding a module. The task families
+    (:mod:`xstilts.tasks.families`) are imported first."""
+    importlib.import_module(f"{__name__}.families")
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name.startswith("_") or info.name in _NOT_TASKS:
             continue

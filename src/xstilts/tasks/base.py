@@ -83,7 +83,7 @@ class ExampleData:
 @dataclass(frozen=True)
 class Download:
     """How ``xstilts download`` fetches a task's real data (:attr:`Task.download`): ``plan(plan, languages)`` adds
-    the download units to an :class:`xstilts.download.Plan`; ``languages``: those it can fetch (``None``: any)."""
+    the download units to an :class:`xstilts.download.plan.Plan`; ``languages``: those it can fetch (``None``: any)."""
 
     plan: Callable[[Any, list[str]], None]
     languages: tuple[str, ...] | None = None

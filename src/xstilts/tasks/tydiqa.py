@@ -2,7 +2,7 @@
 
 Everything about the task is in this module: the reader, the registration (languages, hub source, translate-train
 languages, protocol defaults, training-set size), the example-data writer and the download plan. The benchmark facts
-(XTREME's languages and category for it) are in :mod:`xstilts.benchmark`; the span-QA family (featurisation, head,
+(XTREME's languages and category for it) are in :mod:`xstilts.xtreme.benchmark`; the span-QA family (featurisation, head,
 decoding, SQuAD v1.1 scoring) is in :mod:`xstilts.tasks.qa`.
 
 * XTREME layout: ``tydiqa-goldp-v1.1-train/tydiqa.en.train.json`` and ``tydiqa-goldp-v1.1-dev/tydiqa.{lang}.dev.json``

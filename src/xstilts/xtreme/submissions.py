@@ -1,7 +1,7 @@
 """Seeded random submissions in XTREME's official layout, to check a scorer against the official ``evaluate.py``.
 
 ``write_submission(root, version, tasks, seed)`` writes ``root/predictions/<task>/test-<lang>.<ext>`` and
-``root/labels/<task>/...`` for every language ``evaluate.py`` scores the task on (:data:`xstilts.official_eval.TASK2LANGS`).
+``root/labels/<task>/...`` for every language ``evaluate.py`` scores the task on (:data:`xstilts.xtreme.official.TASK2LANGS`).
 The files are random but aimed at the edges of the official scorers: labels padded with spaces and tabs, ``\r\n`` and
 ``\r`` line ends, a missing final newline, empty sentences, IOB2 with ``I-`` starting a span, every UPOS tag, BUCC
 duplicates and blank pairs, QA answers with unicode punctuation, articles of each MLQA language, zh without spaces,
@@ -21,8 +21,8 @@ import random
 import shutil
 from pathlib import Path
 
-from ..benchmark import QA_TASKS, XTREME_R_EVAL_ORDER
-from ..official_eval import TASK2LANGS, suffix
+from .benchmark import QA_TASKS, XTREME_R_EVAL_ORDER
+from .official import TASK2LANGS, suffix
 
 __all__ = ["CASES", "SQUAD_V2_KEYS", "SQUAD_V2_SEEDS", "build_case", "compare", "digest", "squad_v2_lists",
            "write_squad_v2", "write_submission"]

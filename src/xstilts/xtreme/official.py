@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .benchmark import QA_TASKS, XTREME_LANGUAGES, XTREME_R_EVAL_ORDER, XTREME_R_LANGUAGES
-from .errors import DataFormatError, MissingDataError, XstiltsError
+from ..errors import DataFormatError, MissingDataError, XstiltsError
 
 #: The official script these definitions follow.
 SOURCE = "google-research/xtreme evaluate.py @ da430dd06cc7344ceb2e7cb030219656ebf0606a"
@@ -64,7 +64,7 @@ GROUP2TASK: dict[str, dict[str, tuple[str, ...]]] = {
 
 
 #: ``XTREME_TASK2LANGS`` / ``XTREME_R_TASK2LANGS`` of ``evaluate.py``: tasks in its output order, each with the
-#: languages it is scored and averaged on; the lists are :mod:`xstilts.benchmark`'s, except LAReQA, which has none
+#: languages it is scored and averaged on; the lists are :mod:`xstilts.xtreme.benchmark`'s, except LAReQA, which has none
 #: there (``evaluate.py`` cannot score it).
 TASK2LANGS: dict[str, dict[str, tuple[str, ...]]] = {
     "xtreme": dict(XTREME_LANGUAGES),
@@ -269,7 +269,7 @@ def _answer_texts(label_path: Path, answers: Any, where: str) -> list[str]:
 
 # ------------------------------------------------------------------------------------------------------ scoring
 def _score_accuracy(pred_path: Path, label_path: Path, language: str, reader: Callable) -> dict[str, float]:
-    from .metrics.classification import accuracy
+    from ..metrics.classification import accuracy
 
     preds, labels = reader(pred_path), reader(label_path)
     _same_count(pred_path, label_path, len(preds), len(labels), "line")
@@ -277,7 +277,7 @@ def _score_accuracy(pred_path: Path, label_path: Path, language: str, reader: Ca
 
 
 def _score_tags(pred_path: Path, label_path: Path, language: str, pos: bool) -> dict[str, float]:
-    from .metrics.tagging import ner_f1, xtreme_pos_f1
+    from ..metrics.tagging import ner_f1, xtreme_pos_f1
 
     preds, pstarts = read_tag(pred_path)
     labels, lstarts = read_tag(label_path)
@@ -287,14 +287,14 @@ def _score_tags(pred_path: Path, label_path: Path, language: str, pos: bool) -> 
 
 
 def _score_bucc(pred_path: Path, label_path: Path, language: str) -> dict[str, float]:
-    from .metrics.retrieval import bucc_prf
+    from ..metrics.retrieval import bucc_prf
 
     preds, labels = read_label(pred_path), read_label(label_path)
     return bucc_prf((tuple(x.split("\t")) for x in labels), (tuple(x.split("\t")) for x in preds))
 
 
 def _score_qa(pred_path: Path, label_path: Path, language: str, mlqa: bool) -> dict[str, float]:
-    from .metrics.qa import MLQA_LANGS, mlqa_scores, squad_v1_scores
+    from ..metrics.qa import MLQA_LANGS, mlqa_scores, squad_v1_scores
 
     predictions = read_squad(pred_path)
     gold = _qa_gold(label_path, read_squad(label_path))
@@ -323,7 +323,7 @@ def _score_qa(pred_path: Path, label_path: Path, language: str, mlqa: bool) -> d
 
 
 def _score_mewslix(pred_path: Path, label_path: Path, language: str) -> dict[str, float]:
-    from .metrics.ranking import mewslix_map_at_k
+    from ..metrics.ranking import mewslix_map_at_k
 
     predictions = read_squad(pred_path)
     gold = read_squad(label_path)

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from .errors import XstiltsError
-from .io import atomic_write_bytes
+from ..errors import XstiltsError
+from ..io import atomic_write_bytes
 
 QA_TASKS = ("xquad", "mlqa", "tydiqa")
 
@@ -76,6 +76,9 @@ XTREME_R_LANGUAGES: dict[str, tuple[str, ...]] = {
 XTREME_TASKS = ("xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba")
 XTREME_R_TASKS = ("xnli", "xcopa", "udpos", "panx", "xquad", "mlqa", "tydiqa", "tatoeba-xtreme-r", "mewslix",
                   "lareqa")
+#: The nine English intermediate tasks of X-STILTs (Phang et al. 2020, Table 1); ``xstilts download intermediate``.
+X_STILTS_INTERMEDIATE_TASKS = ("anli", "mnli", "qqp", "squad", "squad2", "hellaswag", "cosmosqa", "commonsenseqa",
+                               "ccg")
 #: ``XTREME_R_TASK2LANGS`` of ``evaluate.py``: XTREME-R's tasks in the order the script reports them.
 XTREME_R_EVAL_ORDER = ("xnli", "panx", "udpos", "tatoeba", "xcopa", "lareqa", "mewslix", "xquad", "mlqa", "tydiqa")
 
