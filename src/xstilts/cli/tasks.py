@@ -8,17 +8,16 @@ from typing import Optional
 import typer
 
 
-
 def tasks(as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
           kind: Optional[str] = typer.Option(None, help="only tasks of this kind")) -> None:
     """List the registered tasks: name, kind, role, languages, metric, and XTREME-R's languages where they differ
     (XTREME-R adds languages to UD-POS, PAN-X and XQuAD; its Tatoeba is the task tatoeba-xtreme-r)."""
-    from ..xtreme.benchmark import XTREME_R_LANGUAGES
     from ..tasks import all_tasks
+    from ..xtreme.benchmark import benchmark_languages
 
     def xtreme_r(t) -> list[str] | None:
-        name = {"tatoeba-xtreme-r": "tatoeba", "tatoeba": None}.get(t.name, t.name)
-        return list(XTREME_R_LANGUAGES[name]) if name in XTREME_R_LANGUAGES else None
+        langs = benchmark_languages("xtreme-r", t.name)
+        return None if langs is None else list(langs)
 
     items = [t for t in all_tasks() if kind is None or t.kind == kind]
     if as_json:

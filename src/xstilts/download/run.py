@@ -10,10 +10,10 @@ from typing import Callable
 from ..errors import ConfigError
 from ._core import MANIFEST, Manifest, Outcome, Unit, run_unit
 from ._net import SourceMissing, SourceUnreachable
-from ..xtreme.benchmark import X_STILTS_INTERMEDIATE_TASKS, XTREME_R_TASKS, XTREME_TASKS
+from ..xtreme.benchmark import BENCHMARK_TASKS, X_STILTS_INTERMEDIATE_TASKS, benchmark_languages
 from .plan import Plan
 
-GROUPS = {"xtreme": XTREME_TASKS, "xtreme-r": XTREME_R_TASKS, "intermediate": X_STILTS_INTERMEDIATE_TASKS}
+GROUPS = {**BENCHMARK_TASKS, "intermediate": X_STILTS_INTERMEDIATE_TASKS}
 
 __all__ = ["download", "resolve", "DownloadReport", "GROUPS", "SourceUnreachable", "SourceMissing", "MANIFEST",
            "Manifest"]
@@ -41,13 +41,6 @@ class DownloadReport:
     folders: dict[str, Path] = field(default_factory=dict)
 
 
-def _benchmark_languages(group: str, task: str) -> tuple[str, ...] | None:
-    from ..xtreme.benchmark import XTREME_LANGUAGES, XTREME_R_LANGUAGES
-
-    table = XTREME_LANGUAGES if group == "xtreme" else XTREME_R_LANGUAGES
-    return table.get("tatoeba" if task == "tatoeba-xtreme-r" else task)
-
-
 def resolve(targets: list[str], languages: list[str] | None = None) -> list[tuple[str, list[str]]]:
     """``[(task, languages)]`` for the command's targets: group names expand to their tasks with the benchmark's
     languages (XTREME-R's larger UD-POS, PAN-X, XQuAD and Tatoeba sets), a task name gets the task's languages;
@@ -67,7 +60,7 @@ def resolve(targets: list[str], languages: list[str] | None = None) -> list[tupl
         key = target.strip().lower()
         if key in GROUPS:
             for name in GROUPS[key]:
-                langs = _benchmark_languages(key, name) or get_task(name).languages
+                langs = (benchmark_languages(key, name) if key in BENCHMARK_TASKS else None) or get_task(name).languages
                 wanted.setdefault(name, [])
                 wanted[name] += [x for x in langs if x not in wanted[name]]
             continue

@@ -120,6 +120,17 @@ XTREME_R = Benchmark(
     folders={**{t: t for t in XTREME_R_LANGUAGES}, "tatoeba-xtreme-r": "tatoeba"},
 )
 BENCHMARKS = {b.name: b for b in (XTREME, XTREME_R)}
+#: The registered tasks that make up each benchmark (what ``xstilts download xtreme`` / ``xtreme-r`` fetch).
+BENCHMARK_TASKS = {"xtreme": XTREME_TASKS, "xtreme-r": XTREME_R_TASKS}
+
+
+def benchmark_languages(benchmark: str, task: str) -> tuple[str, ...] | None:
+    """The languages *benchmark* (``xtreme`` or ``xtreme-r``) evaluates registered task *task* in, or ``None`` when
+    the task is not part of it (XTREME-R's Tatoeba is the task ``tatoeba-xtreme-r``, XTREME's is ``tatoeba``)."""
+    bench = BENCHMARKS[benchmark]
+    if task not in BENCHMARK_TASKS[benchmark]:
+        return None
+    return bench.languages.get(bench.folders.get(task, task))
 
 
 def _mean(values: Iterable[float]) -> float:
