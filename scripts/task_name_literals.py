@@ -47,9 +47,9 @@ def task_modules() -> tuple[dict[str, str], dict[str, str]]:
     root = Path(xstilts.__file__).parent
     names = {n: n for n in REGISTRY} | dict(ALIASES)
     files = {}
-    for n, t in REGISTRY.items():
-        mod = sys.modules[t.read.__module__] if t.read is not None else None
-        files[n] = str(Path(mod.__file__).relative_to(root)) if mod and mod.__file__.startswith(str(root)) else "?"
+    for n, t in REGISTRY.items():  # Task.module: the module that registered the task
+        path = Path(sys.modules[t.module].__file__) if t.module in sys.modules else None
+        files[n] = str(path.relative_to(root)) if path and path.is_relative_to(root) else "?"
     return names, files
 
 

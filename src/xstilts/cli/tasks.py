@@ -23,7 +23,7 @@ def tasks(as_json: bool = typer.Option(False, "--json", help="print JSON instead
     if as_json:
         typer.echo(json.dumps([{"name": t.name, "kind": t.kind, "roles": list(t.roles), "languages": list(t.languages),
                                 "xtreme_r_languages": xtreme_r(t), "metric": t.metric,
-                                "description": t.description} for t in items], indent=2))
+                                "description": t.description, "module": t.module} for t in items], indent=2))
         return
     from rich.table import Table
 

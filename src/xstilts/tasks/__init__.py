@@ -11,6 +11,7 @@ file in the folders of ``$XSTILTS_TASK_PATH`` (:func:`discover`): a task is adde
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
 import importlib.util
@@ -41,7 +42,10 @@ def get_family(kind: str) -> Family:
 
 
 def register(task: Task, aliases: tuple[str, ...] = ()) -> Task:
-    """Add *task* to the registry (under its name and *aliases*); a duplicate name is a programming error."""
+    """Add *task* to the registry (under its name and *aliases*), recording the calling module as
+    :attr:`Task.module`; a duplicate name is a programming error (:class:`ValueError`)."""
+    if not task.module:
+        task = dataclasses.replace(task, module=sys._getframe(1).f_globals.get("__name__", ""))
     for key in (task.name, *aliases):
         if key in REGISTRY or key in ALIASES:
             raise ValueError(f"task {key!r} is registered twice")

@@ -2,7 +2,8 @@
 
 A task family (pair classification, retrieval, ...) supplies what is shared by its tasks: featurisation, the head,
 the loss, decoding and the metric. A task names its family by ``kind``; the registry in :mod:`xstilts.tasks` maps
-names to tasks. Adding a task is one ``register(Task(...))`` call in its family's module.
+names to tasks. Adding a task is one module of :mod:`xstilts.tasks` that calls ``register(Task(...))``
+(:attr:`Task.module` records which); the families are in :mod:`xstilts.tasks.families`.
 """
 
 from __future__ import annotations
@@ -120,6 +121,8 @@ class Task:
         read_options: whether :attr:`read` takes the task entry's ``options`` (``read(..., options=...)``: XCOPA's
             ``train_on``).
         extra: family-specific settings the task's family reads (``mode``, ``scorer``, ``qa_metric``...).
+        module: the module that registered the task (set by :func:`xstilts.tasks.register`): where everything about
+            the task is.
     """
 
     name: str
@@ -145,6 +148,7 @@ class Task:
     download: Download | None = None
     discover_languages: Callable[[Path], list[str]] | None = None
     read_options: bool = False
+    module: str = ""
 
     def has_training_data(self, language: str) -> bool:
         """Whether the task can train on *language*: its own training language or a translate-train language."""
