@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Score the recorded random submissions with the real XTREME ``evaluate.py`` and with ``xstilts evaluate``; compare.
+"""Score the recorded random submissions with the real XTREME ``evaluate.py`` and with ``xstilts official-eval``; compare.
 
     python scripts/check_official_eval.py --xtreme PATH/TO/google-research/xtreme [--squad-v2 evaluate-v2.0.py]
         [--retrieval] [--write-golden FILE] [--runs FOLDER...]

@@ -1,10 +1,10 @@
-"""``xstilts evaluate`` (:mod:`xstilts.xtreme.official`) against XTREME's official ``evaluate.py``.
+"""``xstilts official-eval`` (:mod:`xstilts.xtreme.official`) against XTREME's official ``evaluate.py``.
 
 Seeded random prediction and gold folders in the official layout (:mod:`xstilts.xtreme.submissions`) were scored by
 the real google-research/xtreme ``evaluate.py`` (commit da430dd, its command line, with the SQuAD v1.1, MLQA and
 Mewsli-X scorers it calls); ``scripts/check_official_eval.py`` recorded its ``--output_file`` JSON, exit status and
 error in ``tests/data/official_eval_golden.json``. Here the same folders are rebuilt (their SHA-256 must match the
-record) and every per-language score, average, group score and ``all_task`` of ``xstilts evaluate`` must equal the
+record) and every per-language score, average, group score and ``all_task`` of ``xstilts official-eval`` must equal the
 recorded official number to 1e-9. The same holds for SQuAD v2.0 (``evaluate-v2.0.py``) and for Tatoeba and BUCC
 scored from embeddings (XTREME's ``utils_retrieve.py`` with faiss). Hand-computed cases, the error messages and the
 CLI come after.
@@ -299,18 +299,18 @@ def test_errors_tags_and_json(tmp_path):
 def test_cli_json_out_and_report(tmp_path):
     pred, label = build(tmp_path, "xtreme-s11")
     out = tmp_path / "scores.json"
-    res = CliRunner().invoke(app, ["evaluate", "--prediction_folder", str(pred), "--label_folder", str(label),
+    res = CliRunner().invoke(app, ["official-eval", "--prediction_folder", str(pred), "--label_folder", str(label),
                                    "--json", "--out", str(out)])
     assert res.exit_code == 0, res.output
     printed = json.loads(res.stdout)
     assert printed == json.loads(out.read_text()) == official_json(evaluate(pred, label))
     assert_official(printed, "xtreme-s11")
     # XTREME-R scores udpos on 5 more languages: the XTREME folder lacks them
-    res = CliRunner().invoke(app, ["evaluate", "--prediction_folder", str(pred), "--label_folder", str(label),
+    res = CliRunner().invoke(app, ["official-eval", "--prediction_folder", str(pred), "--label_folder", str(label),
                                    "--xtreme_version", "xtreme-r"])
     assert res.exit_code == 2 and "udpos/test-lt.tsv: not found" in res.stderr
     pred, label = build(tmp_path, "xtreme-r-s11")
-    res = CliRunner().invoke(app, ["evaluate", "--prediction-folder", str(pred), "--label-folder", str(label),
+    res = CliRunner().invoke(app, ["official-eval", "--prediction-folder", str(pred), "--label-folder", str(label),
                                    "--xtreme-version", "xtreme-r", "--out", str(tmp_path / "report.txt")])
     assert res.exit_code == 0, res.output
     assert "====== udpos ======" in res.stdout and "note: all_task: not available" in res.stdout
@@ -321,12 +321,12 @@ def test_cli_malformed_file_exits_2_with_one_line(tmp_path):
     p, g = _minimal(tmp_path, "tydiqa", ('{"1": "x"}', '{"data": [{"paragraphs": [{"qas": [{"id": "1", '
                                                        '"answers": [{"text": "x"}]}]}]}]}'))
     (p / "tydiqa" / "test-ko.json").write_text('{"1": "x"')
-    res = CliRunner().invoke(app, ["evaluate", "--prediction_folder", str(p), "--label_folder", str(g)])
+    res = CliRunner().invoke(app, ["official-eval", "--prediction_folder", str(p), "--label_folder", str(g)])
     assert res.exit_code == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "test-ko.json:1: invalid JSON" in lines[0]
     assert res.stdout == ""
-    res = CliRunner().invoke(app, ["evaluate", "--prediction_folder", str(tmp_path / "missing"), "--label_folder",
+    res = CliRunner().invoke(app, ["official-eval", "--prediction_folder", str(tmp_path / "missing"), "--label_folder",
                                    str(g)])
     assert res.exit_code == 2 and "not a folder" in res.stderr and len(res.stderr.strip().splitlines()) == 1
 
@@ -416,3 +416,8 @@ def test_lareqa_map20_equals_xtreme_utils_lareqa(seed):
     ours = mean_avg_prec_at_k(c["relevant"], idx.tolist(), 20)
     assert ours == pytest.approx(GOLDEN["retrieval"][str(seed)]["lareqa_map20"], abs=TOL)
     assert 5 < ours < 95
+
+
+def test_the_old_command_name_says_where_it_went():
+    res = CliRunner().invoke(app, ["evaluate", "--prediction_folder", "p", "--label_folder", "l"])
+    assert res.exit_code == 2 and "xstilts official-eval" in res.output

@@ -1,4 +1,4 @@
-"""``xstilts score``, ``xstilts export`` and ``xstilts evaluate``: XTREME scores, submissions and the
+"""``xstilts score``, ``xstilts export`` and ``xstilts official-eval``: XTREME scores, submissions and the
 official scorer."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def export(runs: list[Path] = typer.Argument(..., help="run folders or phase fol
     """Copy test predictions into the layout of XTREME's official evaluate.py (one file per task and language).
 
     With --labels, the gold labels go to a second folder in the same layout, so that
-    `evaluate.py --prediction_folder OUT --label_folder LABELS` (or `xstilts evaluate`) recomputes the run's scores.
+    `evaluate.py --prediction_folder OUT --label_folder LABELS` (or `xstilts official-eval`) recomputes the run's scores.
     """
     from ..xtreme.benchmark import export_submission
 
@@ -54,7 +54,7 @@ def export(runs: list[Path] = typer.Argument(..., help="run folders or phase fol
             typer.echo(f"  {k}: {v}")
 
 
-def evaluate_predictions(
+def official_eval(
         prediction_folder: Path = typer.Option(..., "--prediction_folder", "--prediction-folder",
                                                help="predictions: <folder>/<task>/test-<lang>.<ext>"),
         label_folder: Path = typer.Option(..., "--label_folder", "--label-folder",
@@ -93,3 +93,10 @@ def evaluate_predictions(
         typer.echo(report, nl=False)
         if out is not None:
             typer.echo(f"written: {out}")
+
+
+def renamed_evaluate(ctx: typer.Context) -> None:
+    """(renamed: ``xstilts official-eval``; ``evaluate`` is the library's model evaluation, ``xstilts eval``)"""
+    typer.echo("error: `xstilts evaluate` is now `xstilts official-eval` (XTREME's evaluate.py on a prediction "
+               "folder); `xstilts eval` evaluates a model", err=True)
+    raise typer.Exit(2)

@@ -350,7 +350,7 @@ def export_submission(sources: str | Path | Iterable[str | Path], out_dir: str |
 
     With *labels_dir*, the gold labels the phases scored against (``<phase>/labels/<task>/test-<lang>.<ext>``, written
     next to the predictions) go to ``<labels_dir>/<task>/...`` in the same layout: the ``--label_folder`` with which
-    ``evaluate.py`` (or ``xstilts evaluate``) recomputes the scores the run reported.
+    ``evaluate.py`` (or ``xstilts official-eval``) recomputes the scores the run reported.
 
     Args:
         sources: run folders (with ``run.json``) and/or phase folders (with ``metrics.json``).
