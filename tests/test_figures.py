@@ -1,4 +1,4 @@
-"""Figures (xstilts.figures, the study report's plots and the comparison chart): PDF and 300 dpi PNG, bounded sizes
+"""Figures (xstilts.reports.figures, the study report's plots and the comparison chart): PDF and 300 dpi PNG, bounded sizes
 for 40-200 languages, fonts >= 8 pt, no titles, one colour per setting across a report's figures, missing intervals
 drawn as missing."""
 
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from xstilts import figures
-from xstilts.figures import LanguagePoint, Palette
+from xstilts.reports import figures
+from xstilts.reports.figures import LanguagePoint, Palette
 
 from test_study_report import make_study
 
@@ -154,7 +154,7 @@ def _study(tmp_path, n_langs=45):
 
 
 def test_study_report_figures(tmp_path):
-    from xstilts.study.report import build_report
+    from xstilts.reports.study import build_report
 
     folder = _study(tmp_path)
     w = build_report(folder, resamples=50)
@@ -193,7 +193,7 @@ def test_study_report_figures(tmp_path):
 def test_one_colour_per_setting_across_figures_from_the_artists(tmp_path, monkeypatch):
     """The same check from the drawn artists: every line/marker of a figure whose legend names a setting has that
     setting's colour in every figure (collected just before saving)."""
-    from xstilts.study.report import build_report
+    from xstilts.reports.study import build_report
 
     folder = _study(tmp_path, n_langs=5)
     seen: dict[str, set] = {}
@@ -213,7 +213,7 @@ def test_one_colour_per_setting_across_figures_from_the_artists(tmp_path, monkey
 
 
 def test_comparison_chart(tmp_path):
-    from xstilts.run_report import write_comparison
+    from xstilts.reports.run import write_comparison
 
     def run(variant, shift, n):
         langs = {f"l{i:03d}": {"accuracy": 60.0 + shift + (i % 7)} for i in range(n)}

@@ -126,7 +126,7 @@ def test_real_presets_evaluate_the_benchmark_languages(preset, offline):
 def test_rq1_low_resource_languages_are_the_least_cc100_xtreme_languages():
     """RQ1's low-resource view: the 10 of XTREME's 40 languages with the least CC-100 text (Conneau et al. 2020,
     Table 6, as transcribed in the report module), which is also the report's default."""
-    from xstilts.study.report import CC100_GIB, CC100_TOKENS_M, DEFAULT_LOW_RESOURCE
+    from xstilts.reports.cells import CC100_GIB, CC100_TOKENS_M, DEFAULT_LOW_RESOURCE
 
     xtreme_langs = {lang for langs in XTREME_LANGUAGES.values() for lang in langs}
     least = sorted(xtreme_langs, key=lambda x: (CC100_GIB[x], CC100_TOKENS_M[x], x))[:10]

@@ -145,7 +145,7 @@ def test_scores_by_split_and_migration_of_an_old_database(tmp_path):
     con.commit()
     con.close()
     # the report reads an old database as it is (read-only): its scores are test scores
-    from xstilts.study.report import load_cells
+    from xstilts.reports.cells import load_cells
 
     cells = load_cells(path)
     assert cells[0].by_split == {"test": {"xnli": {"de": {"accuracy": 70.0}, "avg": {"accuracy": 70.0}}}}
@@ -221,7 +221,7 @@ def _study_db(tmp_path) -> Path:
 
 
 def test_report_paper_table_dev_split_and_reference_rows(tmp_path):
-    from xstilts.study.report import build_report
+    from xstilts.reports.study import build_report
 
     folder = _study_db(tmp_path)
     ref = _reference_file(tmp_path)

@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 
 from xstilts import stats as st
-from xstilts.study.report import (DEFAULT_LOW_RESOURCE, Analysis, build_report, load_cells, order_model_sizes)
+from xstilts.reports.analysis import Analysis
+from xstilts.reports.cells import DEFAULT_LOW_RESOURCE, load_cells, order_model_sizes
+from xstilts.reports.study import build_report
 from xstilts.tasks import get_family, get_task
 
 SCHEMA = """
@@ -636,7 +638,7 @@ def test_tests_over_seeds_and_bh_marks_per_language(main_study):
     per-language marks: Benjamini–Hochberg over the table's (setting, language) tests; the notes say so."""
     from scipy import stats as sps
 
-    from xstilts.study.report import _lang_marks
+    from xstilts.reports.tables import _lang_marks
 
     an = Analysis(load_cells(main_study / "results.sqlite"), resamples=200, seed=0)
     e = an.main[(0, ("mnli",), "xnli")]

@@ -182,7 +182,7 @@ def load_results(folder: str | Path, split: str | None = None) -> pd.DataFrame:
 
 
 def _study_frame(path: Path) -> pd.DataFrame:
-    from .study.report import resolve_study
+    from .reports.cells import resolve_study
 
     _, db_path, _ = resolve_study(path)
     import sqlite3

@@ -43,7 +43,7 @@ from .phases import (NOT_HASHED, PHASE_VERSION, _data_fingerprint, intermediate_
                      intermediate_label, model_identity, phase_keys, pretrained_key, retrieval_key,
                      retrieval_settings, target_key)
 from .preflight import check_inputs, hold_work_dir, phase_provenance, run_provenance, work_record
-from .run_report import write_comparison, write_results
+from .reports.run import write_comparison, write_results
 from .tasks import get_family, get_task
 from .trackers import end_trackers, log_eval_metrics, resolve_trackers, start_trackers
 from .train import MultiTaskModel, TaskData, eval_all_languages, seed_everything, total_steps, train

@@ -18,7 +18,7 @@ def compare(baseline: Path = typer.Argument(..., help="baseline run folder (with
             ) -> None:
     """Compare two runs: per-language delta, mean delta, and a PNG bar chart per task."""
     from ..io import read_json
-    from ..run_report import write_comparison
+    from ..reports.run import write_comparison
 
     try:
         runs = []
@@ -57,7 +57,7 @@ def report_command(
             None, "--reference", help="published figures to show beside the measured ones, labelled as not measured: "
                                       "a shipped reference (x-stilts) or a JSON file (repeatable)")) -> None:
     """Tables (markdown, CSV, LaTeX), paired tests and confidence intervals, and figures of a study's results."""
-    from ..study.report import build_report
+    from ..reports.study import build_report
 
     try:
         langs = [x.strip() for x in low_resource.split(",") if x.strip()] if low_resource else None

@@ -151,7 +151,7 @@ class StudySpec(_Strict):
     baseline: bool = Field(True, description="add a no-intermediate baseline cell per (model, target, seed)")
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     low_resource_languages: list[str] | None = Field(None, description="languages of the low-resource view "
-                                                                       "(default: see xstilts.study.report)")
+                                                                       "(default: see xstilts.reports.study)")
 
     @field_validator("low_resource_languages")
     @classmethod

@@ -1,5 +1,5 @@
 """Result tables (markdown, JSON, CSV) per run and per experiment (test, and dev where the phases have it), and the baseline-vs-STILTs comparison with a
-chart of per-language deltas (PDF and 300 dpi PNG, :mod:`xstilts.figures`). Scores are percentages; with several seeds a cell is ``mean ± std`` (sample std)."""
+chart of per-language deltas (PDF and 300 dpi PNG, :mod:`xstilts.reports.figures`). Scores are percentages; with several seeds a cell is ``mean ± std`` (sample std)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import io
 import statistics
 from pathlib import Path
 
-from .io import atomic_write_json, atomic_write_text
+from ..io import atomic_write_json, atomic_write_text
 
 
 def _agg(values: list[float]) -> dict:
@@ -127,7 +127,7 @@ def delta_caption(label: str, comp: dict, setting: str = "intermediate") -> str:
 
 
 def bar_chart(label: str, comp: dict, path: Path, setting: str = "intermediate") -> Path:
-    """The per-language deltas of one task as a dot plot sorted by Δ (:func:`xstilts.figures.language_dot_plot`:
+    """The per-language deltas of one task as a dot plot sorted by Δ (:func:`xstilts.reports.figures.language_dot_plot`:
     one column wide up to 40 languages, panels beyond), with the mean Δ as a dashed line; written as ``path`` (PNG,
     300 dpi) and the same name with ``.pdf``. No title: the caption is :func:`delta_caption`. Returns the PNG's
     path."""

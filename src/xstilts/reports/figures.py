@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
-from .io import atomic_write_bytes
+from ..io import atomic_write_bytes
 
 #: Okabe & Ito's eight colours (the colour-blind-safe palette of Wong 2011).
 OKABE_ITO: dict[str, str] = {
