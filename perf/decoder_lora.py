@@ -34,8 +34,8 @@ def main() -> None:
     from transformers import LlamaConfig, LlamaModel
 
     from xstilts.config import LoraConfig, TrainConfig
-    from xstilts.heads import ClassificationHead
-    from xstilts.modeling import add_lora, estimate_memory
+    from xstilts.models.heads import ClassificationHead
+    from xstilts.models.backbone import add_lora, estimate_memory
     from xstilts.tasks import get_family, get_task
     from xstilts.train import MultiTaskModel, TaskData, train
 

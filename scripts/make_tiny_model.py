@@ -23,7 +23,7 @@ def build(family: str, tokenizer: str, out: Path, hidden: int, layers: int, head
     from transformers import (BloomConfig, BloomForCausalLM, DebertaV2Config, DebertaV2Model, LlamaConfig,
                               LlamaForCausalLM)
 
-    from xstilts.modeling import load_tokenizer
+    from xstilts.models.backbone import load_tokenizer
 
     tok = load_tokenizer(tokenizer)
     vocab = len(tok)

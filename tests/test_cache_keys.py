@@ -44,14 +44,14 @@ def test_a_changed_featurize_source_changes_the_fingerprint(tmp_path, monkeypatc
 
     fams = {kind: code_fingerprint(get_family(kind)) for kind in ("pair_classification", "tagging", "span_qa")}
     assert len(set(fams.values())) == 3
-    assert code_fingerprint("xstilts.embeddings") != code_fingerprint("xstilts.heads")
+    assert code_fingerprint("xstilts.models.embeddings") != code_fingerprint("xstilts.models.heads")
 
 
 def test_feature_cache_and_phase_keys_follow_the_code(tmp_path, tiny_model, monkeypatch):
     import xstilts.phases as phases
     import xstilts.pipeline as pl
     from xstilts.loading import load_examples
-    from xstilts.modeling import load_tokenizer
+    from xstilts.models.backbone import load_tokenizer
 
     pawsx = write_pawsx(tmp_path / "pawsx", langs=("en",), n_train=8, n_test=4)
     kjv = tmp_path / "kjv"

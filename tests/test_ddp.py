@@ -51,7 +51,7 @@ def _setup(model_dir: str, spec: dict):
 
     from fixtures import toy_pair
     from xstilts.config import TrainConfig
-    from xstilts.modeling import load_tokenizer
+    from xstilts.models.backbone import load_tokenizer
     from xstilts.tasks import get_family, get_task
     from xstilts.tasks.classification import PairExample
     from xstilts.train import MultiTaskModel, TaskData

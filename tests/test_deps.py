@@ -36,7 +36,7 @@ def test_require_names_the_extra(monkeypatch):
 
 def test_lora_without_peft_fails_naming_the_extra(monkeypatch):
     from xstilts.config import LoraConfig
-    from xstilts.modeling import add_lora
+    from xstilts.models.backbone import add_lora
 
     _missing(monkeypatch, "peft")
     with pytest.raises(MissingExtra, match=r"^model\.lora \(LoRA training\) needs .* pip install 'xstilts\[lora\]'$"):

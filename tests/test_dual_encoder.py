@@ -51,7 +51,7 @@ def _toy_pairs(rng, n_per_key: int, lang: str = "en"):
 
 
 def _model(tiny_model, representation="pooler", seed=0):
-    from xstilts.modeling import load_encoder
+    from xstilts.models.backbone import load_encoder
 
     torch.manual_seed(seed)
     enc = load_encoder(str(tiny_model))
@@ -102,7 +102,7 @@ def test_finetuning_learns_a_mapping_raw_embeddings_cannot(tiny_dual, one_thread
     """mAP@20 of the fine-tuned encodings rises far above the raw embeddings' (the zero-shot mode) and the loss falls;
     the same seed gives the same run."""
     from xstilts import embeddings as retrieval
-    from xstilts.modeling import load_encoder, load_tokenizer
+    from xstilts.models.backbone import load_encoder, load_tokenizer
 
     tiny_model = tiny_dual
     tok = load_tokenizer(str(tiny_model))
@@ -136,7 +136,7 @@ def test_finetuning_learns_a_mapping_raw_embeddings_cannot(tiny_dual, one_thread
 
 def test_dev_loss_selection_restores_the_best_weights(tiny_model, one_thread):
     from xstilts.dual_encoder import mean_batch_loss
-    from xstilts.modeling import load_tokenizer
+    from xstilts.models.backbone import load_tokenizer
 
     tok = load_tokenizer(str(tiny_model))
     qs, cs = _toy_pairs(random.Random(0), 4)

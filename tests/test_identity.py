@@ -46,7 +46,7 @@ def test_the_hub_id_offline_with_only_the_rebuild_fails_naming_the_rebuild(rebui
     from typer.testing import CliRunner
 
     from xstilts.cli import app
-    from xstilts.modeling import model_source
+    from xstilts.models.backbone import model_source
 
     with pytest.raises(XstiltsError, match=REBUILD):
         model_source(HUB)
@@ -63,7 +63,7 @@ def test_the_rebuild_id_works_offline(rebuild_only, tmp_path, one_thread):
 
     from xstilts.cli import app
     from xstilts.io import read_json
-    from xstilts.modeling import model_source
+    from xstilts.models.backbone import model_source
 
     src = model_source(REBUILD)
     assert src.kind == "rebuild" and Path(src.path) == rebuild_only
@@ -103,7 +103,7 @@ def _snapshot(hf: Path, repo: str, commit: str, model: Path) -> Path:
 def test_a_hub_model_offline_is_the_hf_cache_snapshot_and_its_commit_is_in_the_phase_key(tiny_model, tmp_path,
                                                                                         monkeypatch):
     from xstilts.config import validate_config
-    from xstilts.modeling import model_source
+    from xstilts.models.backbone import model_source
     from xstilts.pipeline import phase_keys
 
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
@@ -159,7 +159,7 @@ def test_prepare_puts_the_rebuild_under_its_own_id_and_moves_an_old_build(tmp_pa
     import json
 
     from xstilts import provision
-    from xstilts.modeling import REBUILDS
+    from xstilts.models.backbone import REBUILDS
     from xstilts.paths import model_cache_path
     from xstilts.provision import e5
 

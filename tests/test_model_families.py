@@ -11,7 +11,7 @@ import torch
 from fixtures import cpu_accelerator, WORDS, make_tiny_model, toy_pair, write_pawsx
 from xstilts.checkpoint import load_heads
 from xstilts.config import LoraConfig, ModelConfig, TrainConfig, validate_config
-from xstilts.modeling import build_backbone, load_encoder, load_tokenizer, save_backbone
+from xstilts.models.backbone import build_backbone, load_encoder, load_tokenizer, save_backbone
 from xstilts.tasks import get_family, get_task
 from xstilts.tasks.classification import PairExample
 from xstilts.tasks.multiple_choice import MCExample
@@ -171,7 +171,7 @@ def test_lora_trains_only_adapters_and_merge_is_exact(kind, checkpoints, tmp_pat
 @pytest.mark.parametrize("kind, handoff", [("bert", None), ("deberta-v2", None), ("llama", "merge"),
                                            ("bloom", "stack"), ("bilstm", None)])
 def test_intermediate_to_target_handoff(kind, handoff, checkpoints, tmp_path, monkeypatch):
-    import xstilts.modeling as modeling
+    import xstilts.models.backbone as modeling
     from xstilts.pipeline import Pipeline
 
     pawsx = write_pawsx(tmp_path / "pawsx", langs=("en", "de"), n_train=64, n_test=16)

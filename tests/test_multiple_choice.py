@@ -275,7 +275,7 @@ def test_xcopa_declaration_and_options():
 
 # --------------------------------------------------------------------------------------- features and batches
 def test_featurize_and_collate_shapes(tiny_model):
-    from xstilts.modeling import load_tokenizer
+    from xstilts.models.backbone import load_tokenizer
 
     tok = load_tokenizer(str(tiny_model))
     assert "token_type_ids" not in FAM.featurize(get_task("hellaswag"), [MCExample("a", "x", "", ("y", "z"), 0)],
@@ -313,7 +313,7 @@ def test_xcopa_and_siqa_encoding_match_run_xcopa(tmp_path, tiny_model):
     """The sequences equal XTREME-R's run_xcopa.py preprocess_function: tokenizer(first_sentences,
     second_sentences, truncation=True, max_length=...) with f"{premise} What was the {question}?" (xcopa) and
     f"{context} {question}" (siqa) repeated per choice."""
-    from xstilts.modeling import load_tokenizer
+    from xstilts.models.backbone import load_tokenizer
 
     tok = load_tokenizer(str(tiny_model))
     xc = write_xcopa(tmp_path, langs=("et",), n_copa=3, n_siqa=3, n_test=5)
@@ -352,8 +352,8 @@ def test_hugging_face_conversions():
 
 
 def test_mixed_choice_counts_are_padded_and_masked(tiny_model):
-    from xstilts.modeling import load_encoder, load_tokenizer
-    from xstilts.training import MultiTaskModel
+    from xstilts.models.backbone import load_encoder, load_tokenizer
+    from xstilts.train import MultiTaskModel
 
     tok = load_tokenizer(str(tiny_model))
     task = get_task("xcopa")
@@ -391,7 +391,7 @@ def test_mixed_choice_counts_are_padded_and_masked(tiny_model):
 
 
 def test_head_summary_token():
-    from xstilts.heads_mc import MultipleChoiceHead
+    from xstilts.models.heads.multiple_choice import MultipleChoiceHead
 
     head = MultipleChoiceHead(4, 0.0, pooler=False).eval()
     hidden = torch.randn(2, 5, 4)
@@ -421,8 +421,8 @@ def test_tiny_encoder_learns_toy_multiple_choice(tiny_model, one_thread):
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
 
-    from xstilts.modeling import load_encoder, load_tokenizer
-    from xstilts.training import MultiTaskModel, TaskData, predict, train
+    from xstilts.models.backbone import load_encoder, load_tokenizer
+    from xstilts.train import MultiTaskModel, TaskData, predict, train
 
     tok = load_tokenizer(str(tiny_model))
     task = get_task("cosmosqa")

@@ -15,7 +15,7 @@ from xstilts import train as tr
 from xstilts.config import TrainConfig
 from xstilts.data import pack_batch
 from xstilts.errors import XstiltsError
-from xstilts.modeling import load_tokenizer, packing_layout
+from xstilts.models.backbone import load_tokenizer, packing_layout
 from xstilts.tasks import get_family, get_task
 from xstilts.tasks.classification import PairExample
 

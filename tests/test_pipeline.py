@@ -32,7 +32,7 @@ def experiment(tmp_path, tiny_model):
 
 
 def test_three_phases_write_everything_and_rerun_skips(experiment, tmp_path, monkeypatch):
-    import xstilts.modeling as modeling
+    import xstilts.models.backbone as modeling
     import xstilts.pipeline as pl
 
     loaded_from = []

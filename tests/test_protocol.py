@@ -268,7 +268,7 @@ def test_hub_loading_uses_the_pinned_revision(monkeypatch):
 def test_a_resume_right_after_the_best_evaluation_keeps_its_weights(toy, tmp_path, monkeypatch):
     """Killed just after the checkpoint of the step whose evaluation is the best (its weights are the checkpoint's
     own, not saved twice), the resumed run still ends with that step's weights, as an uninterrupted run does."""
-    import xstilts.training as tr
+    import xstilts.train as tr
 
     toy["intermediate"]["tasks"] = []
     toy["target"].update(max_steps=6, eval_every=2, checkpoint_every=2, patience=None)

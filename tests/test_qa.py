@@ -64,7 +64,7 @@ def tiny(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tok(tiny):
-    from xstilts.modeling import load_tokenizer
+    from xstilts.models.backbone import load_tokenizer
 
     return load_tokenizer(str(tiny))
 
@@ -361,8 +361,8 @@ def test_tiny_encoder_learns_toy_spans(tiny, tok, one_thread):
     from accelerate import Accelerator
 
     from xstilts.config import TrainConfig
-    from xstilts.modeling import load_encoder
-    from xstilts.training import MultiTaskModel, TaskData, predict, train
+    from xstilts.models.backbone import load_encoder
+    from xstilts.train import MultiTaskModel, TaskData, predict, train
 
     task = get_task("squad")
     rng = random.Random(0)

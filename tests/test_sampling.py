@@ -40,7 +40,7 @@ def test_explicit_sampler_validated_in_config():
 
 
 def _tasks(tiny_model, sizes):
-    from xstilts.modeling import load_tokenizer
+    from xstilts.models.backbone import load_tokenizer
     from xstilts.tasks import get_family, get_task
     from xstilts.tasks.classification import PairExample
     from xstilts.train import TaskData
@@ -60,7 +60,7 @@ def _run(tiny_model, sizes, probs, mixed=False, steps=300, batch=4):
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
 
-    from xstilts.modeling import load_encoder
+    from xstilts.models.backbone import load_encoder
     from xstilts.train import MultiTaskModel, train
 
     tok, datas = _tasks(tiny_model, sizes)

@@ -13,7 +13,7 @@ from fixtures import cpu_accelerator, toy_pair
 from xstilts.config import TrainConfig, validate_config
 from xstilts.data import bucket_length, length_grouped_order, length_sorted_batches, pad_to_bucket
 from xstilts.errors import ConfigError
-from xstilts.modeling import load_tokenizer
+from xstilts.models.backbone import load_tokenizer
 from xstilts.tasks import get_family, get_task
 from xstilts.tasks.classification import PairExample
 from xstilts import train as tr

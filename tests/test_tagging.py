@@ -177,7 +177,7 @@ def test_panx_errors_name_file_and_line(tmp_path, name, body, line, message):
 
 
 def test_ccg_formats_label_inventory_and_unknown_eval_tags(tmp_path, tiny_model):
-    from xstilts.modeling import load_tokenizer
+    from xstilts.models.backbone import load_tokenizer
 
     d = tmp_path / "ccg"
     # jiant's words<TAB>supertags lines, and C&C's word|POS|supertag tokens with a header comment
@@ -227,7 +227,7 @@ def _fake_outputs(feats, n_labels):
 
 @pytest.mark.parametrize("prefix", ["", "passage: "])
 def test_long_sentence_gets_one_prediction_per_word_in_order(tiny_model, prefix):
-    from xstilts.modeling import load_tokenizer
+    from xstilts.models.backbone import load_tokenizer
 
     tok = load_tokenizer(str(tiny_model))
     task, fam = get_task("panx"), get_family("tagging")
@@ -261,7 +261,7 @@ def test_long_sentence_gets_one_prediction_per_word_in_order(tiny_model, prefix)
 
 def test_label_all_subwords_and_collate(tiny_model):
     from xstilts.config import TaskSpec
-    from xstilts.modeling import load_tokenizer
+    from xstilts.models.backbone import load_tokenizer
 
     tok = load_tokenizer(str(tiny_model))
     task, fam = get_task("panx"), get_family("tagging")
@@ -300,8 +300,8 @@ def test_tiny_encoder_learns_toy_tagging(tiny_model, one_thread):
     from accelerate.state import AcceleratorState
 
     from xstilts.config import TrainConfig
-    from xstilts.modeling import load_encoder, load_tokenizer
-    from xstilts.training import MultiTaskModel, TaskData, predict, train
+    from xstilts.models.backbone import load_encoder, load_tokenizer
+    from xstilts.train import MultiTaskModel, TaskData, predict, train
 
     AcceleratorState._reset_state(True)
     acc = Accelerator(cpu=True)

@@ -83,7 +83,7 @@ def _texts(task, data) -> list[str] | None:
 
 
 def test_example_files_are_read_by_every_reader(examples):
-    from xstilts.modeling import load_tokenizer
+    from xstilts.models.backbone import load_tokenizer
 
     root, written = examples
     assert set(written) == set(REGISTRY)

@@ -44,7 +44,7 @@ class LoraConfig(_Strict):
     dropout: float = Field(0.05, ge=0, lt=1)
     target_modules: list[str] | Literal["auto", "all-linear"] = Field(
         "auto", description="module names to adapt; auto = the family's attention and MLP projections "
-                            "(see xstilts.modeling.LORA_TARGETS)")
+                            "(see xstilts.models.backbone.LORA_TARGETS)")
     handoff: Literal["merge", "stack"] = Field(
         "merge", description="intermediate -> target: merge the adapters into the weights and train new ones "
                              "(merge), or keep the intermediate adapters frozen under new ones (stack)")
@@ -240,7 +240,7 @@ class TrainConfig(_Strict):
                                              "CUDA); off for families whose collate draws random numbers")
     packing: bool = Field(False, description="padding-free training: several sequences per row with a block-"
                                              "diagonal attention mask (sdpa/eager), or flash-attention varlen on CUDA; "
-                                             "BERT/RoBERTa/XLM-R/ELECTRA-type encoders (xstilts.modeling.packing_layout)")
+                                             "BERT/RoBERTa/XLM-R/ELECTRA-type encoders (xstilts.models.backbone.packing_layout)")
 
     @field_validator("length_buckets")
     @classmethod
@@ -316,7 +316,7 @@ class EvaluationConfig(_Strict):
 
     retrieval_layer: Annotated[int, Field(ge=0)] | Literal["auto", "last"] = Field(
         "auto", description="1-based transformer layer whose hidden states are pooled (0 = embeddings); 'auto' = "
-                            "XTREME's choice for the model (see xstilts.modeling.default_retrieval_layer)")
+                            "XTREME's choice for the model (see xstilts.models.backbone.default_retrieval_layer)")
     pooling: Literal["mean", "cls"] = "mean"
     max_length: int | None = Field(None, gt=1, description="max tokens for retrieval inputs (default model.max_length)")
     batch_size: int = Field(64, gt=0)

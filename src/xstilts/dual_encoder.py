@@ -132,7 +132,7 @@ def pretrained_pooler(path: str, revision: str | None = None) -> tuple[torch.Ten
     pooler (:data:`POOLER_TYPES`) or the checkpoint carries no pooler weights (e.g. a model saved without one)."""
     from transformers import AutoConfig, AutoModel
 
-    from .modeling import _quiet_transformers
+    from .models.backbone import _quiet_transformers
 
     try:
         with _quiet_transformers():
@@ -414,7 +414,7 @@ def finetune_for_retrieval(cfg, spec, start, ft: dict, device: torch.device):
     """
     from .console import console, progress_bar
     from .loading import subsample, task_data_dir
-    from .modeling import build_backbone, hidden_size, load_tokenizer, resolve_model_path
+    from .models.backbone import build_backbone, hidden_size, load_tokenizer, resolve_model_path
     from .tasks import get_family, get_task
     from .train import seed_everything
 

@@ -46,7 +46,7 @@ def hub_revisions(task: Task) -> dict[str, str | None]:
     ``split_sources``): the task's pinned commit (``HFSource.revision``) for its own repository, else asked of the
     hub when online (once per process), else read from the Hugging Face cache;
     None where neither knows it (the load then fails, or uses what ``datasets`` finds)."""
-    from .modeling import hub_commit
+    from .models.backbone import hub_commit
 
     if task.hf is None:
         return {}

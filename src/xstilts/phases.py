@@ -10,7 +10,7 @@ from .data import code_fingerprint
 from .errors import XstiltsError
 from .io import stable_hash
 from .loading import eval_languages, hub_revisions, task_data_dir
-from .modeling import model_source
+from .models.backbone import model_source
 from .tasks import get_family, get_task
 
 #: Bumped when a change to code outside the task families alters what a phase computes (the training loop, model
@@ -144,7 +144,7 @@ def retrieval_key(cfg: ExperimentConfig, spec: TaskSpec, start_key: str, seed: i
     return stable_hash({"phase": "retrieval", "v": PHASE_VERSION, "start": start_key,
                         "settings": retrieval_settings(cfg, spec, seed),
                         "task": {**spec.model_dump(mode="json"), "languages": langs, "data": _data_fingerprint(spec)},
-                        "code": _task_code([spec], "xstilts.embeddings")})
+                        "code": _task_code([spec], "xstilts.models.embeddings")})
 
 
 def intermediate_label(cfg: ExperimentConfig) -> str:

@@ -35,7 +35,7 @@ from .errors import MissingDataError, XstiltsError
 from .selection import Selector
 from .io import atomic_dir, atomic_write_json, atomic_write_text, read_json, resumable_dir
 from .loading import eval_languages, load_examples, subsample, task_data_dir
-from .modeling import (available_memory, build_backbone, count_parameters, estimate_memory, hidden_size,
+from .models.backbone import (available_memory, build_backbone, count_parameters, estimate_memory, hidden_size,
                        load_tokenizer, model_source, pick_device, save_backbone, set_threads)
 from .paths import cache_dir
 # phase keys live in xstilts.phases; the names stay importable from here (xstilts.pipeline.phase_keys, ...)
@@ -647,7 +647,7 @@ class Pipeline:
 
     def _retrieval_phase(self, cfg: ExperimentConfig, spec: TaskSpec, start: EncoderRef, compute: bool = True,
                          seed: int | None = None) -> Path:
-        from . import embeddings
+        from .models import embeddings
 
         task = get_task(spec.task)
         ev = cfg.evaluation

@@ -113,7 +113,7 @@ def check_inputs(cfg: "ExperimentConfig", root: Path) -> None:
     """
     from .config import resolve_settings
     from .loading import eval_languages
-    from .modeling import model_source
+    from .models.backbone import model_source
     from .tasks import get_task
 
     model_source(cfg.model.name_or_path, cfg.model.revision)
@@ -197,7 +197,7 @@ def _phase_name(work: Path) -> str:
 def model_provenance(cfg: "ExperimentConfig") -> dict[str, Any]:
     """The pretrained model: its id, kind (hub, rebuild, local), requested revision and resolved commit (hub), or the
     SHA-256 of its files (rebuild, local folder)."""
-    from .modeling import model_source
+    from .models.backbone import model_source
     from .provenance import folder_digest, folder_files
 
     m = cfg.model

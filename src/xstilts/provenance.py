@@ -131,7 +131,7 @@ def device_record(device: str = "auto") -> dict[str, Any]:
     """The device a phase runs on: ``{"type", "name", "count"}`` (the GPU's name on CUDA)."""
     import torch
 
-    from .modeling import pick_device
+    from .models.backbone import pick_device
 
     try:
         dev = pick_device(device)

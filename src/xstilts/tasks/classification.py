@@ -270,7 +270,7 @@ class PairClassification(TrainableFamily):
         return feats
 
     def build_head(self, task, hidden_size, dropout):
-        from ..heads import ClassificationHead
+        from ..models.heads import ClassificationHead
 
         return ClassificationHead(hidden_size, len(task.labels), dropout)
 

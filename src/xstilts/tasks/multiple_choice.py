@@ -521,20 +521,20 @@ class MultipleChoice(TrainableFamily):
         return max(len(s) for s in features["input_ids"][i])
 
     def build_head(self, task, hidden_size, dropout):
-        from ..heads_mc import MultipleChoiceHead
+        from ..models.heads.multiple_choice import MultipleChoiceHead
 
         return MultipleChoiceHead(hidden_size, dropout)
 
     def loss(self, head, hidden, batch):
         import torch.nn.functional as F
 
-        from ..heads_mc import choice_scores
+        from ..models.heads.multiple_choice import choice_scores
 
         scores = choice_scores(head, hidden, batch)
         return F.cross_entropy(scores, batch["label"], ignore_index=-1), scores
 
     def logits(self, head, hidden, batch):
-        from ..heads_mc import choice_scores
+        from ..models.heads.multiple_choice import choice_scores
 
         return choice_scores(head, hidden, batch)
 

@@ -440,7 +440,7 @@ class SpanQA(TrainableFamily):
 
     # ------------------------------------------------------------------------------------------ model
     def build_head(self, task, hidden_size, dropout):
-        from ..heads_qa import SpanHead
+        from ..models.heads.qa import SpanHead
 
         return SpanHead(hidden_size)
 

@@ -605,7 +605,7 @@ class Tagging(TrainableFamily):
 
     # ---------------------------------------------------------------------------------------------- model
     def build_head(self, task, hidden_size, dropout):
-        from ..heads_tagging import TokenClassificationHead
+        from ..models.heads.tagging import TokenClassificationHead
 
         return TokenClassificationHead(hidden_size, len(self.labels(task)), dropout)
 

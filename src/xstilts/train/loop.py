@@ -88,7 +88,7 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
     background thread (pinned memory and non-blocking copies on CUDA); ``length_buckets`` pads batches to fixed
     lengths (masked, so the loss is unchanged up to float rounding); ``compile`` compiles the encoder for the
     duration of training; ``fused_adamw``; ``batching: length_grouped``; ``packing`` (padding-free rows, see
-    :func:`~xstilts.data.pack_batch` and :func:`~xstilts.modeling.packing_layout`). Losses stay on the device and
+    :func:`~xstilts.data.pack_batch` and :func:`~xstilts.models.backbone.packing_layout`). Losses stay on the device and
     are read every ``log_every`` steps only.
 
     Data parallel: run under ``accelerate launch`` or ``torchrun`` (one process per device; gloo on CPU). Every
@@ -184,7 +184,7 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
     buckets = getattr(hp, "length_buckets", None)
     packing = None
     if getattr(hp, "packing", False):
-        from ..modeling import packing_layout
+        from ..models.backbone import packing_layout
 
         packing, inner.position_offset = packing_layout(inner.encoder, device)
         if fsdp:

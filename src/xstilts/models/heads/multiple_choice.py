@@ -3,8 +3,8 @@
 It follows ``BertForMultipleChoice`` / ``XLMRobertaForMultipleChoice`` in transformers, the models XTREME-R's
 ``third_party/run_xcopa.py`` fine-tunes through ``AutoModelForMultipleChoice``: the pooled first token
 (dense + tanh, the encoder's "pooler"), dropout, and a linear layer to one score. xstilts loads encoders without their
-pooler (:func:`xstilts.modeling.load_encoder`), so the pooler is part of this head and is trained from scratch, as the
-dense layer of :class:`xstilts.heads.ClassificationHead` is.
+pooler (:func:`xstilts.models.backbone.load_encoder`), so the pooler is part of this head and is trained from scratch, as the
+dense layer of :class:`xstilts.models.heads.ClassificationHead` is.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ class MultipleChoiceHead(nn.Module):
     def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         if self.summary == "first" or attention_mask is None:
             x = hidden[:, 0]
-        else:  # last non-pad token (decoders) or mean (BiLSTM); see xstilts.heads.summary_states
-            from .heads import summary_states
+        else:  # last non-pad token (decoders) or mean (BiLSTM); see xstilts.models.heads.summary_states
+            from . import summary_states
 
             x = summary_states(hidden, attention_mask, self.summary)
         if self.dense is not None:

@@ -31,9 +31,9 @@ from typing import Any
 import torch
 import yaml
 
-from .errors import XstiltsError
-from .io import atomic_dir, read_json
-from .tasks import get_task
+from ..errors import XstiltsError
+from ..io import atomic_dir, read_json
+from ..tasks import get_task
 
 #: transformers class for each task kind that has one.
 AUTO_CLASSES = {"pair_classification": "AutoModelForSequenceClassification",
@@ -75,7 +75,7 @@ def resolve_phase(path: str | Path, phase: str | None = None) -> Path:
 
 def _heads(ckpt: Path) -> tuple[dict[str, dict[str, torch.Tensor]], dict]:
     try:
-        from .checkpoint import load_heads
+        from ..checkpoint import load_heads
     except ImportError:  # pragma: no cover - older layout
         load_heads = None
     if load_heads is not None and ((ckpt / "heads.safetensors").is_file() or not (ckpt / "heads.pt").is_file()):

@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import XstiltsError
-from .paths import looks_like_path, model_cache_path
+from ..errors import XstiltsError
+from ..paths import looks_like_path, model_cache_path
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -320,7 +320,7 @@ def load_encoder(name_or_path: str, dtype: str = "float32", revision: str | None
     path, revision = src.path, src.revision
     chain = _lora_chain(path)
     if chain:  # stacked LoRA: base model + each adapter merged in order
-        from .deps import require
+        from ..deps import require
 
         PeftModel = require("peft", why=f"{path} (a LoRA adapter chain)").PeftModel
 
@@ -345,7 +345,7 @@ def load_encoder(name_or_path: str, dtype: str = "float32", revision: str | None
 
 def _four_bit_config(dtype: str):
     """bitsandbytes NF4 quantisation (QLoRA); raises :class:`XstiltsError` without bitsandbytes or a CUDA GPU."""
-    from .deps import require
+    from ..deps import require
 
     require("bitsandbytes", why="model.load_in_4bit (QLoRA)")
     if not torch.cuda.is_available():
@@ -393,7 +393,7 @@ def build_backbone(model_cfg, start_path: str, *, pretrained: bool, revision: st
 
 def add_lora(model: nn.Module, lora, seed: int = 0) -> nn.Module:
     """Wrap *model* with fresh LoRA adapters (peft); the base weights are frozen."""
-    from .deps import require
+    from ..deps import require
 
     require("peft", why="model.lora (LoRA training)")
     from peft import LoraConfig as PeftLoraConfig

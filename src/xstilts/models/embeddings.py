@@ -2,7 +2,7 @@
 
 Sentence vectors are the ``pooling`` (mean over the attention mask, or the first token) of the hidden states of one
 layer (``retrieval_layer``: 1-based; ``last``; ``auto`` = XTREME's choice, see
-:func:`xstilts.modeling.default_retrieval_layer`), computed in length-sorted batches without gradients.
+:func:`xstilts.models.backbone.default_retrieval_layer`), computed in length-sorted batches without gradients.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Callable
 
 import torch
 
-from .data import length_sorted_batches
-from .modeling import default_retrieval_layer, num_layers, pool
+from ..data import length_sorted_batches
+from .backbone import default_retrieval_layer, num_layers, pool
 
 
 def resolve_layer(setting: int | str, encoder, name_or_path: str) -> int:
@@ -23,7 +23,7 @@ def resolve_layer(setting: int | str, encoder, name_or_path: str) -> int:
     if setting == "auto":
         return default_retrieval_layer(name_or_path, n)
     if not 0 <= int(setting) <= n:
-        from .errors import ConfigError
+        from ..errors import ConfigError
 
         raise ConfigError(f"evaluation.retrieval_layer: {setting} is outside 0..{n} for the model {name_or_path}")
     return int(setting)
