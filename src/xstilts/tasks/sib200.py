@@ -24,7 +24,7 @@ from pathlib import Path
 from ..languages import FLORES_200_VARIANTS, flores_code, xtreme_code
 from . import TARGET, ExampleData, HFSource, Task, register
 from .base import iter_tsv, label_id, require_file, xstilts_protocol
-from .classification import PairExample
+from .families.classification import PairExample
 
 NAME = "sib200"
 #: The 7 topics of the release's ``category`` column (the index of a topic here is its class id).

@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import DataFormatError, MissingDataError
-from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import (XSTILTS_INTERMEDIATE, TrainableFamily, iter_jsonl, iter_tsv, label_id, need_str,
+from ...errors import DataFormatError, MissingDataError
+from .. import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
+from ..base import (XSTILTS_INTERMEDIATE, TrainableFamily, iter_jsonl, iter_tsv, label_id, need_str,
                    read_text_lines, require_file, short, xstilts_protocol)
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
@@ -270,7 +270,7 @@ class PairClassification(TrainableFamily):
         return feats
 
     def build_head(self, task, hidden_size, dropout):
-        from ..heads import ClassificationHead
+        from ...heads import ClassificationHead
 
         return ClassificationHead(hidden_size, len(task.labels), dropout)
 
@@ -284,7 +284,7 @@ class PairClassification(TrainableFamily):
         return [int(o.argmax()) for o in outputs]
 
     def score(self, task, predictions, examples):
-        from ..metrics import accuracy
+        from ...metrics import accuracy
 
         return {"accuracy": accuracy(predictions, [e.label for e in examples])}
 
