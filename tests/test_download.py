@@ -25,7 +25,7 @@ from xstilts.download.run import download, resolve, units_for
 from xstilts.download._core import Manifest
 from xstilts.errors import ConfigError, XstiltsError
 from xstilts.loading import load_examples
-from xstilts.tasks import tydiqa
+from xstilts.tasks import tydiqa, xnli
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 UPOS = ["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT", "SCONJ",
@@ -235,7 +235,7 @@ def test_xnli_dev_test_english_train_and_translate_train(fakes, tmp_path):
                                             for s, r in rows.items()}
     tt = [("Premise %d" % i, "Hypo %d" % i, "Prämisse %d" % i, "Hypothese %d" % i, ["entailment", "contradictory"][i % 2])
           for i in range(4)]
-    fakes.urls[_sources.XNLI_TT_URL.format(lang="de")] = "".join("\t".join(r) + "\n" for r in tt).encode()
+    fakes.urls[xnli.TRANSLATE_TRAIN_URL.format(lang="de")] = "".join("\t".join(r) + "\n" for r in tt).encode()
     twice(fakes, ["xnli"], tmp_path, languages=["de"])
 
     folder = tmp_path / "xnli"
@@ -246,7 +246,7 @@ def test_xnli_dev_test_english_train_and_translate_train(fakes, tmp_path):
     train = read("xnli", folder, "train", "en")  # English MultiNLI, as XTREME trains XNLI
     assert [e.text_a for e in train] == [r["premise"] for r in mnli["train"]]
     path = folder / "translate-train" / "en-de-translated.tsv"
-    assert path.read_bytes() == fakes.urls[_sources.XNLI_TT_URL.format(lang="de")]  # XTREME's file as it is
+    assert path.read_bytes() == fakes.urls[xnli.TRANSLATE_TRAIN_URL.format(lang="de")]  # XTREME's file as it is
     if reads_translate_train("xnli"):
         de = get_reader("xnli")(folder, "train", "de")
         assert [(e.text_a, e.text_b, e.label) for e in de] == [(r[2], r[3], 0 if r[4] == "entailment" else 2)
