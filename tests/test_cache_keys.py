@@ -84,7 +84,7 @@ def test_feature_cache_and_phase_keys_follow_the_code(tmp_path, tiny_model, monk
 
 
 def test_hub_data_is_keyed_by_its_examples():
-    from xstilts.tasks.classification import PairExample
+    from xstilts.tasks.families.classification import PairExample
 
     a = [PairExample("1", "a b", "c d", 0), PairExample("2", "e", "f", 1)]
     b = [PairExample("1", "a b", "c d", 0), PairExample("2", "e", "f", 0)]  # one label changed upstream

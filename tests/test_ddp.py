@@ -53,7 +53,7 @@ def _setup(model_dir: str, spec: dict):
     from xstilts.config import TrainConfig
     from xstilts.models.backbone import load_tokenizer
     from xstilts.tasks import get_family, get_task
-    from xstilts.tasks.classification import PairExample
+    from xstilts.tasks.families.classification import PairExample
     from xstilts.train import MultiTaskModel, TaskData
 
     tok = load_tokenizer(model_dir)

@@ -25,7 +25,7 @@ from xstilts.download.run import download, resolve, units_for
 from xstilts.download._core import Manifest
 from xstilts.errors import ConfigError, XstiltsError
 from xstilts.loading import load_examples
-from xstilts.tasks import tydiqa
+from xstilts.tasks import sib200, tydiqa, xnli
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 UPOS = ["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT", "SCONJ",
@@ -235,7 +235,7 @@ def test_xnli_dev_test_english_train_and_translate_train(fakes, tmp_path):
                                             for s, r in rows.items()}
     tt = [("Premise %d" % i, "Hypo %d" % i, "Prämisse %d" % i, "Hypothese %d" % i, ["entailment", "contradictory"][i % 2])
           for i in range(4)]
-    fakes.urls[_sources.XNLI_TT_URL.format(lang="de")] = "".join("\t".join(r) + "\n" for r in tt).encode()
+    fakes.urls[xnli.TRANSLATE_TRAIN_URL.format(lang="de")] = "".join("\t".join(r) + "\n" for r in tt).encode()
     twice(fakes, ["xnli"], tmp_path, languages=["de"])
 
     folder = tmp_path / "xnli"
@@ -246,7 +246,7 @@ def test_xnli_dev_test_english_train_and_translate_train(fakes, tmp_path):
     train = read("xnli", folder, "train", "en")  # English MultiNLI, as XTREME trains XNLI
     assert [e.text_a for e in train] == [r["premise"] for r in mnli["train"]]
     path = folder / "translate-train" / "en-de-translated.tsv"
-    assert path.read_bytes() == fakes.urls[_sources.XNLI_TT_URL.format(lang="de")]  # XTREME's file as it is
+    assert path.read_bytes() == fakes.urls[xnli.TRANSLATE_TRAIN_URL.format(lang="de")]  # XTREME's file as it is
     if reads_translate_train("xnli"):
         de = get_reader("xnli")(folder, "train", "de")
         assert [(e.text_a, e.text_b, e.label) for e in de] == [(r[2], r[3], 0 if r[4] == "entailment" else 2)
@@ -287,6 +287,42 @@ def test_pawsx_with_translated_train(fakes, tmp_path):
     notes = json.loads((folder / "MANIFEST.json").read_text())["units"][
         "hub:google-research-datasets/paws-x:de:translated_train"]["notes"]
     assert notes == ["de/translated_train.tsv: 1 rows without a 0/1 label left out"]
+
+
+def test_sib200_hub_configs_in_the_release_layout(fakes, tmp_path):
+    """SIB-200 from its hub copy (one config per variant; ``category`` a topic name, or a ClassLabel), written as the
+    release's ``data/annotated/<lang>/{train,dev,test}.tsv`` and read back; English comes with any language."""
+    labels = list(sib200.LABELS)
+    rows, feats_of = {}, {"eng_Latn": feats(index_id=datasets.Value("int64"), category=S, text=S),
+                          "deu_Latn": feats(index_id=datasets.Value("int64"),
+                                            category=datasets.ClassLabel(names=labels), text=S)}
+    for code, f in feats_of.items():
+        named = code == "eng_Latn"
+        rows[code] = {s: [{"index_id": 100 * k + i, "category": labels[(i + 2 * k) % 7] if named else (i + 2 * k) % 7,
+                           "text": f'{code} {s} "quoted" {i}' if i == 0 else f"{code} {s} sentence {i}"}
+                          for i in range(3)] for k, s in enumerate(("train", "validation", "test"))}
+        fakes.hub[("Davlan/sib200", code)] = {s: Split(r, f) for s, r in rows[code].items()}
+    fakes.hub[("Davlan/sib200", "deu_Latn")]["test"].append({"index_id": 999, "category": -1, "text": "no topic"})
+    twice(fakes, ["sib200"], tmp_path, languages=["deu_Latn"])
+
+    folder = tmp_path / "sib-200"
+    for code in ("eng_Latn", "deu_Latn"):
+        for split, hub in (("train", "train"), ("dev", "validation"), ("test", "test")):
+            got = read("sib200", folder, split, code)
+            want = [(str(r["index_id"]), r["text"], None,
+                     labels.index(r["category"]) if isinstance(r["category"], str) else r["category"])
+                    for r in rows[code][hub]]
+            assert [(e.guid, e.text_a, e.text_b, e.label) for e in got] == want, (code, split)
+    lines = (folder / "data" / "annotated" / "deu_Latn" / "test.tsv").read_text(encoding="utf-8").splitlines()
+    assert lines[:2] == ["index_id\tcategory\ttext", f'200\t{labels[4]}\t"deu_Latn test ""quoted"" 0"']  # as the release
+    assert {(c[0], c[1]) for c in fakes.hub_calls} == {("Davlan/sib200", "eng_Latn"), ("Davlan/sib200", "deu_Latn")}
+    man = json.loads((folder / "MANIFEST.json").read_text())
+    unit = man["units"]["hub:Davlan/sib200:deu_Latn"]
+    assert unit["sources"][0]["id"] == "Davlan/sib200" and unit["sources"][0]["revision"] == SHA  # resolved when run
+    assert fakes.revisions[0] == ("Davlan/sib200", None)  # no pin
+    assert unit["splits"] == {"train": 3, "dev": 3, "test": 3}
+    assert unit["notes"] == ["data/annotated/deu_Latn/test.tsv: 1 rows without one of the 7 topics left out"]
+    assert set(man["units"]) == {"hub:Davlan/sib200:eng_Latn", "hub:Davlan/sib200:deu_Latn"}
 
 
 # ------------------------------------------------------------------------------------------------ tagging

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from xstilts.errors import DataFormatError, MissingDataError
 from xstilts.tasks import get_task
-from xstilts.tasks.classification import PairExample
+from xstilts.tasks.families.classification import PairExample
 from xstilts.tasks.multiple_choice import MCExample
 from xstilts.tasks.qa import QAExample
 from xstilts.tasks.retrieval import ParallelData

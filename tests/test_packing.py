@@ -17,7 +17,7 @@ from xstilts.data import pack_batch
 from xstilts.errors import XstiltsError
 from xstilts.models.backbone import load_tokenizer, packing_layout
 from xstilts.tasks import get_family, get_task
-from xstilts.tasks.classification import PairExample
+from xstilts.tasks.families.classification import PairExample
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

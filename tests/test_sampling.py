@@ -42,7 +42,7 @@ def test_explicit_sampler_validated_in_config():
 def _tasks(tiny_model, sizes):
     from xstilts.models.backbone import load_tokenizer
     from xstilts.tasks import get_family, get_task
-    from xstilts.tasks.classification import PairExample
+    from xstilts.tasks.families.classification import PairExample
     from xstilts.train import TaskData
 
     tok = load_tokenizer(str(tiny_model))

@@ -15,7 +15,7 @@ from xstilts.data import bucket_length, length_grouped_order, length_sorted_batc
 from xstilts.errors import ConfigError
 from xstilts.models.backbone import load_tokenizer
 from xstilts.tasks import get_family, get_task
-from xstilts.tasks.classification import PairExample
+from xstilts.tasks.families.classification import PairExample
 from xstilts import train as tr
 from xstilts.train.loop import _make_optimizer
 

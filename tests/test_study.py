@@ -120,7 +120,7 @@ def test_token_budget_to_steps(tmp_path, tiny_model, data):
     conv = tokens_to_steps(cell.config, 3000)
     # by hand: the tiny tokenizer gives one token per word, plus [CLS] a [SEP] b [SEP]
     from xstilts.loading import subsample
-    from xstilts.tasks.classification import read_kjv_web
+    from xstilts.tasks.kjv_web_paraphrase import read_kjv_web
 
     ex = subsample(read_kjv_web(data["kjv"], "train", "en"), 20)
     lengths = [min(24, len(e.text_a.split()) + len(e.text_b.split()) + 3) for e in ex]

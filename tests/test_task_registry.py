@@ -19,7 +19,7 @@ TOY = textwrap.dedent('''
 
     from xstilts.tasks import TARGET, ExampleData, Task, register
     from xstilts.tasks.base import iter_tsv, require_file
-    from xstilts.tasks.classification import PairExample
+    from xstilts.tasks.families.classification import PairExample
 
     LABELS = ("no", "yes")
 

@@ -9,7 +9,7 @@ from fixtures import cpu_accelerator, toy_pair
 from xstilts.config import TrainConfig
 from xstilts.models.backbone import load_encoder, load_tokenizer
 from xstilts.tasks import get_family, get_task
-from xstilts.tasks.classification import PairExample
+from xstilts.tasks.families.classification import PairExample
 from xstilts.train import MultiTaskModel, TaskData, predict, total_steps, train
 
 

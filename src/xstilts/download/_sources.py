@@ -21,7 +21,7 @@ from ._core import Context
 from .plan import (GOOGLE_XTREME, GOOGLE_XTREME_REVISION, XTREME_TRANSLATIONS, Plan, conllu_sentences as _conllu_sentences,
                    copy_stream as _copy_stream, csv_records as _csv_records, member_bytes as _member_bytes,
                    split as _split)
-from ._formats import (cell, class_names, count_lines, count_squad, label_name, tagged_rows, write_jsonl, write_squad,
+from ._formats import (cell, class_names, count_lines, count_squad, tagged_rows, write_jsonl, write_squad,
                        write_token_tag)
 
 # --------------------------------------------------------------------------------------------------- sources
@@ -50,11 +50,9 @@ HELLASWAG_URL = ("https://raw.githubusercontent.com/rowanz/hellaswag/" + HELLASW
                  "/data/hellaswag_{name}.jsonl")
 COSMOSQA_COMMIT = "b6eb99cca4e2a51dd28a9a6f562534872d851639"
 COSMOSQA_URL = "https://raw.githubusercontent.com/wilburOne/cosmosqa/" + COSMOSQA_COMMIT + "/data/{name}"
-XNLI_TT_URL = XTREME_TRANSLATIONS + "/XNLI/translate-train/en-{lang}-translated.tsv"
 SQUAD_TT_URL = XTREME_TRANSLATIONS + "/SQuAD/translate-train/squad.translate.train.en-{lang}.json"
 
 #: Where translate-train files are written, relative to the data root (the readers' paths).
-XNLI_TT_FILE = "translate-train/en-{lang}-translated.tsv"
 SQUAD_TT_FILE = "translate-train/squad.translate.train.en-{lang}.json"
 
 #: What to do for data that cannot be downloaded.
@@ -68,147 +66,6 @@ MANUAL = {
                "(dense_representations_for_entity_retrieval/mel, it reads public WikiNews dumps) and copy its "
                "wikinews_mentions-dev.jsonl and wikinews_mentions-test.jsonl into {folder}",
 }
-
-
-# ----------------------------------------------------------------------------------------- sentence pairs
-def plan_mnli(plan: Plan) -> None:
-    hf = get_task("mnli").hf
-    files = (("train", "multinli_1.0_train.jsonl", "train"),
-             ("validation_matched", "multinli_1.0_dev_matched.jsonl", "dev"),
-             ("validation_mismatched", "multinli_1.0_dev_mismatched.jsonl", "dev_mismatched"))
-
-    def run(ctx: Context) -> None:
-        dsd = ctx.hub(hf.path, hf.config, None, _hub_pin(hf.path, "mnli"))
-        for hub_split, name, split in files:
-            ds = dsd[hub_split]
-            names = class_names(ds, "label", ("entailment", "neutral", "contradiction"))
-            write_jsonl(ctx, name, ({"gold_label": label_name(r["label"], names) or "-", "sentence1": r["premise"],
-                                     "sentence2": r["hypothesis"], "pairID": str(r.get("idx", i))}
-                                    for i, r in enumerate(ds)), split)
-
-    plan.add("mnli", plan.folder("mnli"), f"hub:{hf.path}:{hf.config}", "MultiNLI 1.0 train/dev (GLUE's MNLI)", run)
-
-
-def plan_anli(plan: Plan, task: str = "anli") -> None:
-    hf = get_task("anli").hf
-
-    def run(ctx: Context) -> None:
-        dsd = ctx.hub(hf.path, hf.config, None, _hub_pin(hf.path, "anli"))
-        for r in (1, 2, 3):
-            for split in ("train", "dev", "test"):
-                ds = dsd[f"{split}_r{r}"]
-                names = class_names(ds, "label", ("entailment", "neutral", "contradiction"))
-                write_jsonl(ctx, f"R{r}/{split}.jsonl",
-                            ({"uid": row.get("uid", str(i)), "context": row["premise"], "hypothesis": row["hypothesis"],
-                              "label": (label_name(row["label"], names) or "-")[0], "reason": row.get("reason", "")}
-                             for i, row in enumerate(ds)), f"R{r}.{split}")
-
-    plan.add(task, plan.folder("anli"), f"hub:{hf.path}", "ANLI v1.0 rounds 1-3", run)
-
-
-def plan_qqp(plan: Plan, task: str = "qqp") -> None:
-    hf = get_task("qqp").hf
-
-    def run(ctx: Context) -> None:
-        dsd = ctx.hub(hf.path, hf.config, None, _hub_pin(hf.path, "qqp"))
-        for hub_split, split in (("train", "train"), ("validation", "dev")):
-            n = 0
-            with ctx.open(f"{split}.tsv") as f:
-                f.write("id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n")
-                for i, r in enumerate(dsd[hub_split]):
-                    if r["label"] not in (0, 1):
-                        continue
-                    f.write(f"{r.get('idx', i)}\t\t\t{cell(r['question1'])}\t{cell(r['question2'])}\t{r['label']}\n")
-                    n += 1
-            ctx.count(split, n)
-
-    plan.add(task, plan.folder("qqp"), f"hub:{hf.path}:{hf.config}", "Quora Question Pairs (GLUE)", run)
-
-
-XNLI_HEADER = ("language gold_label sentence1_binary_parse sentence2_binary_parse sentence1_parse sentence2_parse "
-               "sentence1 sentence2 promptID pairID genre label1 label2 label3 label4 label5 sentence1_tokenized "
-               "sentence2_tokenized match").split()
-
-
-def plan_xnli(plan: Plan, languages: list[str]) -> None:
-    folder = plan.folder("xnli")
-
-    def run(ctx: Context) -> None:
-        dsd = ctx.hub(GOOGLE_XTREME, "XNLI", None, _hub_pin(GOOGLE_XTREME))
-        for hub_split, split in (("validation", "dev"), ("test", "test")):
-            n = 0
-            with ctx.open(f"xnli.{split}.tsv") as f:
-                f.write("\t".join(XNLI_HEADER) + "\n")
-                for i, r in enumerate(dsd[hub_split]):
-                    row = [""] * len(XNLI_HEADER)
-                    row[0], row[1], row[6], row[7], row[9] = (cell(r["language"]), cell(r["gold_label"]),
-                                                              cell(r["sentence1"]), cell(r["sentence2"]), str(i))
-                    f.write("\t".join(row) + "\n")
-                    n += 1
-            ctx.count(split, n)
-
-    plan.add("xnli", folder, f"hub:{GOOGLE_XTREME}:XNLI", "XNLI 1.0 dev/test, all 15 languages", run)
-    # XTREME trains XNLI on English MultiNLI: the reader looks for it in xnli/multinli
-    plan_mnli(plan)
-    mnli_train = plan.folder("mnli") / "multinli_1.0_train.jsonl"
-
-    def link(ctx: Context) -> None:
-        from ._core import sha256_file
-
-        if not mnli_train.is_file():
-            raise XstiltsError(f"{mnli_train}: not found (the MultiNLI download should have written it)")
-        ctx.link("multinli/multinli_1.0_train.jsonl", mnli_train)
-        ctx.sources.append({"kind": "local", "path": "../" + mnli_train.parent.name + "/" + mnli_train.name,
-                            "sha256": sha256_file(mnli_train)})
-        ctx.count("train", count_lines(mnli_train))
-
-    plan.add("xnli", folder, "link:multinli-train", "English training set (MultiNLI train, linked)", link)
-    if plan.translate_train:
-        for lang in languages:
-            if lang != "en":
-                _plan_url_file(plan, "xnli", folder, f"url:translate-train:{lang}",
-                               f"XTREME translate-train {lang} (MultiNLI machine-translated)",
-                               XNLI_TT_URL.format(lang=lang), XNLI_TT_FILE.format(lang=lang), "train", count_lines,
-                               optional=True)
-
-
-def plan_pawsx(plan: Plan, languages: list[str]) -> None:
-    hf = get_task("pawsx").hf
-    folder = plan.folder("pawsx")
-
-    def unit(lang: str, splits: tuple[tuple[str, str, str], ...]):
-        def run(ctx: Context) -> None:
-            dsd = ctx.hub(hf.path, hf.config.format(lang=lang), None, _hub_pin(hf.path, "pawsx"))
-            for hub_split, name, split in splits:
-                ds = dsd[hub_split]
-                names = class_names(ds, "label", ("0", "1"))
-                n = dropped = 0
-                with ctx.open(f"{lang}/{name}") as f:
-                    f.write("id\tsentence1\tsentence2\tlabel\n")
-                    for i, r in enumerate(ds):
-                        lab = label_name(r["label"], names)
-                        if lab not in ("0", "1"):
-                            dropped += 1  # the hub marks missing or broken labels -1
-                            continue
-                        f.write(f"{r.get('id', i)}\t{cell(r['sentence1'])}\t{cell(r['sentence2'])}\t{lab}\n")
-                        n += 1
-                ctx.count(split, n)
-                if dropped:
-                    ctx.note(f"{lang}/{name}: {dropped} rows without a 0/1 label left out")
-
-        return run
-
-    for lang in languages:
-        cfg = hf.config.format(lang=lang)
-        plan.add("pawsx", folder, f"hub:{hf.path}:{cfg}:eval", f"PAWS-X {lang} dev/test",
-                 unit(lang, (("validation", "dev_2k.tsv", "dev"), ("test", "test_2k.tsv", "test"))))
-        if lang == "en":
-            plan.add("pawsx", folder, f"hub:{hf.path}:{cfg}:train", "PAWS-X en train",
-                     unit(lang, (("train", "train.tsv", "train"),)))
-        elif plan.translate_train:
-            plan.add("pawsx", folder, f"hub:{hf.path}:{cfg}:translated_train",
-                     f"PAWS-X {lang} translated train (the release's translate-train)",
-                     unit(lang, (("train", "translated_train.tsv", "train"),)))
 
 
 # ----------------------------------------------------------------------------------------------- tagging
@@ -536,15 +393,12 @@ def _hub_pin(path: str, task_name: str | None = None) -> str | None:
 # ------------------------------------------------------------------------------------------------- registry
 def legacy_planners() -> dict:
     """The download plans still declared here (each moves into its task's module as ``Task.download``)."""
-    from ..tasks.classification import PAWSX_LANGS, XNLI_LANGS
     from ..tasks.multiple_choice import XCOPA_LANGS
     from ..tasks.qa import MLQA_LANGS, XQUAD_LANGS
     from ..tasks.retrieval_xtreme_r import LAREQA_LANGS, MEWSLIX_LANGS, TATOEBA_XTREME_R
     from ..tasks.tagging import PANX_LANGS, UDPOS_HF_NAMES
 
     return {
-        "xnli": (XNLI_LANGS, plan_xnli),
-        "pawsx": (PAWSX_LANGS, plan_pawsx),
         "udpos": (tuple(UDPOS_HF_NAMES) + UD27_LANGS, plan_udpos),
         "panx": (tuple(PANX_LANGS) + PANX_WIKIANN_LANGS, plan_panx),
         "xquad": (XQUAD_LANGS + ("ro",), plan_xquad),
@@ -555,12 +409,6 @@ def legacy_planners() -> dict:
         "xcopa": (XCOPA_LANGS, plan_xcopa),
         "lareqa": (LAREQA_LANGS, plan_lareqa),
         "mewslix": (MEWSLIX_LANGS, lambda p, langs: plan_mewslix(p)),
-        "mnli": (None, lambda p, langs: plan_mnli(p)),
-        "anli": (None, lambda p, langs: plan_anli(p)),
-        "anli-r1": (None, lambda p, langs: plan_anli(p, "anli-r1")),
-        "anli-r2": (None, lambda p, langs: plan_anli(p, "anli-r2")),
-        "anli-r3": (None, lambda p, langs: plan_anli(p, "anli-r3")),
-        "qqp": (None, lambda p, langs: plan_qqp(p)),
         "squad": (None, lambda p, langs: plan_squad(p)),
         "squad2": (None, lambda p, langs: plan_squad(p, "squad2", "2.0")),
         "hellaswag": (None, lambda p, langs: plan_hellaswag(p)),

@@ -28,7 +28,6 @@ import io
 import json
 import random
 import shutil
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -40,7 +39,7 @@ from ..tasks._synthetic import (  # noqa: F401  (re-exported: the writers below 
 
 #: Evaluation languages written per task (English training data is always written where the task has it).
 TASK_LANGUAGES: dict[str, tuple[str, ...]] = {
-    "xnli": ("en", "de", "zh"), "pawsx": ("en", "de", "zh"), "udpos": ("en", "de", "zh"),
+    "udpos": ("en", "de", "zh"),
     "panx": ("en", "de", "zh"), "xquad": ("en", "de", "zh"), "mlqa": ("en", "de", "zh"),
     "xcopa": ("et", "sw", "zh"), "tatoeba": ("de", "sw", "zh"),
     "tatoeba-xtreme-r": ("de", "uk", "zh"), "tatoeba-udhr": ("de", "es", "zh"), "tatoeba-bible": ("es",),
@@ -49,134 +48,6 @@ TASK_LANGUAGES: dict[str, tuple[str, ...]] = {
 }
 #: Tasks whose example folder needs another task's folder beside it (XTREME's download layout).
 DEPENDS = {"xquad": ("squad",), "mlqa": ("squad",), "xcopa": ("siqa",)}
-
-# ------------------------------------------------------------------------------------ sentence-pair classification
-NLI = ("entailment", "neutral", "contradiction")
-XNLI_HEADER = ("language gold_label sentence1_binary_parse sentence2_binary_parse sentence1_parse sentence2_parse "
-               "sentence1 sentence2 promptID pairID genre label1 label2 label3 label4 label5").split()
-
-
-def _mnli_rows(rng: random.Random, n: int, prefix: str) -> list[dict]:
-    rows = []
-    for i in range(n):
-        a, b, y = _pair(rng, "en", NLI)
-        rows.append({"annotator_labels": [NLI[y]], "genre": rng.choice(["fiction", "government", "travel"]),
-                     "gold_label": NLI[y], "pairID": f"{prefix}{i}{'enc'[y]}", "promptID": i,
-                     "sentence1": a, "sentence1_binary_parse": f"( {a} )", "sentence1_parse": f"(ROOT {a})",
-                     "sentence2": b, "sentence2_binary_parse": f"( {b} )", "sentence2_parse": f"(ROOT {b})"})
-    # one pair without annotator consensus, which readers skip (as GLUE)
-    a, b, _ = _pair(rng, "en", NLI)
-    rows.append({"annotator_labels": ["neutral", "contradiction"], "genre": "fiction", "gold_label": "-",
-                 "pairID": f"{prefix}x", "promptID": n, "sentence1": a, "sentence2": b})
-    return rows
-
-
-def write_mnli(root: Path) -> Path:
-    rng = _rng("mnli")
-    _write(root / "multinli_1.0_train.jsonl", _jsonl(_mnli_rows(rng, 64, "t")))
-    _write(root / "multinli_1.0_dev_matched.jsonl", _jsonl(_mnli_rows(rng, 24, "m")))
-    _write(root / "multinli_1.0_dev_mismatched.jsonl", _jsonl(_mnli_rows(rng, 24, "mm")))
-    return root
-
-
-def _translated_pairs(rng: random.Random, lang: str, labels: tuple[str, ...], n: int) -> list[tuple[str, ...]]:
-    """Translate-train rows: ``(English a, English b, a in *lang*, b in *lang*, label)`` of one clause pair."""
-    rows = []
-    for _ in range(n):
-        y = rng.randrange(len(labels))
-        a = random_clause(rng)
-        b = replace(a, adj=rng.choice([None, 0, 1]), number=None,
-                    marker=(YES, MAYBE, NO)[y] if len(labels) == 3 else (NO, YES)[y])
-        rows.append((sentence(a, "en"), sentence(b, "en"), sentence(a, lang), sentence(b, lang), labels[y]))
-    return rows
-
-
-def write_xnli(root: Path) -> Path:
-    """XNLI 1.0 ``xnli.{dev,test}.tsv``, English MultiNLI in ``multinli/``, and XTREME's translate-train files
-    ``translate-train/en-{lang}-translated.tsv`` (no header; English premise and hypothesis, their translations,
-    label, with XTREME's ``contradictory``)."""
-    rng = _rng("xnli")
-    write_mnli(root / "multinli")  # XTREME trains XNLI on English MultiNLI
-    tt = _rng("xnli", "translate-train")
-    for lang in TASK_LANGUAGES["xnli"]:
-        if lang != "en":
-            rows = _translated_pairs(tt, lang, ("entailment", "neutral", "contradictory"), 64)
-            _write(root / "translate-train" / f"en-{lang}-translated.tsv", "".join("\t".join(r) + "\n" for r in rows))
-    for split, n in (("dev", 12), ("test", 20)):
-        rows = ["\t".join(XNLI_HEADER)]
-        for lang in TASK_LANGUAGES["xnli"]:
-            for i in range(n):
-                a, b, y = _pair(rng, lang, NLI)
-                cols = [lang, NLI[y], f"( {a} )", f"( {b} )", f"(ROOT {a})", f"(ROOT {b})", a, b, str(i), str(i),
-                        "fiction"] + [NLI[y]] * 5
-                rows.append("\t".join(cols))
-        _write(root / f"xnli.{split}.tsv", "\n".join(rows) + "\n")
-    return root
-
-
-def write_anli(root: Path) -> Path:
-    rng = _rng("anli")
-    for rnd in ("R1", "R2", "R3"):
-        for split, n in (("train", 24), ("dev", 12), ("test", 12)):
-            rows = []
-            for i in range(n):
-                a, b, y = _pair(rng, "en", NLI)
-                rows.append({"uid": f"{rnd.lower()}-{split}-{i}", "context": a, "hypothesis": b, "label": "enc"[y],
-                             "model_label": "enc"[rng.randrange(3)], "emturk": False, "genre": "", "reason": "",
-                             "tag": ""})
-            _write(root / rnd / f"{split}.jsonl", _jsonl(rows))
-    return root
-
-
-def write_qqp(root: Path) -> Path:
-    rng = _rng("qqp")
-    head = "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate"
-    for split, n in (("train", 64), ("dev", 24)):
-        rows = [head]
-        for i in range(n):
-            a, b, y = _pair(rng, "en", ("0", "1"))
-            rows.append(f"{i}\t{2 * i + 1}\t{2 * i + 2}\t{a}\t{b}\t{y}")
-        _write(root / f"{split}.tsv", "\n".join(rows) + "\n")
-    rows = ["id\tquestion1\tquestion2"]  # the GLUE test file has no labels (readers score on dev)
-    for i in range(8):
-        a, b, _ = _pair(rng, "en", ("0", "1"))
-        rows.append(f"{i}\t{a}\t{b}")
-    _write(root / "test.tsv", "\n".join(rows) + "\n")
-    return root
-
-
-def _pawsx_rows(rng: random.Random, lang: str, n: int) -> str:
-    rows = ["id\tsentence1\tsentence2\tlabel"]
-    for i in range(n):
-        a, b, y = _pair(rng, lang, ("0", "1"))
-        rows.append(f"{i + 1}\t{a}\t{b}\t{y}")
-    return "\n".join(rows) + "\n"
-
-
-def write_pawsx(root: Path) -> Path:
-    rng = _rng("pawsx")
-    _write(root / "en" / "train.tsv", _pawsx_rows(rng, "en", 64))
-    for lang in TASK_LANGUAGES["pawsx"]:
-        _write(root / lang / "dev_2k.tsv", _pawsx_rows(rng, lang, 12))
-        _write(root / lang / "test_2k.tsv", _pawsx_rows(rng, lang, 20))
-        if lang != "en":
-            _write(root / lang / "translated_train.tsv", _pawsx_rows(rng, lang, 16))
-    return root
-
-
-def _write_kjv(task: str):
-    def write(root: Path) -> Path:
-        rng = _rng(task)
-        for split, n in (("train", 64), ("dev", 16), ("test", 24)):
-            rows = ["id\tsentence1\tsentence2\tlabel"]
-            for i in range(n):
-                a, b, y = _pair(rng, "en", ("0", "1"))
-                rows.append(f"Gen.{1 + i // 30}.{1 + i % 30}\t{a}\t{b}\t{y}")
-            _write(root / f"{split}.tsv", "\n".join(rows) + "\n")
-        return root
-
-    return write
-
 
 # ------------------------------------------------------------------------------------------------------ QA
 def write_squad(root: Path) -> Path:
@@ -576,10 +447,6 @@ def write_mlm(root: Path) -> Path:
 
 # ------------------------------------------------------------------------------------------------ registry
 WRITERS: dict[str, Callable[[Path], Path]] = {
-    "mnli": write_mnli, "anli": write_anli, "anli-r1": write_anli, "anli-r2": write_anli, "anli-r3": write_anli,
-    "qqp": write_qqp, "xnli": write_xnli, "pawsx": write_pawsx,
-    "kjv-web-paraphrase": _write_kjv("kjv-web-paraphrase"),
-    "kjv-web-paraphrase-hard": _write_kjv("kjv-web-paraphrase-hard"),
     "squad": write_squad, "squad2": write_squad2, "xquad": write_xquad, "mlqa": write_mlqa,
     "udpos": write_udpos, "panx": write_panx, "ccg": write_ccg,
     "hellaswag": write_hellaswag, "cosmosqa": write_cosmosqa, "commonsenseqa": write_commonsenseqa,

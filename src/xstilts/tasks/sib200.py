@@ -1,7 +1,7 @@
 """SIB-200: topic classification of FLORES-200 sentences in 205 language variants (Adelani et al. 2024).
 
-Everything about the task is in this module: the reader, the hub source, the languages, the example data and the
-registration.
+Everything about the task is in this module: the reader, the hub source, the languages, the example data, the
+download plan and the registration.
 
 * Official layout (github.com/dadelani/sib-200, ``data/annotated/<lang_script>/{train,dev,test}.tsv``): a header
   ``index_id<TAB>category<TAB>text`` and one sentence per row, 7 topics. The folder given as ``data_dir`` may be the
@@ -11,7 +11,10 @@ registration.
   FLORES_TO_XTREME`).
 * Training: English (``eng_Latn/train.tsv``, 701 sentences) zero-shot, as the paper's cross-lingual setting; every
   language has its own (human-translated) training set, so any language is a ``train_language``.
-* Hub copy: ``Davlan/sib200``, one config per language (``deu_Latn``), splits train/validation/test.
+* Hub copy: ``Davlan/sib200`` (by the data set's first author), one config per language variant (``deu_Latn``),
+  splits train/validation/test, columns ``index_id``, ``category`` (the topic's name), ``text``: what
+  ``xstilts download sib200`` fetches and writes in the official layout (the repository has no release archive of all
+  languages: the ``data.zip`` once in its history held the English annotation only).
 
 Single sentences are classified by the pair-classification family with no second text (``<s> text </s>``).
 """
@@ -22,16 +25,20 @@ import csv
 from pathlib import Path
 
 from ..languages import FLORES_200_VARIANTS, flores_code, xtreme_code
-from . import TARGET, ExampleData, HFSource, Task, register
+from . import TARGET, Download, ExampleData, HFSource, Task, register
 from .base import iter_tsv, label_id, require_file, xstilts_protocol
-from .classification import PairExample
+from .families.classification import PairExample
 
 NAME = "sib200"
+HUB = "Davlan/sib200"
 #: The 7 topics of the release's ``category`` column (the index of a topic here is its class id).
 LABELS = ("science/technology", "travel", "politics", "sports", "health", "entertainment", "geography")
 #: FLORES-200's 204 variants and N'Ko (``nqo_Nkoo``), which SIB-200 adds.
 LANGUAGES = tuple(sorted(FLORES_200_VARIANTS + ("nqo_Nkoo",)))
 _SPLITS = {"train": "train", "dev": "dev", "test": "test"}
+#: The training language (English zero-shot, as the paper's cross-lingual setting).
+TRAIN_LANGUAGE = "eng_Latn"
+HEADER = ["index_id", "category", "text"]
 
 
 def _split_file(data_dir: Path, split: str, language: str) -> Path:
@@ -48,7 +55,7 @@ def read_sib200(data_dir: Path, split: str, language: str) -> list[PairExample]:
     """SIB-200 *split* (train/dev/test) in *language*: one :class:`PairExample` per row, ``text_b`` ``None``."""
     path = _split_file(data_dir, split, language)
     return [PairExample(c[0], c[2], None, label_id(LABELS, c[1], path, line))
-            for line, c in iter_tsv(path, 3, header=["index_id", "category", "text"], quoting=csv.QUOTE_MINIMAL)]
+            for line, c in iter_tsv(path, 3, header=HEADER, quoting=csv.QUOTE_MINIMAL)]
 
 
 def sib200_languages(data_dir: Path) -> list[str]:
@@ -92,13 +99,56 @@ def write_examples(root: Path) -> Path:
     return root
 
 
+# ------------------------------------------------------------------------------------------------ download
+def plan_download(plan, languages: list[str]) -> None:
+    """``xstilts download``: one unit per language variant, its hub config written as the release's
+    ``data/annotated/<lang>/{train,dev,test}.tsv`` (tab-separated, quoted where a text holds a ``"``, as the release
+    files); the English training set is always fetched (the task trains on it). The hub commit is resolved when run
+    and recorded in the manifest (the task pins none)."""
+    from ..download._formats import cell, class_names, label_name
+    from ..download.plan import split as hub_split_of
+
+    folder = plan.folder(NAME)
+
+    def unit(code: str):
+        def run(ctx) -> None:
+            dsd = ctx.hub(HUB, code, None, plan.hub_pin(HUB, NAME))
+            for hub_split, split in (("train", "train"), ("validation", "dev"), ("test", "test")):
+                ds = hub_split_of(dsd, hub_split)
+                if ds is None:
+                    continue
+                names = class_names(ds, "category", LABELS)
+                n = dropped = 0
+                rel = f"data/annotated/{code}/{_SPLITS[split]}.tsv"
+                with ctx.open(rel) as f:
+                    out = csv.writer(f, delimiter="\t", quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+                    out.writerow(HEADER)
+                    for i, r in enumerate(ds):
+                        topic = label_name(r["category"], names)
+                        if topic not in LABELS:
+                            dropped += 1
+                            continue
+                        out.writerow([cell(r.get("index_id", i)), topic, cell(r["text"])])
+                        n += 1
+                ctx.count(split, n)
+                if dropped:
+                    ctx.note(f"{rel}: {dropped} rows without one of the 7 topics left out")
+
+        return run
+
+    codes = [flores_code(x) for x in languages]
+    for code in ([] if TRAIN_LANGUAGE in codes else [TRAIN_LANGUAGE]) + codes:
+        plan.add(NAME, folder, f"hub:{HUB}:{code}", f"SIB-200 {code} train/dev/test", unit(code))
+
+
 register(Task(
     name=NAME, kind="pair_classification", roles=(TARGET,), languages=LANGUAGES, metric="accuracy", labels=LABELS,
-    read=read_sib200, data_subdir="sib-200", train_language="eng_Latn",
-    hf=HFSource("Davlan/sib200", "{lang}", {"train": "train", "dev": "validation", "test": "test"}, _hf_row),
+    read=read_sib200, data_subdir="sib-200", train_language=TRAIN_LANGUAGE,
+    hf=HFSource(HUB, "{lang}", {"train": "train", "dev": "validation", "test": "test"}, _hf_row),
     description="SIB-200 topic classification of FLORES-200 sentences, 7 topics, 205 language variants",
     source="Adelani et al. 2024 (SIB-200)", protocol=xstilts_protocol(epochs=3, batch_size=32, max_length=128),
-    translate_train=tuple(x for x in LANGUAGES if x != "eng_Latn"),  # every language has its own training set
+    translate_train=tuple(x for x in LANGUAGES if x != TRAIN_LANGUAGE),  # every language has its own training set
     discover_languages=sib200_languages,
     examples=ExampleData(write_examples, EXAMPLE_LANGUAGES[1:]), train_size=701,
+    download=Download(plan_download, LANGUAGES),
 ))
