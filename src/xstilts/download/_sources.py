@@ -537,7 +537,7 @@ def _hub_pin(path: str, task_name: str | None = None) -> str | None:
 def legacy_planners() -> dict:
     """The download plans still declared here (each moves into its task's module as ``Task.download``)."""
     from ..tasks.classification import PAWSX_LANGS, XNLI_LANGS
-    from ..tasks.multiple_choice import XCOPA_LANGS
+    from ..tasks.families.multiple_choice import XCOPA_LANGS
     from ..tasks.qa import MLQA_LANGS, XQUAD_LANGS
     from ..tasks.retrieval_xtreme_r import LAREQA_LANGS, MEWSLIX_LANGS, TATOEBA_XTREME_R
     from ..tasks.tagging import PANX_LANGS, UDPOS_HF_NAMES

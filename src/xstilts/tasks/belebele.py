@@ -26,7 +26,7 @@ from ..errors import DataFormatError, MissingDataError
 from ..languages import flores_code, xtreme_code
 from . import TARGET, ExampleData, HFSource, Task, register
 from .base import iter_jsonl, need_str, require_file, short, xstilts_protocol
-from .multiple_choice import MCExample, read_cosmosqa
+from .families.multiple_choice import MCExample, read_cosmosqa
 
 NAME = "belebele"
 #: The 122 language variants (FLORES-200 codes; five romanised variants FLORES-200 does not have).

@@ -45,9 +45,9 @@ from typing import Any, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import ConfigError, DataFormatError, MissingDataError, XstiltsError
-from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import (XSTILTS_INTERMEDIATE, TrainableFamily, decode_text, iter_jsonl, need_str, read_bytes,
+from ...errors import ConfigError, DataFormatError, MissingDataError, XstiltsError
+from .. import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
+from ..base import (XSTILTS_INTERMEDIATE, TrainableFamily, decode_text, iter_jsonl, need_str, read_bytes,
                    read_text_lines, require_file, short, type_name)
 
 
@@ -521,20 +521,20 @@ class MultipleChoice(TrainableFamily):
         return max(len(s) for s in features["input_ids"][i])
 
     def build_head(self, task, hidden_size, dropout):
-        from ..heads_mc import MultipleChoiceHead
+        from ...heads_mc import MultipleChoiceHead
 
         return MultipleChoiceHead(hidden_size, dropout)
 
     def loss(self, head, hidden, batch):
         import torch.nn.functional as F
 
-        from ..heads_mc import choice_scores
+        from ...heads_mc import choice_scores
 
         scores = choice_scores(head, hidden, batch)
         return F.cross_entropy(scores, batch["label"], ignore_index=-1), scores
 
     def logits(self, head, hidden, batch):
-        from ..heads_mc import choice_scores
+        from ...heads_mc import choice_scores
 
         return choice_scores(head, hidden, batch)
 
@@ -542,7 +542,7 @@ class MultipleChoice(TrainableFamily):
         return [int(o.argmax()) for o in outputs]
 
     def score(self, task, predictions, examples):
-        from ..metrics import accuracy
+        from ...metrics import accuracy
 
         gold = [e.label for e in examples]
         if any(g < 0 for g in gold):
