@@ -26,7 +26,8 @@ from ..errors import DataFormatError, MissingDataError
 from ..languages import flores_code, xtreme_code
 from . import TARGET, ExampleData, HFSource, Task, register
 from .base import iter_jsonl, need_str, require_file, short, xstilts_protocol
-from .families.multiple_choice import MCExample, read_cosmosqa
+from .cosmosqa import NAME as COSMOSQA, read_cosmosqa
+from .families.multiple_choice import MCExample
 
 NAME = "belebele"
 #: The 122 language variants (FLORES-200 codes; five romanised variants FLORES-200 does not have).
@@ -47,7 +48,7 @@ _KEYS = ("link", "question_number", "flores_passage", "question", "mc_answer1", 
 
 
 def _cosmosqa_dir(data_dir: Path) -> Path:
-    tried = [data_dir / "cosmosqa", data_dir.parent / "cosmosqa"]
+    tried = [data_dir / COSMOSQA, data_dir.parent / COSMOSQA]
     for d in tried:
         if (d / "train.csv").is_file() or (d / "train.jsonl").is_file():
             return d
@@ -119,12 +120,12 @@ def write_examples(root: Path) -> Path:
 
 register(Task(
     name=NAME, kind="multiple_choice", roles=(TARGET,), languages=LANGUAGES, metric="accuracy",
-    read=read_belebele, data_subdir="belebele", train_language="eng_Latn",
+    read=read_belebele, data_subdir=NAME, train_language="eng_Latn",
     hf=HFSource("facebook/belebele", "{lang}", {"test": "test"}, _hf_row),
     description="Belebele multiple-choice reading comprehension, 122 language variants; trained on English Cosmos QA",
     source="Bandarkar et al. 2024 (Belebele); Huang et al. 2019 (Cosmos QA)",
     protocol=xstilts_protocol(epochs=3, batch_size=16, max_length=384),
     discover_languages=belebele_languages,
     extra={"num_choices": 4},
-    examples=ExampleData(write_examples, EXAMPLE_LANGUAGES, depends=("cosmosqa",)),
+    examples=ExampleData(write_examples, EXAMPLE_LANGUAGES, depends=(COSMOSQA,)),
 ))
