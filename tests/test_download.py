@@ -25,7 +25,7 @@ from xstilts.download.run import download, resolve, units_for
 from xstilts.download._core import Manifest
 from xstilts.errors import ConfigError, XstiltsError
 from xstilts.loading import load_examples
-from xstilts.tasks import cosmosqa, hellaswag, siqa, tydiqa, xcopa
+from xstilts.tasks import belebele, cosmosqa, hellaswag, siqa, tydiqa, xcopa
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 UPOS = ["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT", "SCONJ",
@@ -513,6 +513,52 @@ def add_cosmosqa(f: Fakes) -> str:
     f.urls[cosmosqa.COSMOSQA_URL.format(name="test.jsonl")] = jsonl(
         [{"id": "t", "context": "c", "question": "q", "answer0": "a", "answer1": "b", "answer2": "c", "answer3": "d"}])
     return csv_text
+
+
+BELEBELE_FEATURES = feats(link=S, question_number=datasets.Value("int64"), flores_passage=S, question=S,
+                          mc_answer1=S, mc_answer2=S, mc_answer3=S, mc_answer4=S, correct_answer_num=S, dialect=S,
+                          ds=datasets.Value("timestamp[s]"))
+
+
+def belebele_rows(code: str, n: int = 3) -> list[dict]:
+    import datetime
+
+    return [{"link": f"https://en.wikibooks.org/wiki/Page_{i // 2}", "question_number": i % 2 + 1,
+             "flores_passage": f"{code} passage {i}. Zweiter Satz.", "question": f"{code} question {i}?",
+             **{f"mc_answer{k}": f"{code} answer {i}.{k}" for k in range(1, 5)},
+             "correct_answer_num": str(i % 4 + 1), "dialect": code, "ds": datetime.datetime(2023, 5, 3)}
+            for i in range(n)]
+
+
+def test_belebele_hub_configs_in_the_release_layout_with_cosmosqa(fakes, tmp_path):
+    rows = {code: belebele_rows(code) for code in ("deu_Latn", "swh_Latn")}
+    for code, r in rows.items():
+        fakes.hub[(belebele.HF_PATH, code)] = {"test": Split(r, BELEBELE_FEATURES)}
+    add_cosmosqa(fakes)
+    report = twice(fakes, ["belebele"], tmp_path, languages=["deu_Latn", "swh_Latn"])
+    assert [(o.unit.task, o.unit.key) for o in report.outcomes] == [
+        ("belebele", "hub:facebook/belebele:deu_Latn"), ("belebele", "hub:facebook/belebele:swh_Latn"),
+        ("cosmosqa", "url:cosmosqa")]
+    # unpinned: the default branch's commit is resolved, loaded and recorded
+    assert fakes.revisions and all(path == belebele.HF_PATH and pin is None for path, pin in fakes.revisions)
+    assert {call[3] for call in fakes.hub_calls} == {SHA}
+    folder = tmp_path / "belebele"
+    for code, r in rows.items():
+        got = read("belebele", folder, "test", code)
+        assert [(e.guid, e.context, e.question, e.choices, e.label) for e in got] == [
+            (f"{x['link']}#{x['question_number']}", x["flores_passage"], x["question"],
+             tuple(x[f"mc_answer{k}"] for k in range(1, 5)), int(x["correct_answer_num"]) - 1) for x in r]
+    # the release's line: its fields in its order, ds as the release writes the date
+    line = json.loads((folder / "deu_Latn.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert list(line) == list(belebele.RELEASE_KEYS) and line["ds"] == "2023-05-03" and line["question_number"] == 1
+    assert belebele.belebele_languages(folder) == ["deu_Latn", "swh_Latn"]
+    # English training (and dev) data: Cosmos QA, downloaded beside it
+    assert [(e.context, e.label) for e in read("belebele", folder, "train", "eng_Latn")] == [("A, b", 2),
+                                                                                          ("Line\nbreak", 0)]
+    man = json.loads((folder / "MANIFEST.json").read_text())
+    unit = man["units"]["hub:facebook/belebele:deu_Latn"]
+    assert unit["splits"] == {"test": 3} and unit["sources"][0]["revision"] == SHA
+    assert unit["sources"][0]["pinned"] is False
 
 
 # ------------------------------------------------------------------------------------------- planning, CLI
