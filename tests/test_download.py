@@ -25,7 +25,7 @@ from xstilts.download.run import download, resolve, units_for
 from xstilts.download._core import Manifest
 from xstilts.errors import ConfigError, XstiltsError
 from xstilts.loading import load_examples
-from xstilts.tasks import sib200, tydiqa, xnli
+from xstilts.tasks import belebele, cosmosqa, hellaswag, sib200, siqa, tydiqa, xcopa, xnli
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 UPOS = ["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT", "SCONJ",
@@ -497,19 +497,20 @@ def copa_rows(lang: str, n: int = 2) -> list[dict]:
 
 def test_xcopa_copa_and_siqa(fakes, tmp_path):
     for name in ("val", "test"):
-        fakes.urls[_sources.XCOPA_URL.format(lang="et", name=name)] = jsonl(copa_rows("et"))
-    fakes.urls[_sources.COPA_URL] = zip_bytes({f"COPA/{n}.jsonl": jsonl(copa_rows(f"en-{n}", 3))
+        fakes.urls[xcopa.XCOPA_URL.format(lang="et", name=name)] = jsonl(copa_rows("et"))
+    fakes.urls[xcopa.COPA_URL] = zip_bytes({f"COPA/{n}.jsonl": jsonl(copa_rows(f"en-{n}", 3))
                                                for n in ("train", "val", "test")})
-    siqa = [{"context": f"Ctx {i}", "question": f"Q {i}?", "answerA": "a", "answerB": "b", "answerC": "c",
-             "correct": "ABC"[i % 3]} for i in range(3)]
-    fakes.urls[_sources.SIQA_URL] = tar_bytes({f"socialIQa_v1.4_{s}.jsonl": jsonl(siqa) for s in ("trn", "dev", "tst")})
+    siqa_rows = [{"context": f"Ctx {i}", "question": f"Q {i}?", "answerA": "a", "answerB": "b", "answerC": "c",
+                  "correct": "ABC"[i % 3]} for i in range(3)]
+    fakes.urls[siqa.SIQA_URL] = tar_bytes({f"socialIQa_v1.4_{s}.jsonl": jsonl(siqa_rows)
+                                           for s in ("trn", "dev", "tst")})
     twice(fakes, ["xcopa"], tmp_path, languages=["et"])
     folder = tmp_path / "xcopa"
     et = read("xcopa", folder, "test", "et")
     assert [(e.context, e.choices, e.label) for e in et] == [
         (r["premise"], (r["choice1"], r["choice2"]), r["label"]) for r in copa_rows("et")]
     train = read("xcopa", folder, "train", "en")  # SIQa (../siqa) and the English COPA training set
-    assert [e.context for e in train] == [r["context"] for r in siqa] + [f"en-train premise {i}" for i in range(3)]
+    assert [e.context for e in train] == [r["context"] for r in siqa_rows] + [f"en-train premise {i}" for i in range(3)]
     assert [e.label for e in train[:3]] == [0, 1, 2]
     assert len(read("siqa", tmp_path / "siqa", "dev", "en")) == 3
 
@@ -519,13 +520,8 @@ def test_hellaswag_cosmosqa_commonsenseqa(fakes, tmp_path):
            "endings": ["e1", "e2", "e3", "e4"], "split": "train", "split_type": "indomain", "label": i % 4,
            "source_id": "s"} for i in range(3)]
     for name in ("train", "val", "test"):
-        fakes.urls[_sources.HELLASWAG_URL.format(name=name)] = jsonl(hs)
-    csv_text = ('id,context,question,answer0,answer1,answer2,answer3,label\n'
-                '1,"A, b",Why?,a0,a1,a2,a3,2\n2,"Line\nbreak",How?,b0,b1,b2,b3,0\n')
-    for name in ("train.csv", "valid.csv"):
-        fakes.urls[_sources.COSMOSQA_URL.format(name=name)] = csv_text.encode()
-    fakes.urls[_sources.COSMOSQA_URL.format(name="test.jsonl")] = jsonl(
-        [{"id": "t", "context": "c", "question": "q", "answer0": "a", "answer1": "b", "answer2": "c", "answer3": "d"}])
+        fakes.urls[hellaswag.HELLASWAG_URL.format(name=name)] = jsonl(hs)
+    add_cosmosqa(fakes)
     cf = feats(id=S, question=S, question_concept=S, choices={"label": _seq(S), "text": _seq(S)}, answerKey=S)
     csqa = [{"id": f"c{i}", "question": f"What {i}?", "question_concept": "thing",
              "choices": {"label": list("ABCDE"), "text": [f"t{k}" for k in range(5)]}, "answerKey": "ABCDE"[i]}
@@ -543,6 +539,62 @@ def test_hellaswag_cosmosqa_commonsenseqa(fakes, tmp_path):
     assert read("commonsenseqa", tmp_path / "commonsenseqa", "test", "en")[0].label == -1
     man = json.loads((tmp_path / "cosmosqa" / "MANIFEST.json").read_text())
     assert man["units"]["url:cosmosqa"]["splits"] == {"train": 2, "dev": 2, "test": 1}
+
+
+def add_cosmosqa(f: Fakes) -> str:
+    csv_text = ('id,context,question,answer0,answer1,answer2,answer3,label\n'
+                '1,"A, b",Why?,a0,a1,a2,a3,2\n2,"Line\nbreak",How?,b0,b1,b2,b3,0\n')
+    for name in ("train.csv", "valid.csv"):
+        f.urls[cosmosqa.COSMOSQA_URL.format(name=name)] = csv_text.encode()
+    f.urls[cosmosqa.COSMOSQA_URL.format(name="test.jsonl")] = jsonl(
+        [{"id": "t", "context": "c", "question": "q", "answer0": "a", "answer1": "b", "answer2": "c", "answer3": "d"}])
+    return csv_text
+
+
+BELEBELE_FEATURES = feats(link=S, question_number=datasets.Value("int64"), flores_passage=S, question=S,
+                          mc_answer1=S, mc_answer2=S, mc_answer3=S, mc_answer4=S, correct_answer_num=S, dialect=S,
+                          ds=datasets.Value("timestamp[s]"))
+
+
+def belebele_rows(code: str, n: int = 3) -> list[dict]:
+    import datetime
+
+    return [{"link": f"https://en.wikibooks.org/wiki/Page_{i // 2}", "question_number": i % 2 + 1,
+             "flores_passage": f"{code} passage {i}. Zweiter Satz.", "question": f"{code} question {i}?",
+             **{f"mc_answer{k}": f"{code} answer {i}.{k}" for k in range(1, 5)},
+             "correct_answer_num": str(i % 4 + 1), "dialect": code, "ds": datetime.datetime(2023, 5, 3)}
+            for i in range(n)]
+
+
+def test_belebele_hub_configs_in_the_release_layout_with_cosmosqa(fakes, tmp_path):
+    rows = {code: belebele_rows(code) for code in ("deu_Latn", "swh_Latn")}
+    for code, r in rows.items():
+        fakes.hub[(belebele.HF_PATH, code)] = {"test": Split(r, BELEBELE_FEATURES)}
+    add_cosmosqa(fakes)
+    report = twice(fakes, ["belebele"], tmp_path, languages=["deu_Latn", "swh_Latn"])
+    assert [(o.unit.task, o.unit.key) for o in report.outcomes] == [
+        ("belebele", "hub:facebook/belebele:deu_Latn"), ("belebele", "hub:facebook/belebele:swh_Latn"),
+        ("cosmosqa", "url:cosmosqa")]
+    # unpinned: the default branch's commit is resolved, loaded and recorded
+    assert fakes.revisions and all(path == belebele.HF_PATH and pin is None for path, pin in fakes.revisions)
+    assert {call[3] for call in fakes.hub_calls} == {SHA}
+    folder = tmp_path / "belebele"
+    for code, r in rows.items():
+        got = read("belebele", folder, "test", code)
+        assert [(e.guid, e.context, e.question, e.choices, e.label) for e in got] == [
+            (f"{x['link']}#{x['question_number']}", x["flores_passage"], x["question"],
+             tuple(x[f"mc_answer{k}"] for k in range(1, 5)), int(x["correct_answer_num"]) - 1) for x in r]
+    # the release's line: its fields in its order, ds as the release writes the date
+    line = json.loads((folder / "deu_Latn.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert list(line) == list(belebele.RELEASE_KEYS) and line["ds"] == "2023-05-03" and line["question_number"] == 1
+    assert belebele.belebele_languages(folder) == ["deu_Latn", "swh_Latn"]
+    # English training (and dev) data: Cosmos QA, downloaded beside it
+    assert [(e.context, e.label) for e in read("belebele", folder, "train", "eng_Latn")] == [("A, b", 2),
+                                                                                          ("Line\nbreak", 0)]
+    man = json.loads((folder / "MANIFEST.json").read_text())
+    unit = man["units"]["hub:facebook/belebele:deu_Latn"]
+    assert unit["splits"] == {"test": 3} and unit["sources"][0]["revision"] == SHA
+    assert unit["sources"][0]["pinned"] is False
 
 
 # ------------------------------------------------------------------------------------------- planning, CLI
@@ -607,7 +659,7 @@ def test_cli_unreachable_sources_one_line_exit_2(fakes, tmp_path, monkeypatch):
     monkeypatch.setattr(_net, "http_get", no_route)
     res = CliRunner().invoke(app, ["download", "hellaswag", "--to", str(tmp_path)])
     assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, (res.output, res.exception)
-    assert f"cannot reach {_sources.HELLASWAG_URL.format(name='train')}" in res.output
+    assert f"cannot reach {hellaswag.HELLASWAG_URL.format(name='train')}" in res.output
     assert not list((tmp_path / "hellaswag").glob("*.jsonl"))
 
 

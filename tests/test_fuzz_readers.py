@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from xstilts.errors import DataFormatError, MissingDataError
 from xstilts.tasks import get_task
 from xstilts.tasks.families.classification import PairExample
-from xstilts.tasks.multiple_choice import MCExample
+from xstilts.tasks.families.multiple_choice import MCExample
 from xstilts.tasks.qa import QAExample
 from xstilts.tasks.retrieval import ParallelData
 from xstilts.tasks.retrieval_xtreme_r import LareqaData, MewslixData

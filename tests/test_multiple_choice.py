@@ -16,7 +16,8 @@ from fixtures import WORDS
 from xstilts.config import TaskSpec, TrainConfig, validate_config
 from xstilts.errors import ConfigError, DataFormatError, MissingDataError, XstiltsError
 from xstilts.tasks import get_family, get_task
-from xstilts.tasks.multiple_choice import MCExample, discover_xcopa_languages
+from xstilts.tasks.families.multiple_choice import MCExample
+from xstilts.tasks.xcopa import discover_xcopa_languages
 
 FAM = get_family("multiple_choice")
 

@@ -552,7 +552,7 @@ def test_tagging_stats_pos_quirk_cases_and_ccg():
 
 
 def test_multiple_choice_and_classification_stats():
-    from xstilts.tasks.multiple_choice import MCExample
+    from xstilts.tasks.families.multiple_choice import MCExample
 
     fam = get_family("multiple_choice")
     task = get_task("xcopa")

@@ -153,7 +153,7 @@ class TaskSpec(_Strict):
             raise ValueError(f"task {task.name!r} takes no options (got {', '.join(self.options)})")
         if model is not None:
             try:
-                self.options = model.model_validate(self.options).model_dump()
+                self.options = model.model_validate(self.options, context={"task": task}).model_dump()
             except ValidationError as e:
                 problems = "; ".join(f"options.{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
                 raise ValueError(problems) from None

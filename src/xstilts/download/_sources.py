@@ -7,7 +7,6 @@ first and recorded in the manifest. Release files come from their official URLs,
 
 from __future__ import annotations
 
-import csv
 import re
 import tarfile
 import zipfile
@@ -19,8 +18,7 @@ from ..languages import to_lang3
 from ..tasks import get_task
 from ._core import Context
 from .plan import (GOOGLE_XTREME, GOOGLE_XTREME_REVISION, XTREME_TRANSLATIONS, Plan, conllu_sentences as _conllu_sentences,
-                   copy_stream as _copy_stream, csv_records as _csv_records, member_bytes as _member_bytes,
-                   split as _split)
+                   copy_stream as _copy_stream, member_bytes as _member_bytes, split as _split)
 from ._formats import (cell, class_names, count_lines, count_squad, tagged_rows, write_jsonl, write_squad,
                        write_token_tag)
 
@@ -36,20 +34,11 @@ LASER_COMMIT = "74bc6ae7ffb7cba670fe0f428d0ede9f666fb821"
 LASER_TATOEBA = ("https://raw.githubusercontent.com/facebookresearch/LASER/" + LASER_COMMIT +
                  "/data/tatoeba/v1/tatoeba.{l3}-eng.{ext}")
 BUCC_URL = "https://comparable.limsi.fr/bucc2018/bucc2018-{lang}-en.{part}-gold.tar.bz2"
-XCOPA_COMMIT = "e2e9d7f105a758ee869cd13e0fe251ef93a29840"
-XCOPA_URL = "https://raw.githubusercontent.com/cambridgeltl/xcopa/" + XCOPA_COMMIT + "/data/{lang}/{name}.{lang}.jsonl"
-COPA_URL = "https://dl.fbaipublicfiles.com/glue/superglue/data/v2/COPA.zip"
-SIQA_URL = "https://maartensap.github.io/social-iqa/data/socialIQa_v1.4.tgz"
 LAREQA_COMMIT = "9bc8c7fb6dd8d01d72a05a93c2cb96882b0d299c"
 LAREQA_URL = ("https://raw.githubusercontent.com/google-research-datasets/lareqa/" + LAREQA_COMMIT +
               "/xquad-r/{lang}.json")
 MEWSLIX_URL = "https://storage.googleapis.com/gresearch/mewsli/mewsli-x_20220518_6.zip"
 MEWSLIX_MD5 = "6d3f137027c7e0146c7aa0b3c21e90f4"  # published in the Mewsli-X README
-HELLASWAG_COMMIT = "a29ff8e9a04bba4bd6588223785ce105328adc57"
-HELLASWAG_URL = ("https://raw.githubusercontent.com/rowanz/hellaswag/" + HELLASWAG_COMMIT +
-                 "/data/hellaswag_{name}.jsonl")
-COSMOSQA_COMMIT = "b6eb99cca4e2a51dd28a9a6f562534872d851639"
-COSMOSQA_URL = "https://raw.githubusercontent.com/wilburOne/cosmosqa/" + COSMOSQA_COMMIT + "/data/{name}"
 SQUAD_TT_URL = XTREME_TRANSLATIONS + "/SQuAD/translate-train/squad.translate.train.en-{lang}.json"
 
 #: Where translate-train files are written, relative to the data root (the readers' paths).
@@ -283,101 +272,6 @@ def plan_mewslix(plan: Plan) -> None:
         plan.manual["mewslix"] = MANUAL["mewslix"].format(folder=folder)
 
 
-# ------------------------------------------------------------------------------------------ multiple choice
-def plan_xcopa(plan: Plan, languages: list[str]) -> None:
-    folder = plan.folder("xcopa")
-    for lang in languages:
-        def run(ctx: Context, lang=lang) -> None:
-            for name, split in (("val", "dev"), ("test", "test")):
-                path = ctx.url(XCOPA_URL.format(lang=lang, name=name))
-                ctx.count(split, count_lines(path))
-                ctx.place(f"data/{lang}/{name}.{lang}.jsonl", path)
-
-        plan.add("xcopa", folder, f"url:xcopa:{lang}", f"XCOPA {lang}", run)
-
-    def copa(ctx: Context) -> None:
-        path = ctx.url(COPA_URL)
-        with zipfile.ZipFile(path) as zf:
-            for name, split in (("train", "train"), ("val", "dev"), ("test", "test")):
-                try:
-                    data = zf.read(f"COPA/{name}.jsonl")
-                except KeyError:
-                    raise XstiltsError(f"{COPA_URL}: the archive lacks COPA/{name}.jsonl") from None
-                with ctx.open(f"{name}.en.jsonl", "wb") as out:  # as XTREME-R's download_data.sh renames them
-                    out.write(data)
-                ctx.count(split, sum(1 for line in data.split(b"\n") if line.strip()))
-
-    plan.add("xcopa", folder, "url:superglue-copa", "English COPA (SuperGLUE), XCOPA's training data", copa)
-    plan_siqa(plan)  # XTREME-R trains XCOPA on Social IQa and COPA (../siqa)
-
-
-def plan_siqa(plan: Plan) -> None:
-    pattern = re.compile(r"(?:.*/)?(socialIQa_v1\.4_(trn|dev|tst)\.jsonl)")
-
-    def run(ctx: Context) -> None:
-        path = ctx.url(SIQA_URL)
-        found = set()
-        with tarfile.open(path, "r:*") as tar:
-            for member in tar:
-                m = pattern.fullmatch(member.name)
-                if m and member.isfile() and not Path(member.name).name.startswith("._"):
-                    data = _member_bytes(tar, member)
-                    with ctx.open(m.group(1), "wb") as out:
-                        out.write(data)
-                    ctx.count({"trn": "train", "dev": "dev", "tst": "test"}[m.group(2)],
-                              sum(1 for line in data.split(b"\n") if line.strip()))
-                    found.add(m.group(2))
-        if "trn" not in found or "dev" not in found:
-            raise XstiltsError(f"{SIQA_URL}: the archive lacks socialIQa_v1.4_trn.jsonl / _dev.jsonl")
-
-    plan.add("siqa", plan.folder("siqa"), "url:socialIQa_v1.4", "Social IQa v1.4 (XTREME-R's copy)", run)
-
-
-def plan_hellaswag(plan: Plan) -> None:
-    def run(ctx: Context) -> None:
-        for name, split in (("train", "train"), ("val", "dev"), ("test", "test")):
-            path = ctx.url(HELLASWAG_URL.format(name=name))
-            ctx.count(split, count_lines(path))
-            ctx.place(f"hellaswag_{name}.jsonl", path)
-
-    plan.add("hellaswag", plan.folder("hellaswag"), "url:hellaswag", "HellaSwag (official release files)", run)
-
-
-def plan_cosmosqa(plan: Plan) -> None:
-    def run(ctx: Context) -> None:
-        for name, split in (("train.csv", "train"), ("valid.csv", "dev"), ("test.jsonl", "test")):
-            path = ctx.url(COSMOSQA_URL.format(name=name))
-            ctx.count(split, _csv_records(path) if name.endswith(".csv") else count_lines(path))
-            ctx.place(name, path)
-
-    plan.add("cosmosqa", plan.folder("cosmosqa"), "url:cosmosqa", "Cosmos QA (official release files)", run)
-
-
-def plan_commonsenseqa(plan: Plan) -> None:
-    hf = get_task("commonsenseqa").hf
-
-    def obj(r: dict) -> dict:
-        choices = [{"label": lab, "text": t} for lab, t in zip(r["choices"]["label"], r["choices"]["text"])]
-        out = {"answerKey": r.get("answerKey") or "", "id": r["id"],
-               "question": {"question_concept": r.get("question_concept", ""), "choices": choices,
-                            "stem": r["question"]}}
-        if not out["answerKey"]:
-            del out["answerKey"]
-        return out
-
-    def run(ctx: Context) -> None:
-        dsd = ctx.hub(hf.path, hf.config, None, _hub_pin(hf.path, "commonsenseqa"))
-        for hub_split, name, split in (("train", "train_rand_split.jsonl", "train"),
-                                       ("validation", "dev_rand_split.jsonl", "dev"),
-                                       ("test", "test_rand_split_no_answers.jsonl", "test")):
-            ds = _split(dsd, hub_split)
-            if ds is not None:
-                write_jsonl(ctx, name, (obj(r) for r in ds), split)
-
-    plan.add("commonsenseqa", plan.folder("commonsenseqa"), f"hub:{hf.path}", "CommonsenseQA 1.11 (random split)",
-             run)
-
-
 # --------------------------------------------------------------------------------------------------- shared
 def _plan_url_file(plan: Plan, task: str, folder: Path, key: str, label: str, url: str, rel: str, split: str,
                    counter: Callable[[Path], int], *, optional: bool = False) -> None:
@@ -393,7 +287,6 @@ def _hub_pin(path: str, task_name: str | None = None) -> str | None:
 # ------------------------------------------------------------------------------------------------- registry
 def legacy_planners() -> dict:
     """The download plans still declared here (each moves into its task's module as ``Task.download``)."""
-    from ..tasks.multiple_choice import XCOPA_LANGS
     from ..tasks.qa import MLQA_LANGS, XQUAD_LANGS
     from ..tasks.retrieval_xtreme_r import LAREQA_LANGS, MEWSLIX_LANGS, TATOEBA_XTREME_R
     from ..tasks.tagging import PANX_LANGS, UDPOS_HF_NAMES
@@ -406,14 +299,9 @@ def legacy_planners() -> dict:
         "bucc2018": (("de", "fr", "ru", "zh"), plan_bucc),
         "tatoeba": (TATOEBA_XTREME_R, lambda p, langs: plan_tatoeba(p, "tatoeba", langs)),
         "tatoeba-xtreme-r": (TATOEBA_XTREME_R, lambda p, langs: plan_tatoeba(p, "tatoeba-xtreme-r", langs)),
-        "xcopa": (XCOPA_LANGS, plan_xcopa),
         "lareqa": (LAREQA_LANGS, plan_lareqa),
         "mewslix": (MEWSLIX_LANGS, lambda p, langs: plan_mewslix(p)),
         "squad": (None, lambda p, langs: plan_squad(p)),
         "squad2": (None, lambda p, langs: plan_squad(p, "squad2", "2.0")),
-        "hellaswag": (None, lambda p, langs: plan_hellaswag(p)),
-        "cosmosqa": (None, lambda p, langs: plan_cosmosqa(p)),
-        "commonsenseqa": (None, lambda p, langs: plan_commonsenseqa(p)),
-        "siqa": (None, lambda p, langs: plan_siqa(p)),
         "ccg": (None, lambda p, langs: plan_ccg(p)),
     }

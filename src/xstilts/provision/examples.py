@@ -23,8 +23,6 @@ seconds on a CPU.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import random
 import shutil
@@ -41,13 +39,13 @@ from ..tasks._synthetic import (  # noqa: F401  (re-exported: the writers below 
 TASK_LANGUAGES: dict[str, tuple[str, ...]] = {
     "udpos": ("en", "de", "zh"),
     "panx": ("en", "de", "zh"), "xquad": ("en", "de", "zh"), "mlqa": ("en", "de", "zh"),
-    "xcopa": ("et", "sw", "zh"), "tatoeba": ("de", "sw", "zh"),
+    "tatoeba": ("de", "sw", "zh"),
     "tatoeba-xtreme-r": ("de", "uk", "zh"), "tatoeba-udhr": ("de", "es", "zh"), "tatoeba-bible": ("es",),
     "bucc2018": ("de", "zh"), "lareqa": ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"),
     "mewslix": ("en", "de", "es"),
 }
 #: Tasks whose example folder needs another task's folder beside it (XTREME's download layout).
-DEPENDS = {"xquad": ("squad",), "mlqa": ("squad",), "xcopa": ("siqa",)}
+DEPENDS = {"xquad": ("squad",), "mlqa": ("squad",)}
 
 # ------------------------------------------------------------------------------------------------------ QA
 def write_squad(root: Path) -> Path:
@@ -173,112 +171,6 @@ def write_ccg(root: Path) -> Path:
             words = _tagged(rng, "en")
             lines.append(" ".join(w for w, _, _ in words) + "\t" + " ".join(_CCG[r] for _, r, _ in words))
         _write(root / f"ccg.{split}", "\n".join(lines) + "\n")
-    return root
-
-
-# ----------------------------------------------------------------------------------------- multiple choice
-def write_hellaswag(root: Path) -> Path:
-    rng = _rng("hellaswag")
-    for split, n in (("train", 48), ("val", 16), ("test", 8)):
-        rows = []
-        for i in range(n):
-            ctx_a = sentence(random_clause(rng), "en")
-            ctx_b = LEXICON["en"]["D"]
-            endings, y = _choices(rng, "en", 4)
-            row = {"ind": i, "activity_label": "Synthetic", "ctx_a": ctx_a, "ctx_b": ctx_b,
-                   "ctx": f"{ctx_a} {ctx_b}", "split": split, "split_type": "indomain", "endings": endings,
-                   "source_id": f"synthetic~{i}"}
-            if split != "test":
-                row["label"] = y
-            rows.append(row)
-        _write(root / f"hellaswag_{split}.jsonl", _jsonl(rows))
-    return root
-
-
-def write_cosmosqa(root: Path) -> Path:
-    """Cosmos QA release layout: ``train.csv`` / ``valid.csv`` (quoted CSV) and the unlabelled ``test.jsonl``."""
-    rng = _rng("cosmosqa")
-    cols = ["id", "context", "question", "answer0", "answer1", "answer2", "answer3", "label"]
-    for split, n in (("train", 48), ("valid", 16)):
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(cols)
-        for i in range(n):
-            ctx = " ".join(sentence(random_clause(rng), "en") for _ in range(2))
-            answers, y = _choices(rng, "en", 4)
-            w.writerow([f"{split}-{i}", ctx, sentence(random_clause(rng, person=True), "en", question=True),
-                        *answers, y])
-        _write(root / f"{split}.csv", buf.getvalue())
-    rows = []
-    for i in range(8):
-        answers, _ = _choices(rng, "en", 4)
-        rows.append({"id": f"test-{i}", "context": sentence(random_clause(rng), "en"),
-                     "question": sentence(random_clause(rng, person=True), "en", question=True),
-                     **{f"answer{k}": a for k, a in enumerate(answers)}})
-    _write(root / "test.jsonl", _jsonl(rows))
-    return root
-
-
-def write_commonsenseqa(root: Path) -> Path:
-    rng = _rng("commonsenseqa")
-    for name, n, labelled in (("train_rand_split.jsonl", 48, True), ("dev_rand_split.jsonl", 16, True),
-                              ("test_rand_split_no_answers.jsonl", 8, False)):
-        rows = []
-        for i in range(n):
-            texts, y = _choices(rng, "en", 5)
-            row = {"id": f"{name[:3]}{i:04d}", "question": {
-                "question_concept": LEXICON["en"]["N"][i % 5],
-                "choices": [{"label": k, "text": t} for k, t in zip("ABCDE", texts)],
-                "stem": sentence(random_clause(rng, person=True), "en", question=True)}}
-            if labelled:
-                row["answerKey"] = "ABCDE"[y]
-            rows.append(row)
-        _write(root / name, _jsonl(rows))
-    return root
-
-
-def _siqa_rows(rng: random.Random, n: int) -> tuple[list[dict], list[str]]:
-    rows, labels = [], []
-    for _ in range(n):
-        answers, y = _choices(rng, "en", 3)
-        rows.append({"context": sentence(random_clause(rng, person=True), "en"),
-                     "question": sentence(random_clause(rng, person=True), "en", question=True),
-                     "answerA": answers[0], "answerB": answers[1], "answerC": answers[2]})
-        labels.append(str(y + 1))
-    return rows, labels
-
-
-def write_siqa(root: Path) -> Path:
-    """Social IQa release layout: ``socialiqa-train-dev/{train,dev}.jsonl`` and ``{train,dev}-labels.lst``."""
-    rng = _rng("siqa")
-    for split, n in (("train", 48), ("dev", 16)):
-        rows, labels = _siqa_rows(rng, n)
-        _write(root / "socialiqa-train-dev" / f"{split}.jsonl", _jsonl(rows))
-        _write(root / "socialiqa-train-dev" / f"{split}-labels.lst", "".join(x + "\n" for x in labels))
-    return root
-
-
-def _copa_rows(rng: random.Random, lang: str, n: int) -> list[dict]:
-    rows = []
-    for i in range(n):
-        (c1, c2), y = _choices(rng, lang, 2)
-        row = {"premise": sentence(random_clause(rng), lang), "choice1": c1, "choice2": c2,
-               "question": rng.choice(["cause", "effect"]), "label": y, "idx": i}
-        if lang != "en":
-            row["changed"] = False
-        rows.append(row)
-    return rows
-
-
-def write_xcopa(root: Path) -> Path:
-    """cambridgeltl/xcopa layout ``data/{lang}/{val,test}.{lang}.jsonl``, English COPA as XTREME-R renames it
-    (``train.en.jsonl``, ``val.en.jsonl``); Social IQa is read from the sibling ``siqa`` folder."""
-    rng = _rng("xcopa")
-    for lang in TASK_LANGUAGES["xcopa"]:
-        _write(root / "data" / lang / f"val.{lang}.jsonl", _jsonl(_copa_rows(rng, lang, 8)))
-        _write(root / "data" / lang / f"test.{lang}.jsonl", _jsonl(_copa_rows(rng, lang, 20)))
-    _write(root / "train.en.jsonl", _jsonl(_copa_rows(rng, "en", 48)))
-    _write(root / "val.en.jsonl", _jsonl(_copa_rows(rng, "en", 12)))
     return root
 
 
@@ -449,8 +341,6 @@ def write_mlm(root: Path) -> Path:
 WRITERS: dict[str, Callable[[Path], Path]] = {
     "squad": write_squad, "squad2": write_squad2, "xquad": write_xquad, "mlqa": write_mlqa,
     "udpos": write_udpos, "panx": write_panx, "ccg": write_ccg,
-    "hellaswag": write_hellaswag, "cosmosqa": write_cosmosqa, "commonsenseqa": write_commonsenseqa,
-    "siqa": write_siqa, "xcopa": write_xcopa,
     "tatoeba": _write_tatoeba_format("tatoeba"), "tatoeba-xtreme-r": _write_tatoeba_format("tatoeba-xtreme-r"),
     "tatoeba-udhr": _write_tatoeba_format("tatoeba-udhr"), "tatoeba-bible": _write_tatoeba_format("tatoeba-bible"),
     "bucc2018": write_bucc2018, "lareqa": write_lareqa, "mewslix": write_mewslix, "mlm": write_mlm,

@@ -1,8 +1,8 @@
 """Belebele: multiple-choice reading comprehension on FLORES-200 passages, 122 language variants (Bandarkar et al.
 2024). Evaluation only: the model is trained on an English multiple-choice reading-comprehension set (Cosmos QA).
 
-Everything about the task is in this module: the reader, the hub source, the languages, the example data and the
-registration.
+Everything about the task is in this module: the reader, the hub source, the languages, the example data, the download
+plan and the registration.
 
 * Official layout (the release's ``Belebele.zip``): ``<lang_script>.jsonl``, one question per line with ``link``,
   ``question_number``, ``flores_passage``, ``question``, ``mc_answer1`` .. ``mc_answer4`` and
@@ -15,7 +15,9 @@ registration.
   validation set (for model selection); in the other languages only ``test`` exists.
 * Languages: the data set's codes (``deu_Latn``); an XTREME code given to the reader is mapped by
   :func:`xstilts.languages.flores_code`.
-* Hub copy: ``facebook/belebele``, one config per language variant, split ``test``.
+* Hub copy: ``facebook/belebele``, one config per language variant (``eng_Latn``), split ``test``, with the release's
+  fields (``ds`` a timestamp). ``xstilts download`` writes each variant's config as the release's
+  ``<lang_script>.jsonl`` (the date of ``ds`` as the release writes it), and Cosmos QA beside it (``../cosmosqa``).
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from pathlib import Path
 
 from ..errors import DataFormatError, MissingDataError
 from ..languages import flores_code, xtreme_code
-from . import TARGET, ExampleData, HFSource, Task, register
+from . import TARGET, Download, ExampleData, HFSource, Task, register
 from .base import iter_jsonl, need_str, require_file, short, xstilts_protocol
-from .multiple_choice import MCExample, read_cosmosqa
+from .cosmosqa import NAME as COSMOSQA, plan_download as plan_cosmosqa, read_cosmosqa
+from .families.multiple_choice import MCExample
 
 NAME = "belebele"
+HF_PATH = "facebook/belebele"
 #: The 122 language variants (FLORES-200 codes; five romanised variants FLORES-200 does not have).
 LANGUAGES = tuple("""
 acm_Arab afr_Latn als_Latn amh_Ethi apc_Arab arb_Arab arb_Latn ars_Arab ary_Arab arz_Arab asm_Beng azj_Latn bam_Latn
@@ -44,10 +48,12 @@ yor_Latn zho_Hans zho_Hant zsm_Latn zul_Latn
 """.split())
 _KEYS = ("link", "question_number", "flores_passage", "question", "mc_answer1", "mc_answer2", "mc_answer3",
          "mc_answer4", "correct_answer_num")
+#: The fields of a release line, in the release's order: the ones the reader reads, then ``dialect`` and ``ds``.
+RELEASE_KEYS = _KEYS + ("dialect", "ds")
 
 
 def _cosmosqa_dir(data_dir: Path) -> Path:
-    tried = [data_dir / "cosmosqa", data_dir.parent / "cosmosqa"]
+    tried = [data_dir / COSMOSQA, data_dir.parent / COSMOSQA]
     for d in tried:
         if (d / "train.csv").is_file() or (d / "train.jsonl").is_file():
             return d
@@ -117,14 +123,42 @@ def write_examples(root: Path) -> Path:
     return root
 
 
+# ------------------------------------------------------------------------------------------------ download
+def _release_row(row: dict) -> dict:
+    """A hub row as a line of the release: its fields in the release's order, ``ds`` (a timestamp on the hub) as the
+    date the release writes (``2023-05-03``)."""
+    out = {}
+    for key in RELEASE_KEYS:
+        if key in row:
+            value = row[key]
+            out[key] = value.strftime("%Y-%m-%d") if hasattr(value, "strftime") else value
+    return out
+
+
+def plan_download(plan, languages: list[str]) -> None:
+    """``xstilts download``: each language variant's hub config as the release's ``<lang_script>.jsonl``, and the
+    English training set (Cosmos QA, ``../cosmosqa``)."""
+    from ..download._formats import write_jsonl
+
+    folder = plan.folder(NAME)
+    for code in languages:
+        def run(ctx, code=code) -> None:
+            dsd = ctx.hub(HF_PATH, code, None, plan.hub_pin(HF_PATH, NAME))
+            write_jsonl(ctx, f"{code}.jsonl", (_release_row(r) for r in dsd["test"]), "test")
+
+        plan.add(NAME, folder, f"hub:{HF_PATH}:{code}", f"Belebele {code}", run)
+    plan_cosmosqa(plan, ["en"])  # Belebele's English training set, read from ../cosmosqa
+
+
 register(Task(
     name=NAME, kind="multiple_choice", roles=(TARGET,), languages=LANGUAGES, metric="accuracy",
-    read=read_belebele, data_subdir="belebele", train_language="eng_Latn",
-    hf=HFSource("facebook/belebele", "{lang}", {"test": "test"}, _hf_row),
+    read=read_belebele, data_subdir=NAME, train_language="eng_Latn",
+    hf=HFSource(HF_PATH, "{lang}", {"test": "test"}, _hf_row),
     description="Belebele multiple-choice reading comprehension, 122 language variants; trained on English Cosmos QA",
     source="Bandarkar et al. 2024 (Belebele); Huang et al. 2019 (Cosmos QA)",
     protocol=xstilts_protocol(epochs=3, batch_size=16, max_length=384),
     discover_languages=belebele_languages,
     extra={"num_choices": 4},
-    examples=ExampleData(write_examples, EXAMPLE_LANGUAGES, depends=("cosmosqa",)),
+    examples=ExampleData(write_examples, EXAMPLE_LANGUAGES, depends=(COSMOSQA,)),
+    download=Download(plan_download, LANGUAGES),
 ))
