@@ -15,7 +15,7 @@ from xstilts.modeling import build_backbone, load_encoder, load_tokenizer, save_
 from xstilts.tasks import get_family, get_task
 from xstilts.tasks.classification import PairExample
 from xstilts.tasks.multiple_choice import MCExample
-from xstilts.tasks.qa import QAExample
+from xstilts.tasks.families.qa import QAExample
 from xstilts.tasks.tagging import TaggedExample
 from xstilts.train import MultiTaskModel, TaskData, predict, train
 

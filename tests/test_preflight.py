@@ -43,11 +43,12 @@ def example_data(tmp_path_factory):
 
 
 def _spec(task: str, data: Path) -> dict:
-    from xstilts.provision.examples import TASK_LANGUAGES
+    from xstilts.provision.examples import task_languages
 
     entry = {"task": task, "data_dir": str(data / task)}
-    if task in TASK_LANGUAGES:
-        entry["languages"] = list(TASK_LANGUAGES[task])
+    languages = task_languages()
+    if task in languages:
+        entry["languages"] = list(languages[task])
     return entry
 
 
@@ -89,11 +90,11 @@ def test_a_bad_file_fails_before_training_with_nothing_stored(task, role, split,
     from xstilts import pipeline
     from xstilts.config import validate_config
     from xstilts.loading import clear_cache
-    from xstilts.provision.examples import DEPENDS
+    from xstilts.provision.examples import task_depends
 
     data = tmp_path / "data"
     good = "pawsx" if task == "xnli" else "xnli"
-    for name in {task, "mnli", good, *DEPENDS.get(task, ())}:
+    for name in {task, "mnli", good, *task_depends().get(task, ())}:
         shutil.copytree(example_data / "data" / name, data / name)
     # the defective task comes last: an intermediate task before a good target, a target after a good one
     inter = [task] if role == "intermediate" else ["mnli"]
