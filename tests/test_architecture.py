@@ -3,7 +3,7 @@ imports the CLI (``xstilts.cli``), so that the library can be used, tested and c
 
 The graph is read from the source (AST), without importing anything: every ``import`` / ``from ... import`` anywhere
 in a module (also inside functions) is an edge to the innermost module of the package it names. A submodule
-importing its own package (``from . import x`` inside ``xstilts/tasks/qa.py``) is not an edge, so a package that
+importing its own package (``from . import x`` inside ``xstilts/tasks/tydiqa.py``) is not an edge, so a package that
 imports its submodules is not a cycle by itself.
 """
 

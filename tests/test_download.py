@@ -392,7 +392,9 @@ def test_squad_xquad_mlqa_and_squad_translate_train(fakes, tmp_path):
         fakes.hub[("google/xtreme", f"MLQA.{lang}.{lang}")] = {
             s: Split(qa_rows(f"ml{lang}{s}", 3, "Titel"), QA_FEATURES) for s in ("validation", "test")}
     tt_de = qa_rows("tt-de", 2, "Übersetzt")
-    fakes.urls[_sources.SQUAD_TT_URL.format(lang="de")] = squad_file(tt_de)
+    from xstilts.tasks import squad as squad_module
+
+    fakes.urls[squad_module.TRANSLATE_TRAIN_URL.format(lang="de")] = squad_file(tt_de)
     twice(fakes, ["xquad", "mlqa", "squad2"], tmp_path, languages=["de"])
 
     assert qa_tuples(read("xquad", tmp_path / "xquad", "test", "de")) == row_tuples(

@@ -31,7 +31,7 @@ from xstilts.errors import DataFormatError, MissingDataError
 from xstilts.tasks import get_task
 from xstilts.tasks.families.classification import PairExample
 from xstilts.tasks.families.multiple_choice import MCExample
-from xstilts.tasks.qa import QAExample
+from xstilts.tasks.families.qa import QAExample
 from xstilts.tasks.retrieval import ParallelData
 from xstilts.tasks.retrieval_xtreme_r import LareqaData, MewslixData
 from xstilts.tasks.tagging import TaggedExample

@@ -15,7 +15,7 @@ from xstilts.models.backbone import build_backbone, load_encoder, load_tokenizer
 from xstilts.tasks import get_family, get_task
 from xstilts.tasks.families.classification import PairExample
 from xstilts.tasks.families.multiple_choice import MCExample
-from xstilts.tasks.qa import QAExample
+from xstilts.tasks.families.qa import QAExample
 from xstilts.tasks.tagging import TaggedExample
 from xstilts.train import MultiTaskModel, TaskData, predict, train
 

@@ -46,8 +46,9 @@ def _spec(task: str, data: Path) -> dict:
     from xstilts.provision.examples import task_languages
 
     entry = {"task": task, "data_dir": str(data / task)}
-    if task in task_languages():
-        entry["languages"] = list(task_languages()[task])
+    languages = task_languages()
+    if task in languages:
+        entry["languages"] = list(languages[task])
     return entry
 
 

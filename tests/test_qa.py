@@ -12,7 +12,7 @@ import torch
 from fixtures import WORDS, make_tiny_model
 from xstilts.errors import DataFormatError, MissingDataError
 from xstilts.tasks import get_family, get_task
-from xstilts.tasks.qa import QAExample, QAOptions
+from xstilts.tasks.families.qa import QAExample, QAOptions
 
 FAM = get_family("span_qa")
 

@@ -149,8 +149,22 @@ def test_mlqa_scores_average_and_max():
     out = mlqa_scores(preds, golds, "zh")
     assert out["exact_match"] == approx(100 / 3)
     assert out["f1"] == approx(100 * (1 + 2 / 3 + 0) / 3)
-    assert qa_scores("mlqa", preds, golds, "zh")["f1"] == approx(out["f1"])
+    assert qa_scores("mlqa_v1", preds, golds, "zh")["f1"] == approx(out["f1"])
     with pytest.raises(ValueError, match="needs the answer language"):
-        qa_scores("mlqa", preds, golds)
+        qa_scores("mlqa_v1", preds, golds)
     with pytest.raises(ValueError, match="unknown QA evaluation script"):
         qa_scores("squad3", preds, golds)
+
+
+def test_script_keys_name_scripts_not_tasks():
+    """Every span-QA task names one of the official scripts; no script key is a task's name or alias."""
+    from xstilts.metrics.qa import QA_SCRIPTS
+    from xstilts.tasks import ALIASES, REGISTRY
+
+    assert not set(QA_SCRIPTS) & (set(REGISTRY) | set(ALIASES))
+    qa_tasks = [t for t in REGISTRY.values() if t.kind == "span_qa"]
+    assert qa_tasks and all(t.extra["qa_metric"] in QA_SCRIPTS for t in qa_tasks)
+    assert qa_scores("squad_v2.0", ["", "x"], [[], ["x"]])["exact_match"] == 100.0
+    for old in ("mlqa", "squad_v2"):
+        with pytest.raises(ValueError, match="unknown QA evaluation script"):
+            qa_scores(old, ["x"], [["x"]], "en")

@@ -479,7 +479,7 @@ def test_log_fit_exact_and_diminishing_returns():
 
 # ------------------------------------------------------------------------------------------- per-example stats
 def test_qa_example_stats_reproduce_f1():
-    from xstilts.tasks.qa import QAExample
+    from xstilts.tasks.families.qa import QAExample
 
     fam = get_family("span_qa")
     golds = [("The cat", "cat"), ("in 1990",), ("a red house",), ("",), ("Paris, France",), ("zwei Hunde",)]

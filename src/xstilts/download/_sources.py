@@ -17,10 +17,9 @@ from ..errors import XstiltsError
 from ..languages import to_lang3
 from ..tasks import get_task
 from ._core import Context
-from .plan import (GOOGLE_XTREME, GOOGLE_XTREME_REVISION, XTREME_TRANSLATIONS, Plan, conllu_sentences as _conllu_sentences,
+from .plan import (GOOGLE_XTREME, GOOGLE_XTREME_REVISION, Plan, conllu_sentences as _conllu_sentences,
                    copy_stream as _copy_stream, member_bytes as _member_bytes, split as _split)
-from ._formats import (cell, class_names, count_lines, count_squad, tagged_rows, write_jsonl, write_squad,
-                       write_token_tag)
+from ._formats import (cell, class_names, count_lines, count_squad, tagged_rows, write_token_tag)
 
 # --------------------------------------------------------------------------------------------------- sources
 #: WikiANN with the Rahimi et al. (2019) splits that XTREME's PAN-X uses, for the languages XTREME-R adds
@@ -39,10 +38,6 @@ LAREQA_URL = ("https://raw.githubusercontent.com/google-research-datasets/lareqa
               "/xquad-r/{lang}.json")
 MEWSLIX_URL = "https://storage.googleapis.com/gresearch/mewsli/mewsli-x_20220518_6.zip"
 MEWSLIX_MD5 = "6d3f137027c7e0146c7aa0b3c21e90f4"  # published in the Mewsli-X README
-SQUAD_TT_URL = XTREME_TRANSLATIONS + "/SQuAD/translate-train/squad.translate.train.en-{lang}.json"
-
-#: Where translate-train files are written, relative to the data root (the readers' paths).
-SQUAD_TT_FILE = "translate-train/squad.translate.train.en-{lang}.json"
 
 #: What to do for data that cannot be downloaded.
 MANUAL = {
@@ -126,62 +121,6 @@ def plan_panx(plan: Plan, languages: list[str]) -> None:
 
 def plan_ccg(plan: Plan) -> None:
     plan.manual["ccg"] = MANUAL["ccg"].format(folder=plan.folder("ccg"))
-
-
-# ---------------------------------------------------------------------------------------------------- QA
-def plan_squad(plan: Plan, task: str = "squad", version: str = "1.1") -> None:
-    name = "squad" if version == "1.1" else "squad2"
-    hf = get_task(name).hf
-
-    def run(ctx: Context) -> None:
-        dsd = ctx.hub(hf.path, hf.config, None, _hub_pin(hf.path, name))
-        for hub_split, split in (("train", "train"), ("validation", "dev")):
-            write_squad(ctx, f"{split}-v{version}.json", dsd[hub_split], split,
-                        version="v2.0" if version == "2.0" else "1.1", impossible=version == "2.0")
-
-    plan.add(task, plan.folder(name), f"hub:{hf.path}", f"SQuAD v{version} train/dev", run)
-
-
-def plan_squad_translate_train(plan: Plan, task: str, languages: list[str]) -> None:
-    if not plan.translate_train:
-        return
-    for lang in languages:
-        if lang != "en":
-            _plan_url_file(plan, task, plan.folder("squad"), f"url:translate-train:{lang}",
-                           f"XTREME translate-train {lang} (SQuAD v1.1 machine-translated)",
-                           SQUAD_TT_URL.format(lang=lang), SQUAD_TT_FILE.format(lang=lang), "train", count_squad,
-                           optional=True)
-
-
-def plan_xquad(plan: Plan, languages: list[str]) -> None:
-    hf = get_task("xquad").hf
-    folder = plan.folder("xquad")
-    for lang in languages:
-        cfg = hf.config.format(lang=lang)
-
-        def run(ctx: Context, lang=lang, cfg=cfg) -> None:
-            dsd = ctx.hub(hf.path, cfg, None, _hub_pin(hf.path, "xquad"))
-            write_squad(ctx, f"xquad.{lang}.json", dsd["validation"], "test")
-
-        plan.add("xquad", folder, f"hub:{hf.path}:{cfg}", f"XQuAD {lang}", run)
-    plan_squad(plan)  # XTREME trains XQuAD and MLQA on SQuAD v1.1 (../squad)
-    plan_squad_translate_train(plan, "xquad", languages)
-
-
-def plan_mlqa(plan: Plan, languages: list[str]) -> None:
-    folder = plan.folder("mlqa")
-    for lang in languages:
-        cfg = f"MLQA.{lang}.{lang}"
-
-        def run(ctx: Context, lang=lang, cfg=cfg) -> None:
-            dsd = ctx.hub(GOOGLE_XTREME, cfg, None, _hub_pin(GOOGLE_XTREME, "mlqa"))
-            for hub_split, split in (("validation", "dev"), ("test", "test")):
-                write_squad(ctx, f"MLQA_V1/{split}/{split}-context-{lang}-question-{lang}.json", dsd[hub_split], split,
-                            version="1.0")
-
-        plan.add("mlqa", folder, f"hub:{GOOGLE_XTREME}:{cfg}", f"MLQA {lang}", run)
-    plan_squad(plan)
-    plan_squad_translate_train(plan, "mlqa", languages)
 
 
 # ---------------------------------------------------------------------------------------------- retrieval
@@ -287,21 +226,16 @@ def _hub_pin(path: str, task_name: str | None = None) -> str | None:
 # ------------------------------------------------------------------------------------------------- registry
 def legacy_planners() -> dict:
     """The download plans still declared here (each moves into its task's module as ``Task.download``)."""
-    from ..tasks.qa import MLQA_LANGS, XQUAD_LANGS
     from ..tasks.retrieval_xtreme_r import LAREQA_LANGS, MEWSLIX_LANGS, TATOEBA_XTREME_R
     from ..tasks.tagging import PANX_LANGS, UDPOS_HF_NAMES
 
     return {
         "udpos": (tuple(UDPOS_HF_NAMES) + UD27_LANGS, plan_udpos),
         "panx": (tuple(PANX_LANGS) + PANX_WIKIANN_LANGS, plan_panx),
-        "xquad": (XQUAD_LANGS + ("ro",), plan_xquad),
-        "mlqa": (MLQA_LANGS, plan_mlqa),
         "bucc2018": (("de", "fr", "ru", "zh"), plan_bucc),
         "tatoeba": (TATOEBA_XTREME_R, lambda p, langs: plan_tatoeba(p, "tatoeba", langs)),
         "tatoeba-xtreme-r": (TATOEBA_XTREME_R, lambda p, langs: plan_tatoeba(p, "tatoeba-xtreme-r", langs)),
         "lareqa": (LAREQA_LANGS, plan_lareqa),
         "mewslix": (MEWSLIX_LANGS, lambda p, langs: plan_mewslix(p)),
-        "squad": (None, lambda p, langs: plan_squad(p)),
-        "squad2": (None, lambda p, langs: plan_squad(p, "squad2", "2.0")),
         "ccg": (None, lambda p, langs: plan_ccg(p)),
     }

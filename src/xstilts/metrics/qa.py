@@ -246,8 +246,10 @@ def mlqa_scores(predictions: Sequence[str | None], golds: Sequence[Sequence[str]
     return {"exact_match": 100.0 * em / n, "f1": 100.0 * f1 / n}
 
 
-#: The official script names accepted by :func:`qa_scores`.
-QA_SCRIPTS = ("squad_v1", "squad_v2", "mlqa")
+#: The official evaluation scripts :func:`qa_scores` knows, by key: ``squad_v1`` (SQuAD ``evaluate-v1.1.py``),
+#: ``squad_v2.0`` (SQuAD ``evaluate-v2.0.py``) and ``mlqa_v1`` (``mlqa_evaluation_v1.py``). The keys name scripts, not
+#: tasks (a task names its script in ``Task.extra["qa_metric"]``), and differ from every task name and alias.
+QA_SCRIPTS = ("squad_v1", "squad_v2.0", "mlqa_v1")
 
 
 def qa_scores(script: str, predictions: Sequence[str], golds: Sequence[Sequence[str]],
@@ -256,13 +258,16 @@ def qa_scores(script: str, predictions: Sequence[str], golds: Sequence[Sequence[
     number XTREME's ``evaluate.py`` averages into its QA score.
 
     Args:
-        script: ``squad_v1`` (SQuAD v1.1, XQuAD, TyDiQA-GoldP), ``squad_v2`` (SQuAD v2.0) or ``mlqa`` (needs *lang*).
+        script: a key of :data:`QA_SCRIPTS`: ``squad_v1`` (SQuAD v1.1, XQuAD, TyDiQA-GoldP), ``squad_v2.0`` (SQuAD
+            v2.0) or ``mlqa_v1`` (MLQA; needs *lang*).
+    Raises:
+        ValueError: an unknown script, or ``mlqa_v1`` without a language.
     """
     if script == "squad_v1":
         out = squad_v1_scores(predictions, golds)
-    elif script == "squad_v2":
+    elif script == "squad_v2.0":
         out = squad_v2_scores(predictions, golds)
-    elif script == "mlqa":
+    elif script == "mlqa_v1":
         if lang is None:
             raise ValueError("MLQA scoring needs the answer language")
         out = mlqa_scores(predictions, golds, lang)

@@ -37,56 +37,13 @@ from ..tasks._synthetic import (  # noqa: F401  (re-exported: the writers below 
 
 #: Evaluation languages written per task (English training data is always written where the task has it).
 TASK_LANGUAGES: dict[str, tuple[str, ...]] = {
-    "udpos": ("en", "de", "zh"),
-    "panx": ("en", "de", "zh"), "xquad": ("en", "de", "zh"), "mlqa": ("en", "de", "zh"),
-    "tatoeba": ("de", "sw", "zh"),
+    "udpos": ("en", "de", "zh"), "panx": ("en", "de", "zh"), "tatoeba": ("de", "sw", "zh"),
     "tatoeba-xtreme-r": ("de", "uk", "zh"), "tatoeba-udhr": ("de", "es", "zh"), "tatoeba-bible": ("es",),
     "bucc2018": ("de", "zh"), "lareqa": ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"),
     "mewslix": ("en", "de", "es"),
 }
 #: Tasks whose example folder needs another task's folder beside it (XTREME's download layout).
-DEPENDS = {"xquad": ("squad",), "mlqa": ("squad",)}
-
-# ------------------------------------------------------------------------------------------------------ QA
-def write_squad(root: Path) -> Path:
-    """SQuAD v1.1 ``{train,dev}-v1.1.json`` and XTREME's translate-train of it for the XQuAD / MLQA example languages
-    (``translate-train/squad.translate.train.en-{lang}.json``)."""
-    rng = _rng("squad")
-    _write(root / "train-v1.1.json", _json(_squad_doc(rng, "en", 64, "s")))
-    _write(root / "dev-v1.1.json", _json(_squad_doc(rng, "en", 20, "sd")))
-    tt = _rng("squad", "translate-train")
-    for lang in sorted(set(TASK_LANGUAGES["xquad"] + TASK_LANGUAGES["mlqa"]) - {"en"}):
-        _write(root / "translate-train" / f"squad.translate.train.en-{lang}.json",
-               _json(_squad_doc(tt, lang, 48, f"tt-{lang}-")))
-    return root
-
-
-def write_squad2(root: Path) -> Path:
-    rng = _rng("squad2")
-    _write(root / "train-v2.0.json", _json(_squad_doc(rng, "en", 64, "t", version="v2.0", impossible=16)))
-    _write(root / "dev-v2.0.json", _json(_squad_doc(rng, "en", 20, "d", version="v2.0", impossible=6)))
-    return root
-
-
-def write_xquad(root: Path) -> Path:
-    # training data: ../squad (XTREME's download/squad), written by write_squad; XQuAD shares question ids across
-    # languages
-    for lang in TASK_LANGUAGES["xquad"]:
-        _write(root / f"xquad.{lang}.json", _json(_squad_doc(_rng("xquad", lang), lang, 20, "xq-")))
-    return root
-
-
-def write_mlqa(root: Path) -> Path:
-    rng = _rng("mlqa")
-    for split, n in (("dev", 8), ("test", 20)):
-        for lang in TASK_LANGUAGES["mlqa"]:
-            doc = _squad_doc(rng, lang, n, f"{split}-{lang}-")
-            _write(root / "MLQA_V1" / split / f"{split}-context-{lang}-question-{lang}.json", _json(doc))
-        # a cross-lingual (G-XLT) file, as in the release; XTREME uses only the matching-language files
-        _write(root / "MLQA_V1" / split / f"{split}-context-de-question-en.json",
-               _json(_squad_doc(rng, "de", 4, f"{split}-de-en-")))
-    return root
-
+DEPENDS: dict[str, tuple[str, ...]] = {}
 
 # ------------------------------------------------------------------------------------------------- tagging
 def _tagged(rng: random.Random, lang: str) -> list[tuple[str, str, str]]:
@@ -339,7 +296,6 @@ def write_mlm(root: Path) -> Path:
 
 # ------------------------------------------------------------------------------------------------ registry
 WRITERS: dict[str, Callable[[Path], Path]] = {
-    "squad": write_squad, "squad2": write_squad2, "xquad": write_xquad, "mlqa": write_mlqa,
     "udpos": write_udpos, "panx": write_panx, "ccg": write_ccg,
     "tatoeba": _write_tatoeba_format("tatoeba"), "tatoeba-xtreme-r": _write_tatoeba_format("tatoeba-xtreme-r"),
     "tatoeba-udhr": _write_tatoeba_format("tatoeba-udhr"), "tatoeba-bible": _write_tatoeba_format("tatoeba-bible"),

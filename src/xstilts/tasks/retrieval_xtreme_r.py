@@ -564,9 +564,9 @@ def read_lareqa_pairs(data_dir: Path, split: str = "train",
 
     Raises:
         MissingDataError: no SQuAD file (:func:`lareqa_pair_file`).
-        DataFormatError: a malformed SQuAD file (:func:`xstilts.tasks.qa.read_squad_file`).
+        DataFormatError: a malformed SQuAD file (:func:`xstilts.tasks.families.qa.read_squad_file`).
     """
-    from .qa import read_squad_file
+    from .families.qa import read_squad_file
 
     path = lareqa_pair_file(data_dir, split)
     queries, candidates, skipped = [], [], 0

@@ -3,7 +3,7 @@
 Everything about the task is in this module: the reader, the registration (languages, hub source, translate-train
 languages, protocol defaults, training-set size), the example-data writer and the download plan. The benchmark facts
 (XTREME's languages and category for it) are in :mod:`xstilts.xtreme.benchmark`; the span-QA family (featurisation, head,
-decoding, SQuAD v1.1 scoring) is in :mod:`xstilts.tasks.qa`.
+decoding, SQuAD v1.1 scoring) is in :mod:`xstilts.tasks.families.qa`.
 
 * XTREME layout: ``tydiqa-goldp-v1.1-train/tydiqa.en.train.json`` and ``tydiqa-goldp-v1.1-dev/tydiqa.{lang}.dev.json``
   (SQuAD-format JSON); XTREME evaluates on the dev files (there is no public test set). The names of the original
@@ -21,7 +21,7 @@ from pathlib import Path
 from ..errors import MissingDataError
 from . import TARGET, Download, ExampleData, HFSource, Task, register
 from .base import require_file, xstilts_protocol
-from .qa import QAExample, _discover, _hf_squad, read_squad_file
+from .families.qa import QAExample, _discover, _hf_squad, read_squad_file
 
 NAME = "tydiqa"
 LANGUAGES = tuple("en ar bn fi id ko ru sw te".split())

@@ -1,24 +1,12 @@
-"""Extractive question answering: SQuAD v1.1 / v2.0 (intermediate); XQuAD, MLQA, TyDiQA-GoldP (target).
+"""The span-QA family (extractive question answering) and the reader of SQuAD-format JSON that its data sets share.
 
-Every data set is read from its official SQuAD-format JSON (``{"data": [{"paragraphs": [{"context", "qas": [{"id",
-"question", "answers": [{"text", "answer_start"}]}]}]}]}``), in the layouts of the official releases and of XTREME's
-``scripts/download_data.sh``:
-
-* SQuAD v1.1 (Rajpurkar et al. 2016): ``train-v1.1.json``, ``dev-v1.1.json``.
-* SQuAD v2.0 (Rajpurkar et al. 2018): ``train-v2.0.json``, ``dev-v2.0.json`` (unanswerable questions have
-  ``"is_impossible": true`` and no answers).
-* XQuAD (Artetxe et al. 2020): ``xquad.{lang}.json``.
-* MLQA v1 (Lewis et al. 2020): ``MLQA_V1/{dev,test}/{dev,test}-context-{lang}-question-{lang}.json`` (XTREME uses the
-  matching context/question languages).
-* TyDiQA-GoldP v1.1 (Clark et al. 2020) is declared in its own task module (same package).
-
-Users who are online and have no local files get the same data from the Hugging Face hub: XQuAD from
-``google/xquad`` (configs ``xquad.{lang}``, split ``validation``), MLQA from ``google/xtreme`` (``MLQA.{lang}.{lang}``,
-``validation``/``test``), SQuAD v1.1 from ``rajpurkar/squad``.
-
-As in XTREME, XQuAD and MLQA are trained on the English SQuAD v1.1 training set, read from a ``squad`` folder inside
-the task's data folder or next to it (XTREME's ``download/squad``). Readers check every answer: ``context[answer_start:answer_start + len(text)]`` must be the answer text (XTREME's
-``utils_preprocess.py`` asserts the same).
+Its tasks are declared in their own modules: SQuAD v1.1 and v2.0 (:mod:`xstilts.tasks.squad`, intermediate), XQuAD
+(:mod:`xstilts.tasks.xquad`), MLQA (:mod:`xstilts.tasks.mlqa`) and TyDiQA-GoldP (:mod:`xstilts.tasks.tydiqa`), all
+targets. Every one of them is read from its official SQuAD-format JSON (``{"data": [{"paragraphs": [{"context",
+"qas": [{"id", "question", "answers": [{"text", "answer_start"}]}]}]}]}``) by :func:`read_squad_file`, which checks
+every answer: ``context[answer_start:answer_start + len(text)]`` must be the answer text (XTREME's
+``utils_preprocess.py`` asserts the same); hub rows (``id``, ``title``, ``context``, ``question``, ``answers``) are
+converted by :func:`_hf_squad`.
 
 The family (:class:`SpanQA`) follows XTREME's ``third_party/run_squad.py`` (the transformers SQuAD example): the
 question (at most ``max_query_length`` tokens) and a window of the context, windows starting every ``doc_stride``
@@ -42,10 +30,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import DataFormatError, MissingDataError, XstiltsError
-from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import (XSTILTS_INTERMEDIATE_QA, TrainableFamily, parse_json, read_text, require_file, short, type_name,
-                   xstilts_protocol)
+from ...errors import DataFormatError, XstiltsError
+from .. import register_family
+from ..base import TrainableFamily, parse_json, read_text, short, type_name
 
 
 @dataclass(frozen=True)
@@ -162,66 +149,6 @@ def read_squad_file(path: Path, *, version_2: bool = False, language: str = "en"
     return out
 
 
-def _squad_dir(data_dir: Path, name: str) -> Path:
-    """The folder holding SQuAD file *name*: ``data_dir/squad``, the sibling ``../squad`` (XTREME's download layout)
-    or *data_dir* itself."""
-    cands = [data_dir / "squad", data_dir.parent / "squad", data_dir]
-    for c in cands:
-        if (c / name).is_file():
-            return c
-    raise MissingDataError(f"{data_dir / 'squad' / name}: file not found (the English SQuAD v1.1 training data; "
-                           f"also looked in {', '.join(str(c) for c in cands[1:])})")
-
-
-def read_squad(data_dir: Path, split: str, language: str) -> list[QAExample]:
-    name = {"train": "train-v1.1.json", "dev": "dev-v1.1.json", "test": "dev-v1.1.json"}[split]
-    return read_squad_file(require_file(data_dir / name, f"the SQuAD v1.1 {split} file"))
-
-
-def read_squad2(data_dir: Path, split: str, language: str) -> list[QAExample]:
-    name = {"train": "train-v2.0.json", "dev": "dev-v2.0.json", "test": "dev-v2.0.json"}[split]
-    return read_squad_file(require_file(data_dir / name, f"the SQuAD v2.0 {split} file"), version_2=True)
-
-
-def read_squad_translate_train(data_dir: Path, language: str) -> list[QAExample]:
-    """SQuAD v1.1 machine-translated into *language* (XTREME's translate-train for XQuAD and MLQA):
-    ``squad/translate-train/squad.translate.train.en-{lang}.json`` beside or inside *data_dir*, as XTREME's
-    ``download_data.sh`` lays out ``xtreme_translations/SQuAD/translate-train``."""
-    name = f"squad.translate.train.en-{language}.json"
-    cands = [data_dir / "squad" / "translate-train", data_dir.parent / "squad" / "translate-train",
-             data_dir / "translate-train"]
-    for c in cands:
-        if (c / name).is_file():
-            return read_squad_file(c / name, language=language)
-    raise MissingDataError(f"{cands[0] / name}: file not found (XTREME's SQuAD translate-train file for {language}; "
-                           f"also looked in {', '.join(str(c) for c in cands[1:])})")
-
-
-def read_xquad(data_dir: Path, split: str, language: str) -> list[QAExample]:
-    if split == "train" and language != "en":
-        return read_squad_translate_train(data_dir, language)
-    if split in ("train", "dev"):
-        if split == "dev" and language != "en":
-            raise MissingDataError(f"XQuAD has no {language} dev set (its dev split is the English SQuAD v1.1 dev set)")
-        name = "train-v1.1.json" if split == "train" else "dev-v1.1.json"
-        return read_squad_file(_squad_dir(data_dir, name) / name)
-    path = require_file(data_dir / f"xquad.{language}.json", f"the XQuAD {language} file")
-    return read_squad_file(path, language=language)
-
-
-def _mlqa_root(data_dir: Path) -> Path:
-    return data_dir / "MLQA_V1" if (data_dir / "MLQA_V1").is_dir() else data_dir
-
-
-def read_mlqa(data_dir: Path, split: str, language: str) -> list[QAExample]:
-    if split == "train":
-        if language != "en":
-            return read_squad_translate_train(data_dir, language)
-        return read_squad_file(_squad_dir(data_dir, "train-v1.1.json") / "train-v1.1.json")
-    path = _mlqa_root(data_dir) / split / f"{split}-context-{language}-question-{language}.json"
-    return read_squad_file(require_file(path, f"the MLQA v1 {split} file for {language}"), language=language)
-
-
 def _discover(pattern: str, group: int = 1):
     def find(folder: Path) -> list[str]:
         rx = re.compile(pattern)
@@ -237,60 +164,6 @@ def _hf_squad(row: dict, i: int, language: str = "en") -> QAExample:
     texts, starts = tuple(ans["text"]), tuple(int(s) for s in ans["answer_start"])
     return QAExample(str(row.get("id", i)), row["question"], row["context"], texts, starts, language or "en",
                      not texts, row.get("title", "") or "")
-
-
-#: SQuAD v1.1 on the hub: the English training (and dev) data of XQuAD and MLQA, as in XTREME.
-_HF_SQUAD_TRAIN = {"train": ("rajpurkar/squad", None, "train"), "dev": ("rajpurkar/squad", None, "validation")}
-
-
-# ------------------------------------------------------------------------------------------------- registry
-XQUAD_LANGS = tuple("en es de el ru tr ar vi th zh hi".split())
-MLQA_LANGS = tuple("en es de ar hi vi zh".split())
-
-register(Task(
-    name="squad", kind="span_qa", roles=(INTERMEDIATE,), languages=("en",), metric="f1", read=read_squad,
-    train_size=87_599,  # the released training set (study cost estimates)
-    data_subdir="squad", dev_split="dev", test_split="dev",
-    hf=HFSource("rajpurkar/squad", None, {"train": "train", "dev": "validation", "test": "validation"}, _hf_squad),
-    description="SQuAD v1.1, 100k English extractive questions on Wikipedia paragraphs",
-    source="Rajpurkar et al. 2016; scored with evaluate-v1.1.py", protocol=XSTILTS_INTERMEDIATE_QA,
-    extra={"qa_metric": "squad_v1", "version_2_with_negative": False},
-), aliases=("squad1", "squad-v1.1"))
-register(Task(
-    name="squad2", kind="span_qa", roles=(INTERMEDIATE,), languages=("en",), metric="f1", read=read_squad2,
-    train_size=130_319,  # the released training set (study cost estimates)
-    data_subdir="squad", dev_split="dev", test_split="dev",
-    hf=HFSource("rajpurkar/squad_v2", None, {"train": "train", "dev": "validation", "test": "validation"},
-                _hf_squad),
-    description="SQuAD v2.0: SQuAD v1.1 plus 50k unanswerable questions",
-    source="Rajpurkar et al. 2018; scored with evaluate-v2.0.py", protocol=XSTILTS_INTERMEDIATE_QA,
-    extra={"qa_metric": "squad_v2", "version_2_with_negative": True},
-), aliases=("squad-v2.0", "squad_v2"))
-register(Task(
-    name="xquad", kind="span_qa", roles=(TARGET,), languages=XQUAD_LANGS, metric="f1", read=read_xquad,
-    train_size=87_599,  # the released training set (study cost estimates)
-    data_subdir="xquad",
-    hf=HFSource("google/xquad", "xquad.{lang}", {"test": "validation"}, _hf_squad, split_sources=_HF_SQUAD_TRAIN),
-    description="XQuAD: 1190 SQuAD v1.1 dev questions translated into 10 languages; trained on English SQuAD v1.1",
-    source="Artetxe et al. 2020; XTREME (scored with evaluate-v1.1.py)",
-    protocol=xstilts_protocol(epochs=2, batch_size=16, max_length=384),
-    translate_train=tuple(x for x in XQUAD_LANGS if x != "en"),  # squad/translate-train
-    discover_languages=_discover(r"xquad\.([a-z]{2,3})\.json"),
-    extra={"qa_metric": "squad_v1", "version_2_with_negative": False},
-))
-register(Task(
-    name="mlqa", kind="span_qa", roles=(TARGET,), languages=MLQA_LANGS, metric="f1", read=read_mlqa,
-    train_size=87_599,  # the released training set (study cost estimates)
-    data_subdir="mlqa",
-    hf=HFSource("google/xtreme", "MLQA.{lang}.{lang}", {"dev": "validation", "test": "test"}, _hf_squad,
-                split_sources={"train": _HF_SQUAD_TRAIN["train"]}, revision="21f88c0ff5bf413a83c854eb00050e75d245161f"),
-    description="MLQA: extractive QA in 7 languages (context and question in the same language); trained on SQuAD v1.1",
-    source="Lewis et al. 2020; XTREME (scored with mlqa_evaluation_v1.py)",
-    protocol=xstilts_protocol(epochs=2, batch_size=16, max_length=384),
-    translate_train=tuple(x for x in MLQA_LANGS if x != "en"),  # squad/translate-train
-    discover_languages=_discover(r"test-context-([a-z]{2})-question-\1\.json"),
-    extra={"qa_metric": "mlqa", "version_2_with_negative": False},
-))
 
 
 # --------------------------------------------------------------------------------------------------- family
@@ -310,7 +183,7 @@ class QAOptions(BaseModel):
 
 
 class SpanQA(TrainableFamily):
-    """Extractive QA: question + context window -> start/end logits (:class:`~xstilts.heads_qa.SpanHead`).
+    """Extractive QA: question + context window -> start/end logits (:class:`~xstilts.models.heads.qa.SpanHead`).
 
     Features (one per window): ``input_ids`` (``[CLS] question [SEP] context-window [SEP]`` as the tokenizer's pair
     template makes it), optional ``token_type_ids``, ``start_positions``/``end_positions`` (training labels, 0 when the
@@ -431,7 +304,7 @@ class SpanQA(TrainableFamily):
         return cstart + start, cstart + end
 
     def collate(self, features, idx, pad_id):
-        from ..data import pad_batch
+        from ...data import pad_batch
 
         return pad_batch(features, idx, pad_id, extra=("start_positions", "end_positions"))
 
@@ -440,7 +313,7 @@ class SpanQA(TrainableFamily):
 
     # ------------------------------------------------------------------------------------------ model
     def build_head(self, task, hidden_size, dropout):
-        from ..models.heads.qa import SpanHead
+        from ...models.heads.qa import SpanHead
 
         return SpanHead(hidden_size)
 
@@ -543,7 +416,7 @@ class SpanQA(TrainableFamily):
     def score(self, task, predictions, examples):
         """``exact_match``, ``f1`` (headline) and ``em_f1_mean`` with the task's official script
         (:mod:`xstilts.metrics.qa`)."""
-        from ..metrics.qa import qa_scores
+        from ...metrics.qa import qa_scores
 
         script = task.extra.get("qa_metric", "squad_v1")
         lang = examples[0].language if examples else None
@@ -552,7 +425,7 @@ class SpanQA(TrainableFamily):
     def example_stats(self, task, predictions, examples):
         """Per question ``{"em": 0/1, "f1": x}`` (``x`` in [0, 1]) with the task's official script, as :meth:`score`
         computes them (maximum over the gold answers; MLQA with the language of the first example, as there)."""
-        from ..metrics.qa import qa_scores
+        from ...metrics.qa import qa_scores
 
         script = task.extra.get("qa_metric", "squad_v1")
         lang = examples[0].language if examples else None
