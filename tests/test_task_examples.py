@@ -221,7 +221,7 @@ def test_hub_sources_of_qa_and_tatoeba(monkeypatch):
     import datasets
 
     from xstilts.loading import load_examples
-    from xstilts.tasks.retrieval import ParallelData
+    from xstilts.tasks.families.retrieval import ParallelData
 
     ctx = "Anna sieht das Haus."
     fake = FakeHub({
