@@ -5,10 +5,10 @@ XTREME-R's fine-tuning settings, the scoring, the registration, the example-data
 ``retrieval_ranking`` family (options, fine-tuning settings, mAP@20 statistics) is in
 :mod:`xstilts.tasks.families.ranking`; the dual-encoder fine-tuning in :mod:`xstilts.dual_encoder`.
 
-**LAReQA** (Roy et al. 2020), language-agnostic answer retrieval on XQuAD-R. Official layout (XTREME's
-``scripts/download_lareqa_data.sh``): ``lareqa/xquad-r/{lang}.json`` for the 11 languages ar de el en es hi ru th tr vi
-zh, SQuAD v1.1 format plus ``sentence_breaks`` (``[start, end]`` character offsets) per paragraph. As XTREME's
-``third_party/utils_lareqa.py`` (``load_data``/``generate_examples``) and ``evaluate_retrieval.py`` (task ``lareqa``):
+Official layout (XTREME's ``scripts/download_lareqa_data.sh``): ``lareqa/xquad-r/{lang}.json`` for the 11 languages ar
+de el en es hi ru th tr vi zh, SQuAD v1.1 format plus ``sentence_breaks`` (``[start, end]`` character offsets) per
+paragraph. As XTREME's ``third_party/utils_lareqa.py`` (``load_data``/``generate_examples``) and
+``evaluate_retrieval.py`` (task ``lareqa``):
 
 * every sentence of every paragraph of every language is a candidate (id ``{lang}_{paragraph number}_{sentence}``);
 * a question's answer sentence is the first sentence break with ``start <= answer_start < end`` (questions whose

@@ -6,20 +6,19 @@ XTREME-R's fine-tuning settings, the scoring, the registration, the example-data
 ``retrieval_ranking`` family (options, fine-tuning settings, mAP@20 statistics) is in
 :mod:`xstilts.tasks.families.ranking`; the dual-encoder fine-tuning in :mod:`xstilts.dual_encoder`.
 
-**Mewsli-X** (Botha et al. 2020; XTREME-R version ``mewsli-x_20220518_6``), entity linking as retrieval. Official
-layout (XTREME's ``scripts/download_mewslix_data.sh``): ``mewslix/candidate_set_entities.jsonl`` (one entity per line:
-``entity_id``, ``title``, ``description``, ``sentence_spans``, ``description_language``, ``description_url``; ~1M
-entities whose descriptions are in 50 languages, not only English) and ``mewslix/wikinews_mentions-{dev,test}.jsonl``
-(one WikiNews article per line: ``context`` with ``language``, ``text``, ``sentence_spans``; ``mentions`` with
-``example_id``, ``entity_id``, ``mention_span`` ``{start, end, text}``). As XTREME's ``third_party/utils_mewslix.py``
-and ``evaluate_retrieval.py`` (task ``mewslix``): the query is ``preprocess_mention`` (the mention's sentence with the
-mention marked ``{ mention }``, prefixed by ``mention: ``), the candidate text ``preprocess_entity_description``; the
-top 20 entities are retrieved from the whole candidate set; the metric is MRR@20 = mAP@20 (one gold entity) per
-mention language, macro-averaged over the 11 languages ar de en es fa ja pl ro ta tr uk. The released
-``wikinews_mentions_no_text-*`` files lack the article text and cannot be used (restore it with ``get-mewsli-x.sh``).
-Fine-tuning reads ``mewslix/wikipedia_pairs-{train,dev}.jsonl`` (the release's English Wikipedia portion, which XTREME's
-``download_data.sh`` moves beside the other files): one ``{"contextual_mention": {"context", "mention"}, "entity"}``
-pair per line.
+XTREME-R's version ``mewsli-x_20220518_6``. Official layout (XTREME's ``scripts/download_mewslix_data.sh``):
+``mewslix/candidate_set_entities.jsonl`` (one entity per line: ``entity_id``, ``title``, ``description``,
+``sentence_spans``, ``description_language``, ``description_url``; ~1M entities whose descriptions are in 50 languages,
+not only English) and ``mewslix/wikinews_mentions-{dev,test}.jsonl`` (one WikiNews article per line: ``context`` with
+``language``, ``text``, ``sentence_spans``; ``mentions`` with ``example_id``, ``entity_id``, ``mention_span`` ``{start,
+end, text}``). As XTREME's ``third_party/utils_mewslix.py`` and ``evaluate_retrieval.py`` (task ``mewslix``): the query
+is ``preprocess_mention`` (the mention's sentence with the mention marked ``{ mention }``, prefixed by ``mention: ``),
+the candidate text ``preprocess_entity_description``; the top 20 entities are retrieved from the whole candidate set;
+the metric is MRR@20 = mAP@20 (one gold entity) per mention language, macro-averaged over the 11 languages ar de en es
+fa ja pl ro ta tr uk. The released ``wikinews_mentions_no_text-*`` files lack the article text and cannot be used
+(restore it with ``get-mewsli-x.sh``). Fine-tuning reads ``mewslix/wikipedia_pairs-{train,dev}.jsonl`` (the release's
+English Wikipedia portion, which XTREME's ``download_data.sh`` moves beside the other files): one
+``{"contextual_mention": {"context", "mention"}, "entity"}`` pair per line.
 
 Download: the release archive ``mewsli-x_20220518_6.zip`` (md5 checked), whose WikiNews mentions lack the article
 text: restoring it is a manual step (:data:`MANUAL`).
