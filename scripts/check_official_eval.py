@@ -25,7 +25,7 @@ and :func:`~xstilts.metrics.ranking.mean_avg_prec_at_k`, and the embedding-level
 embeddings (:func:`xstilts.xtreme.submissions.retrieval_case`) against the checkout's
 ``third_party/utils_retrieve.py``: Tatoeba ``similarity_search`` predictions against
 :func:`xstilts.metrics.tatoeba_accuracy`, and BUCC ``mine_bitext`` + ``bucc_eval`` (candidates with their margin
-scores, the F1-optimal threshold, precision, recall, F1) against :func:`xstilts.tasks.retrieval.bucc_candidates`,
+scores, the F1-optimal threshold, precision, recall, F1) against :func:`xstilts.tasks.families.retrieval.bucc_candidates`,
 :func:`xstilts.metrics.bucc_optimize` and :func:`xstilts.metrics.bucc_scores`.
 
 ``--runs`` also checks what xstilts reported in real runs: under each FOLDER, every phase's predictions
@@ -187,7 +187,7 @@ def check_retrieval(xtreme: Path, tmp: Path) -> tuple[int, int, dict]:
     from xstilts.metrics import bucc_optimize, bucc_scores, tatoeba_accuracy
     from xstilts.metrics.ranking import mean_avg_prec_at_k, rank_by_cosine
     from xstilts.xtreme.submissions import RETRIEVAL_SEEDS, lareqa_case, retrieval_case
-    from xstilts.tasks.retrieval import ParallelData, bucc_candidates
+    from xstilts.tasks.families.retrieval import ParallelData, bucc_candidates
 
     sys.path.insert(0, str(xtreme / "third_party"))
     try:

@@ -25,7 +25,8 @@ from xstilts.download.run import download, resolve, units_for
 from xstilts.download._core import Manifest
 from xstilts.errors import ConfigError, XstiltsError
 from xstilts.loading import load_examples
-from xstilts.tasks import belebele, cosmosqa, hellaswag, sib200, siqa, tydiqa, xcopa, xnli
+from xstilts.tasks import (belebele, bucc2018, cosmosqa, flores200, hellaswag, lareqa, mewslix, sib200, siqa, tatoeba,
+                           tydiqa, xcopa, xnli)
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 UPOS = ["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT", "SCONJ",
@@ -439,8 +440,8 @@ def test_tatoeba_hub_and_laser(fakes, tmp_path):
     fakes.hub[("google/xtreme", "tatoeba.deu")] = {"validation": Split(
         [{"source_sentence": f"Satz {i}\n", "target_sentence": f"Sentence {i}\n", "source_lang": "deu",
           "target_lang": "eng"} for i in range(3)], tf)}
-    fakes.urls[_sources.LASER_TATOEBA.format(l3="ukr", ext="ukr")] = "Речення 1\nРечення 2\n".encode()
-    fakes.urls[_sources.LASER_TATOEBA.format(l3="ukr", ext="eng")] = b"Sentence 1\nSentence 2\n"
+    fakes.urls[tatoeba.LASER_TATOEBA.format(l3="ukr", ext="ukr")] = "Речення 1\nРечення 2\n".encode()
+    fakes.urls[tatoeba.LASER_TATOEBA.format(l3="ukr", ext="eng")] = b"Sentence 1\nSentence 2\n"
     twice(fakes, ["tatoeba-xtreme-r"], tmp_path, languages=["de", "uk"])
     folder = tmp_path / "tatoeba"
     de = read("tatoeba", folder, "test", "de")
@@ -454,7 +455,7 @@ def test_bucc2018_release_archives(fakes, tmp_path):
         files = {f"bucc2018/de-en/de-en.{part}.de": b"de-000001\tEin Satz\nde-000002\tNoch einer\n",
                  f"bucc2018/de-en/de-en.{part}.en": b"en-000001\tA sentence\nen-000002\tAnother\nen-000003\tMore\n",
                  f"bucc2018/de-en/de-en.{part}.gold": b"de-000001\ten-000001\n"}
-        fakes.urls[_sources.BUCC_URL.format(lang="de", part=part)] = tar_bytes(files, "w:bz2")
+        fakes.urls[bucc2018.BUCC_URL.format(lang="de", part=part)] = tar_bytes(files, "w:bz2")
     twice(fakes, ["bucc2018"], tmp_path, languages=["de"])
     for split in ("dev", "test"):
         d = read("bucc2018", tmp_path / "bucc2018", split, "de")
@@ -472,12 +473,12 @@ def test_lareqa_and_mewslix(fakes, tmp_path, monkeypatch):
                                                     "answers": [{"text": "Second", "answer_start": cut}]}]}]}]}
 
     for lang in ("ar", "de", "en"):
-        fakes.urls[_sources.LAREQA_URL.format(lang=lang)] = json.dumps(xquad_r(lang)).encode()
+        fakes.urls[lareqa.LAREQA_URL.format(lang=lang)] = json.dumps(xquad_r(lang)).encode()
     names = ("candidate_set_entities.jsonl", "wikipedia_pairs-train.jsonl", "wikipedia_pairs-dev.jsonl",
              "wikinews_mentions_no_text-dev.jsonl", "wikinews_mentions_no_text-test.jsonl")
     archive = zip_bytes({n: jsonl([{"entity_id": "Q1"}]) for n in names} | {"en/docs.tsv": b"docid\n"})
-    fakes.urls[_sources.MEWSLIX_URL] = archive
-    monkeypatch.setattr(_sources, "MEWSLIX_MD5", hashlib.md5(archive).hexdigest())
+    fakes.urls[mewslix.MEWSLIX_URL] = archive
+    monkeypatch.setattr(mewslix, "MEWSLIX_MD5", hashlib.md5(archive).hexdigest())
     report = twice(fakes, ["lareqa", "mewslix"], tmp_path, languages=["ar", "de", "en"])
     la = read("lareqa", tmp_path / "lareqa", "test", "de")
     assert [(q.id, q.text, q.answer) for q in la.questions] == [("q1", "de?", "Second one.")]
@@ -486,9 +487,33 @@ def test_lareqa_and_mewslix(fakes, tmp_path, monkeypatch):
 
 
 def test_mewslix_md5_mismatch_is_an_error(fakes, tmp_path):
-    fakes.urls[_sources.MEWSLIX_URL] = zip_bytes({"x": b"y"})
+    fakes.urls[mewslix.MEWSLIX_URL] = zip_bytes({"x": b"y"})
     with pytest.raises(XstiltsError, match="md5"):
         download(["mewslix"], to=tmp_path)
+
+
+def test_flores200_release_archive(fakes, tmp_path):
+    lines = {code: [f"{code} sentence {i}." for i in range(n)] for code, n in (("eng_Latn", 3), ("deu_Latn", 3),
+                                                                               ("zho_Hans", 3))}
+    files = {f"flores200_dataset/{split}/{code}.{split}": "".join(s + "\n" for s in rows).encode()
+             for split in ("dev", "devtest") for code, rows in lines.items()}
+    files["flores200_dataset/metadata_dev.tsv"] = b"URL\tdomain\n"
+    fakes.urls[flores200.RELEASE_URL] = tar_bytes(files)
+    twice(fakes, ["flores200"], tmp_path, languages=["deu_Latn"])
+    folder = tmp_path / "flores200"
+    for split in ("dev", "devtest"):
+        d = read("flores200", folder, split, "deu_Latn")
+        assert (d.src, d.tgt) == (lines["deu_Latn"], lines["eng_Latn"])
+    assert read("flores200", folder, "test", "zho_Hans").src == lines["zho_Hans"]  # the whole release is written
+    man = json.loads((folder / "MANIFEST.json").read_text())
+    assert man["units"]["url:flores200_dataset"]["splits"] == {"dev": 3, "devtest": 3}
+    assert not (folder / "flores200_dataset" / "metadata_dev.tsv").exists()
+
+
+def test_flores200_archive_without_english_is_an_error(fakes, tmp_path):
+    fakes.urls[flores200.RELEASE_URL] = tar_bytes({"flores200_dataset/dev/deu_Latn.dev": b"Satz.\n"})
+    with pytest.raises(XstiltsError, match="eng_Latn"):
+        download(["flores200"], to=tmp_path)
 
 
 # --------------------------------------------------------------------------------------- multiple choice

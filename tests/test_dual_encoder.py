@@ -101,7 +101,7 @@ def test_representations_and_steps():
 def test_finetuning_learns_a_mapping_raw_embeddings_cannot(tiny_dual, one_thread):
     """mAP@20 of the fine-tuned encodings rises far above the raw embeddings' (the zero-shot mode) and the loss falls;
     the same seed gives the same run."""
-    from xstilts import embeddings as retrieval
+    from xstilts.models import embeddings as retrieval
     from xstilts.models.backbone import load_encoder, load_tokenizer
 
     tiny_model = tiny_dual

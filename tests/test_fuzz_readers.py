@@ -32,8 +32,9 @@ from xstilts.tasks import get_task
 from xstilts.tasks.families.classification import PairExample
 from xstilts.tasks.families.multiple_choice import MCExample
 from xstilts.tasks.families.qa import QAExample
-from xstilts.tasks.retrieval import ParallelData
-from xstilts.tasks.retrieval_xtreme_r import LareqaData, MewslixData
+from xstilts.tasks.families.retrieval import ParallelData
+from xstilts.tasks.lareqa import LareqaData
+from xstilts.tasks.mewslix import MewslixData
 from xstilts.tasks.tagging import TaggedExample
 
 #: XSTILTS_FUZZ_EXAMPLES=1000 XSTILTS_FUZZ_RANDOM=1 for a longer search with fresh random examples; the default is a

@@ -74,7 +74,7 @@ def test_the_rebuild_id_works_offline(rebuild_only, tmp_path, one_thread):
 
 
 def test_online_a_hub_id_is_the_hub_model_even_with_the_rebuild_in_the_cache(rebuild_only, monkeypatch):
-    from xstilts import modeling
+    from xstilts.models import backbone as modeling
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setattr(modeling, "_hub_commit_online", lambda repo, rev, kind: "c" * 40)
@@ -125,7 +125,7 @@ def test_a_hub_model_offline_is_the_hf_cache_snapshot_and_its_commit_is_in_the_p
 
 
 def test_a_new_commit_of_hub_data_is_a_new_phase(monkeypatch, tiny_model):
-    from xstilts import modeling
+    from xstilts.models import backbone as modeling
     from xstilts.config import validate_config
     from xstilts.pipeline import phase_keys
 

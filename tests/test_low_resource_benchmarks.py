@@ -115,7 +115,7 @@ def test_hub_rows_convert():
 
 # ---------------------------------------------------------------------------------------------- bitext scoring
 def test_bitext_scores_both_directions_and_their_mean():
-    from xstilts.tasks.retrieval import ParallelData
+    from xstilts.tasks.families.retrieval import ParallelData
 
     task = get_task("flores200")
     ids = ["0", "1", "2", "3"]

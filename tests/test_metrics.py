@@ -327,7 +327,7 @@ def test_mine_candidates_keeps_scores_above_the_threshold():
 
 
 def test_bucc_candidates_unify_and_drop_repeated_sentences():
-    from xstilts.tasks.retrieval import ParallelData, bucc_candidates
+    from xstilts.tasks.families.retrieval import ParallelData, bucc_candidates
 
     e = torch.eye(3)
     # source "a" appears twice (rows 0 and 2, same embedding); target "y" once. As XTREME: mining runs over the
@@ -348,7 +348,7 @@ def test_bucc_candidates_unify_and_drop_repeated_sentences():
 def test_bucc_threshold_official_uses_the_scored_split_and_dev_the_dev_split():
     from xstilts.xtreme.submissions import retrieval_case
     from xstilts.tasks import get_family, get_task
-    from xstilts.tasks.retrieval import ParallelData, bucc_candidates
+    from xstilts.tasks.families.retrieval import ParallelData, bucc_candidates
 
     task = get_task("bucc2018")
     cases = {"dev": retrieval_case(1), "test": retrieval_case(2)}

@@ -384,7 +384,7 @@ def test_tatoeba_and_bucc_equal_xtreme_utils_retrieve(seed):
     import torch
 
     from xstilts.metrics import bucc_optimize, bucc_scores, tatoeba_accuracy
-    from xstilts.tasks.retrieval import ParallelData, bucc_candidates
+    from xstilts.tasks.families.retrieval import ParallelData, bucc_candidates
 
     rec = GOLDEN["retrieval"][str(seed)]
     c = retrieval_case(seed)

@@ -46,7 +46,7 @@ def _spec(task: str, data: Path) -> dict:
     from xstilts.provision.examples import task_languages
 
     entry = {"task": task, "data_dir": str(data / task)}
-    languages = task_languages()
+    languages = task_languages()  # the example data's languages (provision/examples.py's and task modules')
     if task in languages:
         entry["languages"] = list(languages[task])
     return entry

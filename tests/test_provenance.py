@@ -73,7 +73,7 @@ def test_file_digests_are_computed_once_per_file_version(tmp_path, monkeypatch):
 
 
 def test_hub_data_provenance_names_the_commits(monkeypatch):
-    from xstilts import modeling
+    from xstilts.models import backbone as modeling
     from xstilts.config import TaskSpec
     from xstilts.preflight import data_provenance
 

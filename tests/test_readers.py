@@ -14,7 +14,7 @@ import pytest
 from xstilts.errors import DataFormatError, MissingDataError
 from xstilts.tasks import get_task
 from xstilts.tasks.families.classification import PairExample
-from xstilts.tasks.retrieval import ParallelData, tatoeba_languages
+from xstilts.tasks.families.retrieval import ParallelData, tatoeba_languages
 
 XNLI_HEADER = ("language gold_label sentence1_binary_parse sentence2_binary_parse sentence1_parse sentence2_parse "
                "sentence1 sentence2 promptID pairID genre label1 label2 label3 label4 label5").split()

@@ -289,7 +289,7 @@ def test_embeddings_of_a_middle_layer_equal_the_full_models(tiny_model, layer):
     ``hidden_states[layer]``."""
     from transformers import AutoModel
 
-    from xstilts import embeddings as retrieval
+    from xstilts.models import embeddings as retrieval
 
     tok = load_tokenizer(str(tiny_model))
     enc = AutoModel.from_pretrained(str(tiny_model), add_pooling_layer=False).eval()

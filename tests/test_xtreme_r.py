@@ -11,8 +11,8 @@ from xstilts.errors import DataFormatError, MissingDataError
 from xstilts.metrics.ranking import (average_precision_at_k, mean_avg_prec_at_k, mewslix_map_at_k,
                                      rank_by_cosine)
 from xstilts.tasks import get_family, get_task
-from xstilts.tasks.retrieval_xtreme_r import (preprocess_entity_description, preprocess_mention, read_lareqa,
-                                              read_mewslix)
+from xstilts.tasks.lareqa import read_lareqa
+from xstilts.tasks.mewslix import preprocess_entity_description, preprocess_mention, read_mewslix
 
 
 # ----------------------------------------------------------------------------------------------------- metric
@@ -375,7 +375,7 @@ def test_pipeline_runs_lareqa_and_mewslix_end_to_end(tmp_path, tiny_model):
 
 # ------------------------------------------------------------------------------- fine-tuning (XTREME-R protocol)
 def test_squad_sentence_breaks_follow_xtremes_sb_sed():
-    from xstilts.tasks.retrieval_xtreme_r import squad_sentence_breaks
+    from xstilts.tasks.lareqa import squad_sentence_breaks
 
     def sents(text):
         return [text[s:e] for s, e in squad_sentence_breaks(text)]
@@ -400,7 +400,7 @@ def _squad(path, paragraphs):
 
 
 def test_read_lareqa_pairs_as_xtremes_retrieval_squad_processor(tmp_path):
-    from xstilts.tasks.retrieval_xtreme_r import read_lareqa_pairs
+    from xstilts.tasks.lareqa import read_lareqa_pairs
 
     ctx = "Alpha beta.  Gamma\ndelta."
     _squad(tmp_path / "squad" / "train-v1.1.json", [(ctx, [("q one", 0), ("q two", 11), ("q three", 13)])])
@@ -431,7 +431,7 @@ def _pair_line(text, spans, start, end, eid="Q1", desc="An entity. Described.", 
 
 
 def test_read_mewslix_pairs_and_malformed(tmp_path):
-    from xstilts.tasks.retrieval_xtreme_r import read_mewslix_pairs
+    from xstilts.tasks.mewslix import read_mewslix_pairs
 
     text = "First one. Then Smith {x} came."
     good = _pair_line(text, [(0, 10), (11, 31)], 16, 21)
@@ -511,7 +511,8 @@ def test_example_data_fine_tunes_mewslix_end_to_end(tmp_path, one_thread):
     from xstilts.config import validate_config
     from xstilts.pipeline import Pipeline
     from xstilts.provision.examples import write_examples, write_tiny_model
-    from xstilts.tasks.retrieval_xtreme_r import read_lareqa_pairs, read_mewslix_pairs
+    from xstilts.tasks.lareqa import read_lareqa_pairs
+    from xstilts.tasks.mewslix import read_mewslix_pairs
 
     written = write_examples(tmp_path / "data", ["lareqa", "mewslix"])
     model = write_tiny_model(tmp_path / "tiny")

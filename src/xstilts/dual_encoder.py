@@ -16,8 +16,9 @@ is an independent implementation of that training, following google-research/xtr
   decay schedule without warmup, weight decay 0; during training the mean in-batch loss on the English dev pairs
   (batches of 8, ``per_gpu_eval_batch_size``) is the validation signal;
 * ``scripts/train_lareqa.sh``, ``run_eval_lareqa.sh``, ``train_mewslix.sh``, ``run_eval_mewslix.sh``: the settings
-  (see :data:`xstilts.tasks.retrieval_xtreme_r.FINETUNE_PUBLISHED`); evaluation embeds queries and candidates with the
-  same tower and representation (``evaluate_retrieval.py``, ``inference=True``) and ranks by cosine.
+  (see :data:`xstilts.tasks.lareqa.FINETUNE_PUBLISHED`, :data:`xstilts.tasks.mewslix.FINETUNE_PUBLISHED`);
+  evaluation embeds queries and candidates with the same tower and representation (``evaluate_retrieval.py``,
+  ``inference=True``) and ranks by cosine.
 
 Where this module differs, on purpose: micro-batches are padded to their longest member rather than to the maximum
 length (the same encodings, less compute); optimizer steps are formed from a continuous stream of micro-batches over
@@ -212,7 +213,8 @@ def micro_batches(n: int, batch_size: int, seed: int):
 # ------------------------------------------------------------------------------------------------ training
 @dataclass
 class FinetuneSettings:
-    """What the fine-tuning does (XTREME-R's values: :data:`xstilts.tasks.retrieval_xtreme_r.FINETUNE_PUBLISHED`)."""
+    """What the fine-tuning does (XTREME-R's values: each task module's ``FINETUNE_PUBLISHED``, e.g.
+    :data:`xstilts.tasks.lareqa.FINETUNE_PUBLISHED`)."""
 
     lr: float = 2e-5
     epochs: float = 3.0

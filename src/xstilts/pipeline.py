@@ -185,7 +185,7 @@ class Pipeline:
                 eval_languages(spec)
                 family = get_family(get_task(spec.task).kind)
                 if hasattr(family, "finetune_check"):  # the English pairs of retrieval fine-tuning (LAReQA, Mewsli-X)
-                    family.finetune_check(get_task(spec.task), spec)
+                    family.finetune_check(get_task(spec.task), spec, task_data_dir(spec))
 
         resolve_trackers(cfg.trackers)  # a tracker asked for by name but not installed: fail now
         # the model resolves, and every split of every task a phase still to build reads is read and checked (kept in

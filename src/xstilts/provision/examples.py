@@ -37,10 +37,7 @@ from ..tasks._synthetic import (  # noqa: F401  (re-exported: the writers below 
 
 #: Evaluation languages written per task (English training data is always written where the task has it).
 TASK_LANGUAGES: dict[str, tuple[str, ...]] = {
-    "udpos": ("en", "de", "zh"), "panx": ("en", "de", "zh"), "tatoeba": ("de", "sw", "zh"),
-    "tatoeba-xtreme-r": ("de", "uk", "zh"), "tatoeba-udhr": ("de", "es", "zh"), "tatoeba-bible": ("es",),
-    "bucc2018": ("de", "zh"), "lareqa": ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"),
-    "mewslix": ("en", "de", "es"),
+    "udpos": ("en", "de", "zh"), "panx": ("en", "de", "zh"),
 }
 #: Tasks whose example folder needs another task's folder beside it (XTREME's download layout).
 DEPENDS: dict[str, tuple[str, ...]] = {}
@@ -131,157 +128,6 @@ def write_ccg(root: Path) -> Path:
     return root
 
 
-# ------------------------------------------------------------------------------------------------ retrieval
-def _write_tatoeba_format(task: str):
-    def write(root: Path) -> Path:
-        from ..languages import to_lang3
-
-        rng = _rng(task)
-        for lang in TASK_LANGUAGES[task]:
-            src, eng = _parallel(rng, lang, 24)
-            l3 = to_lang3(lang)
-            _write(root / f"tatoeba.{l3}-eng.{l3}", "".join(s + "\n" for s in src))
-            _write(root / f"tatoeba.{l3}-eng.eng", "".join(s + "\n" for s in eng))
-        return root
-
-    return write
-
-
-def write_bucc2018(root: Path) -> Path:
-    """BUCC 2018 with XTREME's split names: ``{xx}-en.{dev,test}.{xx,en,gold}``; ids as the shared task's."""
-    rng = _rng("bucc2018")
-    for lang in TASK_LANGUAGES["bucc2018"]:
-        for split, n in (("dev", 16), ("test", 24)):
-            src, eng = _parallel(rng, lang, n)
-            keep = set(rng.sample(range(n), n * 2 // 3))  # translated pairs: the gold
-            rest = sorted(set(range(n)) - keep)
-            src_only, en_only = set(rest[::2]), set(rest[1::2])  # the others have no translation on the other side
-            s_ids = [f"{lang}-{k + 1:09d}" for k in range(n)]
-            order = list(range(n))
-            rng.shuffle(order)
-            e_ids = {k: f"en-{pos + 1:09d}" for pos, k in enumerate(order)}
-            src_rows = [f"{s_ids[k]}\t{src[k]}" for k in range(n) if k not in en_only]
-            eng_rows = [f"{e_ids[k]}\t{eng[k]}" for k in sorted(set(range(n)) - src_only, key=e_ids.get)]
-            gold = [f"{s_ids[k]}\t{e_ids[k]}" for k in sorted(keep)]
-            _write(root / f"{lang}-en.{split}.{lang}", "\n".join(src_rows) + "\n")
-            _write(root / f"{lang}-en.{split}.en", "\n".join(eng_rows) + "\n")
-            _write(root / f"{lang}-en.{split}.gold", "\n".join(gold) + "\n")
-    return root
-
-
-def write_lareqa(root: Path) -> Path:
-    """XQuAD-R as XTREME's ``download_lareqa_data.sh`` lays it out: ``xquad-r/{lang}.json`` (SQuAD format plus
-    ``sentence_breaks``), parallel across the 11 languages (shared question ids); and the English SQuAD v1.1 files
-    that dual-encoder fine-tuning reads, ``squad/{train,dev}-v1.1.json`` (in XTREME's layout they are the sibling
-    ``../squad``; here the folder is self-contained)."""
-    srng = _rng("lareqa", "squad")
-    _write(root / "squad" / "train-v1.1.json", _json(_squad_doc(srng, "en", 96, "lq")))
-    _write(root / "squad" / "dev-v1.1.json", _json(_squad_doc(srng, "en", 24, "lqd")))
-    rng = _rng("lareqa")
-    structure = []
-    for p in range(6):
-        clauses = [random_clause(rng, person=(k == 0)) for k in range(3)]
-        rng.shuffle(clauses)
-        structure.append(clauses)
-    for lang in TASK_LANGUAGES["lareqa"]:
-        paragraphs = []
-        for p, clauses in enumerate(structure):
-            sents = [sentence(c, lang) for c in clauses]
-            sep = _sep(lang)
-            context = sep.join(sents)
-            breaks, pos = [], 0
-            for s in sents:
-                breaks.append([pos, pos + len(s)])
-                pos += len(s) + len(sep)
-            qas = []
-            for k, c in enumerate(clauses):
-                if c.subject_type != "PER":
-                    continue
-                answer = " ".join(c.subject)
-                start = breaks[k][0] + sents[k].index(answer)
-                qas.append({"id": f"lareqa-{p}-{k}", "question": sentence(c, lang, question=True),
-                            "answers": [{"text": answer, "answer_start": start}]})
-            paragraphs.append({"context": context, "sentence_breaks": breaks, "qas": qas})
-        _write(root / "xquad-r" / f"{lang}.json", _json({"version": "1.1", "data": [
-            {"title": f"Article_{k}", "paragraphs": paragraphs[k::2]} for k in range(2)]}))
-    return root
-
-
-def _wikipedia_pair(rng: random.Random, name: str, eid: str, desc: str, example_id: str) -> dict:
-    """One line of Mewsli-X's ``wikipedia_pairs-*.jsonl``: an English context of two sentences, one opening with
-    the entity's name (the mention), and the entity with its description."""
-    c = random_clause(rng, person=True)
-    c.subject = tuple(name.split())
-    sents = [sentence(c, "en"), sentence(random_clause(rng, person=False), "en")]
-    rng.shuffle(sents)
-    text = " ".join(sents)
-    spans, pos = [], 0
-    for s in sents:
-        spans.append({"start": pos, "end": pos + len(s)})
-        pos += len(s) + 1
-    start = text.index(name)
-    context = {"document_title": f"Page {example_id}", "document_url": f"https://en.wikipedia.org/wiki/P_{example_id}",
-               "document_id": f"Q9{example_id}", "language": "en", "text": text, "sentence_spans": spans,
-               "section_title": "Introduction"}
-    mention = {"example_id": example_id, "mention_span": {"start": start, "end": start + len(name), "text": name},
-               "entity_id": eid}
-    entity = {"entity_id": eid, "title": name, "description": desc, "sentence_spans": [
-        {"start": 0, "end": len(desc)}], "description_language": "en",
-        "description_url": f"https://en.wikipedia.org/wiki/{name.replace(' ', '_')}"}
-    return {"contextual_mention": {"context": context, "mention": mention}, "entity": entity}
-
-
-def write_mewslix(root: Path) -> Path:
-    """Mewsli-X (XTREME-R release): ``candidate_set_entities.jsonl``, ``wikinews_mentions-{dev,test}.jsonl`` and the
-    English Wikipedia pairs for dual-encoder fine-tuning, ``wikipedia_pairs-{train,dev}.jsonl``."""
-    rng = _rng("mewslix")
-    people = [f"{f} {s}" for f in FIRST_NAMES for s in SURNAMES]
-    entities = {}
-    lines = []
-    for k, name in enumerate(people + PLACES + ORGS):
-        eid = f"Q{1000 + k}"
-        entities[name] = eid
-        c = random_clause(rng, person=False, number=False)
-        c.subject, c.subject_type = tuple(name.split()), "PER"
-        desc = sentence(c, "en") + " " + sentence(random_clause(rng, person=False), "en")
-        lang = rng.choice(["en", "de", "es"])
-        lines.append({"entity_id": eid, "title": name, "description": desc, "sentence_spans": [
-            {"start": 0, "end": len(desc)}], "description_language": lang,
-            "description_url": f"https://{lang}.wikipedia.org/wiki/{name.replace(' ', '_')}"})
-    _write(root / "candidate_set_entities.jsonl", _jsonl(lines))
-    for split, n_docs in (("dev", 4), ("test", 8)):
-        docs = []
-        for lang in TASK_LANGUAGES["mewslix"]:
-            for d in range(n_docs):
-                sents, names, mentions = [], [], []
-                sep = _sep(lang)
-                for _ in range(2):  # two sentences, each about a person (first name and surname: an entity)
-                    c = random_clause(rng, person=True)
-                    c.subject = (c.subject[0], c.subject[1] if len(c.subject) > 1 else rng.choice(SURNAMES))
-                    sents.append(sentence(c, lang))
-                    names.append(" ".join(c.subject))
-                text = sep.join(sents)
-                spans, pos = [], 0
-                for s in sents:
-                    spans.append({"start": pos, "end": pos + len(s)})
-                    pos += len(s) + len(sep)
-                for m, name in enumerate(names):
-                    start = spans[m]["start"]  # the subject opens its sentence
-                    mentions.append({"example_id": f"{split}-{lang}-{d}-{m}", "mention_span": {
-                        "start": start, "end": start + len(name), "text": name}, "entity_id": entities[name]})
-                docs.append({"context": {"document_title": f"News {d}", "document_url": f"https://{lang}.wikinews"
-                                         f".org/wiki/News_{d}", "document_id": f"{lang}-{split}-{d}",
-                                         "language": lang, "text": text, "sentence_spans": spans},
-                             "mentions": mentions})
-        _write(root / f"wikinews_mentions-{split}.jsonl", _jsonl(docs))
-    prng = _rng("mewslix", "wikipedia")
-    descs = {ln["entity_id"]: ln["description"] for ln in lines}
-    for split, n in (("train", 96), ("dev", 24)):
-        pairs = []
-        for k in range(n):
-            name = prng.choice(people)
-            pairs.append(_wikipedia_pair(prng, name, entities[name], descs[entities[name]], f"wp-{split}-{k}"))
-        _write(root / f"wikipedia_pairs-{split}.jsonl", _jsonl(pairs))
     return root
 
 
@@ -296,10 +142,7 @@ def write_mlm(root: Path) -> Path:
 
 # ------------------------------------------------------------------------------------------------ registry
 WRITERS: dict[str, Callable[[Path], Path]] = {
-    "udpos": write_udpos, "panx": write_panx, "ccg": write_ccg,
-    "tatoeba": _write_tatoeba_format("tatoeba"), "tatoeba-xtreme-r": _write_tatoeba_format("tatoeba-xtreme-r"),
-    "tatoeba-udhr": _write_tatoeba_format("tatoeba-udhr"), "tatoeba-bible": _write_tatoeba_format("tatoeba-bible"),
-    "bucc2018": write_bucc2018, "lareqa": write_lareqa, "mewslix": write_mewslix, "mlm": write_mlm,
+    "udpos": write_udpos, "panx": write_panx, "ccg": write_ccg, "mlm": write_mlm,
 }
 
 

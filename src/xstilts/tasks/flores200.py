@@ -1,8 +1,8 @@
 """FLORES-200 bitext retrieval: Tatoeba-style sentence retrieval between English and 203 language variants on the
 sentence-aligned FLORES-200 dev (997 sentences) and devtest (1,012) sets (NLLB Team 2022). No training.
 
-Everything about the task is in this module: the reader, the hub source, the languages, the example data and the
-registration.
+Everything about the task is in this module: the reader, the hub source, the languages, the example data, the
+download plan and the registration.
 
 * Official layout (``flores200_dataset.tar.gz``): ``flores200_dataset/{dev,devtest}/<lang_script>.{dev,devtest}``,
   one sentence per line, line *i* of every file the same sentence; the English side is ``eng_Latn``. ``data_dir``
@@ -17,6 +17,9 @@ registration.
 * Hub copies: ``openlanguagedata/flores_plus`` (gated; one config per variant, column ``text``) and
   ``facebook/flores`` (pair configs ``<xx>-eng_Latn``, columns ``sentence_<code>``; a loading script, which
   datasets 4 no longer runs). The hub source below is ``facebook/flores``'s pair configs.
+* Download (``xstilts download flores200``): the official release archive :data:`RELEASE_URL` (the file the
+  ``facebook/flores`` loading script reads too), whose ``{dev,devtest}/<code>.{dev,devtest}`` files of every variant
+  are written as they are into ``flores200/flores200_dataset/``.
 """
 
 from __future__ import annotations
@@ -24,17 +27,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import DataFormatError
 from ..languages import FLORES_200_VARIANTS, flores_code, xtreme_code
-from . import TARGET, ExampleData, HFSource, Task, register
-from .base import read_text_lines, require_file
-from .retrieval import ParallelData, read_aligned
+from . import TARGET, Download, ExampleData, HFSource, Task, register
+from .base import require_file
+from .families.retrieval import ParallelData, read_aligned
 
 NAME = "flores200"
 PIVOT = "eng_Latn"
 #: Every FLORES-200 variant but English, the pivot.
 LANGUAGES = tuple(x for x in FLORES_200_VARIANTS if x != PIVOT)
 _SPLITS = {"dev": "dev", "devtest": "devtest", "test": "devtest"}
+#: The official release: ``flores200_dataset/{dev,devtest}/<code>.{dev,devtest}`` (and metadata files, not read).
+RELEASE_URL = "https://dl.fbaipublicfiles.com/nllb/flores200_dataset.tar.gz"
 
 
 def _file(data_dir: Path, split: str, code: str) -> Path:
@@ -95,6 +99,42 @@ def write_examples(root: Path) -> Path:
     return root
 
 
+# ------------------------------------------------------------------------------------------------ download
+def plan_download(plan, languages: list[str]) -> None:
+    """``xstilts download``: the release archive, every variant's dev and devtest files written as they are in the
+    layout the reader reads (``flores200_dataset/{dev,devtest}/<code>.{dev,devtest}``); the whole release is one
+    unit, whatever *languages* asks for (one archive holds them all)."""
+    import tarfile
+
+    from ..download.plan import member_bytes
+    from ..errors import XstiltsError
+
+    folder = plan.folder(NAME)
+    pattern = re.compile(r"(?:.*/)?(dev|devtest)/([a-z]{3}_[A-Z][a-z]{3})\.(dev|devtest)")
+
+    def run(ctx) -> None:
+        path = ctx.url(RELEASE_URL)
+        found: dict[str, set[str]] = {"dev": set(), "devtest": set()}
+        with tarfile.open(path, "r:*") as tar:
+            for member in tar:
+                m = pattern.fullmatch(member.name)
+                if m and m.group(1) == m.group(3) and member.isfile():
+                    split, code = m.group(1), m.group(2)
+                    data = member_bytes(tar, member)
+                    with ctx.open(f"flores200_dataset/{split}/{code}.{split}", "wb") as out:
+                        out.write(data)
+                    found[split].add(code)
+                    if code == PIVOT:
+                        ctx.count(split, sum(1 for line in data.split(b"\n") if line.strip()))
+        for split, codes in found.items():
+            if PIVOT not in codes:
+                raise XstiltsError(f"{RELEASE_URL}: the archive lacks flores200_dataset/{split}/{PIVOT}.{split}")
+        ctx.note(f"{len(found['devtest'] - {PIVOT})} variants besides {PIVOT}")
+
+    plan.add(NAME, folder, "url:flores200_dataset", "FLORES-200 dev and devtest, every variant (official release)",
+             run)
+
+
 register(Task(
     name=NAME, kind="retrieval", roles=(TARGET,), languages=LANGUAGES, metric="accuracy@1", read=read_flores200,
     data_subdir="flores200", dev_split="dev", test_split="devtest",
@@ -107,5 +147,5 @@ register(Task(
     protocol={"max_length": 512},  # sentence embeddings of inputs up to 512 tokens, as for Tatoeba
     discover_languages=flores200_languages,
     extra={"mode": "bitext"},
-    examples=ExampleData(write_examples, EXAMPLE_LANGUAGES),
+    examples=ExampleData(write_examples, EXAMPLE_LANGUAGES), download=Download(plan_download, LANGUAGES),
 ))

