@@ -43,11 +43,11 @@ def example_data(tmp_path_factory):
 
 
 def _spec(task: str, data: Path) -> dict:
-    from xstilts.provision.examples import TASK_LANGUAGES
+    from xstilts.provision.examples import task_languages
 
     entry = {"task": task, "data_dir": str(data / task)}
-    if task in TASK_LANGUAGES:
-        entry["languages"] = list(TASK_LANGUAGES[task])
+    if task in task_languages():
+        entry["languages"] = list(task_languages()[task])
     return entry
 
 

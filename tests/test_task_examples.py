@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from xstilts.config import TaskSpec, load_config
-from xstilts.provision.examples import (MARKER, TASK_LANGUAGES, config_command, headline, vocabulary,
+from xstilts.provision.examples import (MARKER, config_command, headline, task_languages, vocabulary,
                                         write_examples, write_tiny_model)
 from xstilts.tasks import REGISTRY, get_family, get_task
 
@@ -38,8 +38,8 @@ def test_every_task_has_a_valid_config():
         for spec in _specs(cfg):
             assert spec.data_dir == Path("examples/data") / get_task(spec.task).name, (path, spec.data_dir)
         for spec in cfg.target.tasks:
-            if get_task(spec.task).name in TASK_LANGUAGES:
-                assert set(spec.languages) <= set(TASK_LANGUAGES[get_task(spec.task).name]), path
+            if get_task(spec.task).name in task_languages():
+                assert set(spec.languages) <= set(task_languages()[get_task(spec.task).name]), path
         trainable = [get_task(s.task).trainable for s in _specs(cfg)]
         assert config_command(path) == ("run" if cfg.intermediate.tasks or any(trainable) else "eval")
         # tiny runs: no phase longer than a hundred steps
@@ -147,7 +147,7 @@ def test_config_runs_end_to_end(examples, tmp_path, monkeypatch, one_thread, tas
     cfg = load_config(CONFIGS / f"{task}.yaml", [f"output_dir={out}"])
     Pipeline(cfg).run()
     h = headline(CONFIGS / f"{task}.yaml", out)
-    assert h["task"] == task and h["languages"] == len(TASK_LANGUAGES[task])
+    assert h["task"] == task and h["languages"] == len(task_languages()[task])
     assert h["metric"] == get_task(task).metric
     # trained for 60 steps on 48-64 English examples, the tiny encoder learns the synthetic tasks, and the shared
     # names and markers carry it over to the other languages
