@@ -64,7 +64,7 @@ def _setup(model_dir: str, spec: dict):
         rng = random.Random(n + 1)
         if fam.kind == "tagging":
             from fixtures import WORDS
-            from xstilts.tasks.tagging import TaggedExample
+            from xstilts.tasks.families.tagging import TaggedExample
 
             ex = []
             for i in range(size):

@@ -26,6 +26,7 @@ from xstilts.download._core import Manifest
 from xstilts.errors import ConfigError, XstiltsError
 from xstilts.loading import load_examples
 from xstilts.tasks import tydiqa
+from xstilts.tasks.udpos import UD27_URL
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 UPOS = ["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT", "SCONJ",
@@ -302,7 +303,7 @@ def test_udpos_hub_and_ud27(fakes, tmp_path):
         fakes.hub[("google/xtreme", f"udpos.{name}")] = {
             s: Split([{"tokens": w, "pos_tags": [UPOS.index(t) for t in tags]} for w, tags in sents], uf)
             for s in splits}
-    fakes.urls[_sources.UD27_URL] = tar_bytes({
+    fakes.urls[UD27_URL] = tar_bytes({
         "ud-treebanks-v2.7/UD_Lithuanian-ALKSNIS/lt_alksnis-ud-test.conllu": CONLLU_LT.encode(),
         "ud-treebanks-v2.7/UD_Lithuanian-ALKSNIS/lt_alksnis-ud-train.conllu": CONLLU_LT.encode(),
         "ud-treebanks-v2.7/UD_Latvian-LVTB/lv_lvtb-ud-test.conllu": CONLLU_LT.encode()})

@@ -34,7 +34,7 @@ from xstilts.tasks.multiple_choice import MCExample
 from xstilts.tasks.qa import QAExample
 from xstilts.tasks.retrieval import ParallelData
 from xstilts.tasks.retrieval_xtreme_r import LareqaData, MewslixData
-from xstilts.tasks.tagging import TaggedExample
+from xstilts.tasks.families.tagging import TaggedExample
 
 #: XSTILTS_FUZZ_EXAMPLES=1000 XSTILTS_FUZZ_RANDOM=1 for a longer search with fresh random examples; the default is a
 #: fixed, quick sample so that the suite is deterministic

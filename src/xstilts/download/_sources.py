@@ -18,19 +18,11 @@ from ..errors import XstiltsError
 from ..languages import to_lang3
 from ..tasks import get_task
 from ._core import Context
-from .plan import (GOOGLE_XTREME, GOOGLE_XTREME_REVISION, XTREME_TRANSLATIONS, Plan, conllu_sentences as _conllu_sentences,
-                   copy_stream as _copy_stream, csv_records as _csv_records, member_bytes as _member_bytes,
-                   split as _split)
-from ._formats import (cell, class_names, count_lines, count_squad, label_name, tagged_rows, write_jsonl, write_squad,
-                       write_token_tag)
+from .plan import (GOOGLE_XTREME, GOOGLE_XTREME_REVISION, XTREME_TRANSLATIONS, Plan, copy_stream as _copy_stream,
+                   csv_records as _csv_records, member_bytes as _member_bytes, split as _split)
+from ._formats import cell, class_names, count_lines, count_squad, label_name, write_jsonl, write_squad
 
 # --------------------------------------------------------------------------------------------------- sources
-#: WikiANN with the Rahimi et al. (2019) splits that XTREME's PAN-X uses, for the languages XTREME-R adds
-WIKIANN = "unimelb-nlp/wikiann"
-PANX_WIKIANN_LANGS = ("qu", "pl", "uk", "az", "lt", "pa", "gu", "ro")
-#: XTREME-R's UD-POS languages beyond XTREME, from UD v2.7 as XTREME-R's download_data.sh takes them
-UD27_URL = "https://lindat.mff.cuni.cz/repository/xmlui/bitstream/handle/11234/1-3424/ud-treebanks-v2.7.tgz"
-UD27_LANGS = ("lt", "pl", "uk", "wo", "ro")
 #: XTREME-R's Tatoeba languages beyond google/xtreme's: the LASER release files
 LASER_COMMIT = "74bc6ae7ffb7cba670fe0f428d0ede9f666fb821"
 LASER_TATOEBA = ("https://raw.githubusercontent.com/facebookresearch/LASER/" + LASER_COMMIT +
@@ -59,10 +51,6 @@ SQUAD_TT_FILE = "translate-train/squad.translate.train.en-{lang}.json"
 
 #: What to do for data that cannot be downloaded.
 MANUAL = {
-    "ccg": "CCGbank is licensed through the LDC (LDC2005T13, https://catalog.ldc.upenn.edu/LDC2005T13) and cannot be "
-           "downloaded; with a licensed copy, put jiant's ccg.train / ccg.dev / ccg.test (words<TAB>supertags, one "
-           "sentence per line) or the C&C files wsj02-21.stagged / wsj00.stagged / wsj23.stagged "
-           "(word|POS|supertag tokens) into {folder}",
     "mewslix": "Mewsli-X ships its WikiNews mentions without the article text (wikinews_mentions_no_text-*.jsonl, "
                "written here); restore the text with get-mewsli-x.sh from github.com/google-research/google-research "
                "(dense_representations_for_entity_retrieval/mel, it reads public WikiNews dumps) and copy its "
@@ -209,77 +197,6 @@ def plan_pawsx(plan: Plan, languages: list[str]) -> None:
             plan.add("pawsx", folder, f"hub:{hf.path}:{cfg}:translated_train",
                      f"PAWS-X {lang} translated train (the release's translate-train)",
                      unit(lang, (("train", "translated_train.tsv", "train"),)))
-
-
-# ----------------------------------------------------------------------------------------------- tagging
-def plan_udpos(plan: Plan, languages: list[str]) -> None:
-    from ..tasks.tagging import UDPOS_HF_NAMES, UPOS_LABELS
-
-    folder = plan.folder("udpos")
-
-    def unit(lang: str):
-        cfg = f"udpos.{UDPOS_HF_NAMES[lang]}"
-
-        def run(ctx: Context) -> None:
-            dsd = ctx.hub(GOOGLE_XTREME, cfg, None, _hub_pin(GOOGLE_XTREME, "udpos"))
-            for hub_split, split in (("train", "train"), ("validation", "dev"), ("test", "test")):
-                ds = _split(dsd, hub_split)
-                if ds is not None:
-                    names = class_names(ds, "pos_tags", UPOS_LABELS)
-                    write_token_tag(ctx, f"{split}-{lang}.tsv", tagged_rows(ds, "pos_tags", names), split)
-
-        return cfg, run
-
-    for lang in languages:
-        if lang in UDPOS_HF_NAMES:
-            cfg, run = unit(lang)
-            plan.add("udpos", folder, f"hub:{GOOGLE_XTREME}:{cfg}", f"UD-POS {lang} (UD v2.5)", run)
-    if any(lang in UD27_LANGS for lang in languages):
-        pattern = re.compile(r"(?:.*/)?(UD_[^/]+)/((" + "|".join(UD27_LANGS) + r")_[^/]+-ud-(train|dev|test)\.conllu)")
-
-        def run27(ctx: Context) -> None:
-            path = ctx.url(UD27_URL)
-            with tarfile.open(path, "r:*") as tar:
-                for member in tar:
-                    m = pattern.fullmatch(member.name)
-                    if m and member.isfile():
-                        data = _member_bytes(tar, member)
-                        with ctx.open(f"{m.group(1)}/{m.group(2)}", "wb") as out:
-                            out.write(data)
-                        ctx.count(f"{m.group(3)}-{m.group(4)}", _conllu_sentences(data))
-
-        plan.add("udpos", folder, "url:ud-treebanks-v2.7", f"UD-POS {' '.join(UD27_LANGS)} (UD v2.7, XTREME-R)", run27)
-
-
-def plan_panx(plan: Plan, languages: list[str]) -> None:
-    from ..tasks.tagging import PANX_LABELS
-
-    folder = plan.folder("panx")
-
-    def unit(lang: str, path: str, cfg: str):
-        def run(ctx: Context) -> None:
-            dsd = ctx.hub(path, cfg, None, _hub_pin(path, "panx" if path == GOOGLE_XTREME else None))
-            for hub_split, split in (("train", "train"), ("validation", "dev"), ("test", "test")):
-                ds = _split(dsd, hub_split)
-                if ds is not None:
-                    names = class_names(ds, "ner_tags", PANX_LABELS)
-                    # WikiANN's raw lang:token<TAB>tag layout (AmazonPhotos.zip), which the reader reads as is
-                    write_token_tag(ctx, f"{lang}-{split}", tagged_rows(ds, "ner_tags", names), split,
-                                    prefix=f"{lang}:")
-
-        return run
-
-    for lang in languages:
-        if lang in PANX_WIKIANN_LANGS:
-            plan.add("panx", folder, f"hub:{WIKIANN}:{lang}", f"PAN-X {lang} (WikiANN, Rahimi splits)",
-                     unit(lang, WIKIANN, lang))
-        else:
-            cfg = f"PAN-X.{lang}"
-            plan.add("panx", folder, f"hub:{GOOGLE_XTREME}:{cfg}", f"PAN-X {lang}", unit(lang, GOOGLE_XTREME, cfg))
-
-
-def plan_ccg(plan: Plan) -> None:
-    plan.manual["ccg"] = MANUAL["ccg"].format(folder=plan.folder("ccg"))
 
 
 # ---------------------------------------------------------------------------------------------------- QA
@@ -540,13 +457,10 @@ def legacy_planners() -> dict:
     from ..tasks.multiple_choice import XCOPA_LANGS
     from ..tasks.qa import MLQA_LANGS, XQUAD_LANGS
     from ..tasks.retrieval_xtreme_r import LAREQA_LANGS, MEWSLIX_LANGS, TATOEBA_XTREME_R
-    from ..tasks.tagging import PANX_LANGS, UDPOS_HF_NAMES
 
     return {
         "xnli": (XNLI_LANGS, plan_xnli),
         "pawsx": (PAWSX_LANGS, plan_pawsx),
-        "udpos": (tuple(UDPOS_HF_NAMES) + UD27_LANGS, plan_udpos),
-        "panx": (tuple(PANX_LANGS) + PANX_WIKIANN_LANGS, plan_panx),
         "xquad": (XQUAD_LANGS + ("ro",), plan_xquad),
         "mlqa": (MLQA_LANGS, plan_mlqa),
         "bucc2018": (("de", "fr", "ru", "zh"), plan_bucc),
@@ -567,5 +481,4 @@ def legacy_planners() -> dict:
         "cosmosqa": (None, lambda p, langs: plan_cosmosqa(p)),
         "commonsenseqa": (None, lambda p, langs: plan_commonsenseqa(p)),
         "siqa": (None, lambda p, langs: plan_siqa(p)),
-        "ccg": (None, lambda p, langs: plan_ccg(p)),
     }

@@ -40,8 +40,8 @@ from ..tasks._synthetic import (  # noqa: F401  (re-exported: the writers below 
 
 #: Evaluation languages written per task (English training data is always written where the task has it).
 TASK_LANGUAGES: dict[str, tuple[str, ...]] = {
-    "xnli": ("en", "de", "zh"), "pawsx": ("en", "de", "zh"), "udpos": ("en", "de", "zh"),
-    "panx": ("en", "de", "zh"), "xquad": ("en", "de", "zh"), "mlqa": ("en", "de", "zh"),
+    "xnli": ("en", "de", "zh"), "pawsx": ("en", "de", "zh"),
+    "xquad": ("en", "de", "zh"), "mlqa": ("en", "de", "zh"),
     "xcopa": ("et", "sw", "zh"), "tatoeba": ("de", "sw", "zh"),
     "tatoeba-xtreme-r": ("de", "uk", "zh"), "tatoeba-udhr": ("de", "es", "zh"), "tatoeba-bible": ("es",),
     "bucc2018": ("de", "zh"), "lareqa": ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"),
@@ -216,92 +216,6 @@ def write_mlqa(root: Path) -> Path:
         # a cross-lingual (G-XLT) file, as in the release; XTREME uses only the matching-language files
         _write(root / "MLQA_V1" / split / f"{split}-context-de-question-en.json",
                _json(_squad_doc(rng, "de", 4, f"{split}-de-en-")))
-    return root
-
-
-# ------------------------------------------------------------------------------------------------- tagging
-def _tagged(rng: random.Random, lang: str) -> list[tuple[str, str, str]]:
-    return render(random_clause(rng), lang)
-
-
-_DEPREL = {"name": "nsubj", "org": "nsubj", "D": "det", "A": "amod", "N": "obj", "V": "root", "P": "case",
-           "place": "nmod", "num": "nummod", "stop": "punct", "mark": "dep", "Q": "nsubj"}
-_TREEBANKS = {"en": ("UD_English-EWT", "en_ewt"), "de": ("UD_German-GSD", "de_gsd"), "zh": ("UD_Chinese-GSD", "zh_gsd")}
-
-
-def _conllu_sentence(words: list[tuple[str, str, str]], lang: str, sent_id: str) -> str:
-    """One CoNLL-U sentence: the verb is the root, every other word depends on it."""
-    forms = [w for w, _, _ in words]
-    roles = [r for _, r, _ in words]
-    verb = roles.index("V") + 1
-    lines = [f"# sent_id = {sent_id}", f"# text = {join(forms, lang)}"]
-    for i, (form, role, _) in enumerate(words, 1):
-        nxt = roles[i] if i < len(words) else None
-        misc = "SpaceAfter=No" if nxt == "stop" or lang == "zh" and nxt is not None else "_"
-        lines.append("\t".join([str(i), form, form.lower(), _UPOS[role], "_", "_", "0" if role == "V" else str(verb),
-                                _DEPREL[role], "_", misc]))
-    return "\n".join(lines) + "\n\n"
-
-
-def _conllu_de_beim(rng: random.Random, sent_id: str) -> str:
-    """A German sentence with the contraction "beim" = "bei dem" (a multiword token, as in UD German-GSD)."""
-    c = random_clause(rng, place=False, number=False)
-    words = render(c, "de")[:-1]
-    n = len(words)
-    rows = [f"# sent_id = {sent_id}",
-            f"# text = {join([w for w, _, _ in words] + ['beim', 'Fluss', '.'], 'de')}"]
-    verb = [r for _, r, _ in words].index("V") + 1
-    for i, (form, role, _) in enumerate(words, 1):
-        rows.append("\t".join([str(i), form, form.lower(), _UPOS[role], "_", "_", "0" if role == "V" else str(verb),
-                               _DEPREL[role], "_", "_"]))
-    rows.append(f"{n + 1}-{n + 2}\tbeim\t_\t_\t_\t_\t_\t_\t_\t_")
-    rows.append(f"{n + 1}\tbei\tbei\tADP\t_\t_\t{n + 3}\tcase\t_\t_")
-    rows.append(f"{n + 2}\tdem\tder\tDET\t_\t_\t{n + 3}\tdet\t_\t_")
-    rows.append(f"{n + 3}\tFluss\tFluss\tNOUN\t_\t_\t{verb}\tobl\t_\tSpaceAfter=No")
-    rows.append(f"{n + 4}\t.\t.\tPUNCT\t_\t_\t{verb}\tpunct\t_\t_")
-    return "\n".join(rows) + "\n\n"
-
-
-def write_udpos(root: Path) -> Path:
-    """UD v2.5 release layout: ``UD_<Language>-<Treebank>/<lang>_<tb>-ud-<split>.conllu``."""
-    rng = _rng("udpos")
-    for lang in TASK_LANGUAGES["udpos"]:
-        folder, stem = _TREEBANKS[lang]
-        splits = (("train", 64), ("dev", 12), ("test", 20)) if lang == "en" else (("dev", 8), ("test", 20))
-        for split, n in splits:
-            parts = [f"# newdoc id = {stem}-{split}\n"]
-            for i in range(n):
-                if lang == "de" and i % 4 == 3:
-                    parts.append(_conllu_de_beim(rng, f"{stem}-{split}-{i}"))
-                else:
-                    parts.append(_conllu_sentence(_tagged(rng, lang), lang, f"{stem}-{split}-{i}"))
-            _write(root / folder / f"{stem}-ud-{split}.conllu", "".join(parts))
-    return root
-
-
-def write_panx(root: Path) -> Path:
-    """WikiANN as XTREME's download script lays it out: ``{lang}-{split}`` with ``lang:token<TAB>tag`` lines."""
-    rng = _rng("panx")
-    for lang in TASK_LANGUAGES["panx"]:
-        splits = (("train", 64), ("dev", 12), ("test", 20)) if lang == "en" else (("dev", 8), ("test", 20))
-        for split, n in splits:
-            blocks = []
-            for _ in range(n):
-                words = _tagged(rng, lang)
-                blocks.append("".join(f"{lang}:{w}\t{t}\n" for w, _, t in words))
-            _write(root / f"{lang}-{split}", "\n".join(blocks))
-    return root
-
-
-def write_ccg(root: Path) -> Path:
-    """jiant's CCG layout: ``ccg.{train,dev,test}`` with ``words<TAB>supertags`` per sentence."""
-    rng = _rng("ccg")
-    for split, n in (("train", 64), ("dev", 16), ("test", 16)):
-        lines = []
-        for _ in range(n):
-            words = _tagged(rng, "en")
-            lines.append(" ".join(w for w, _, _ in words) + "\t" + " ".join(_CCG[r] for _, r, _ in words))
-        _write(root / f"ccg.{split}", "\n".join(lines) + "\n")
     return root
 
 
@@ -581,7 +495,6 @@ WRITERS: dict[str, Callable[[Path], Path]] = {
     "kjv-web-paraphrase": _write_kjv("kjv-web-paraphrase"),
     "kjv-web-paraphrase-hard": _write_kjv("kjv-web-paraphrase-hard"),
     "squad": write_squad, "squad2": write_squad2, "xquad": write_xquad, "mlqa": write_mlqa,
-    "udpos": write_udpos, "panx": write_panx, "ccg": write_ccg,
     "hellaswag": write_hellaswag, "cosmosqa": write_cosmosqa, "commonsenseqa": write_commonsenseqa,
     "siqa": write_siqa, "xcopa": write_xcopa,
     "tatoeba": _write_tatoeba_format("tatoeba"), "tatoeba-xtreme-r": _write_tatoeba_format("tatoeba-xtreme-r"),
