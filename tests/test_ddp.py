@@ -71,7 +71,7 @@ def _setup(model_dir: str, spec: dict):
                 words = tuple(rng.choices(WORDS[:30], k=rng.randint(2, 12)))
                 ex.append(TaggedExample(str(i), words, tuple(rng.choice(task.labels) for _ in words)))
         elif fam.kind == "mlm":
-            from xstilts.tasks.mlm import TextExample
+            from xstilts.tasks.families.mlm import TextExample
 
             ex = [TextExample(str(i), " ".join(rng.choices(["alpha", "beta", "gamma", "w1", "w2", "w3", "cat"],
                                                            k=rng.randint(4, 14)))) for i in range(size)]

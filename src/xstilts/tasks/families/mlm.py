@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import MissingDataError
-from . import INTERMEDIATE, Task, register, register_family
-from .base import TrainableFamily, read_text_lines
+from ...errors import MissingDataError
+from .. import INTERMEDIATE, Task, register, register_family
+from ..base import TrainableFamily, read_text_lines
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class MaskedLM(TrainableFamily):
                 "vocab": [len(tokenizer)] * len(examples)}
 
     def collate(self, features, idx, pad_id):
-        from ..data import pad_batch
+        from ...data import pad_batch
 
         batch = pad_batch(features, idx, pad_id, extra=())
         ids = batch["input_ids"]
