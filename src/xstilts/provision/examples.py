@@ -479,15 +479,6 @@ def write_mewslix(root: Path) -> Path:
     return root
 
 
-def write_mlm(root: Path) -> Path:
-    """Plain text, one sentence per line, in several languages (``*.txt``), for continued masked-LM training."""
-    rng = _rng("mlm")
-    for lang in ("en", "de", "es", "sw", "zh"):
-        lines = [_sep(lang).join(sentence(random_clause(rng), lang) for _ in range(2)) for _ in range(60)]
-        _write(root / f"{lang}.txt", "\n".join(lines) + "\n")
-    return root
-
-
 # ------------------------------------------------------------------------------------------------ registry
 WRITERS: dict[str, Callable[[Path], Path]] = {
     "mnli": write_mnli, "anli": write_anli, "anli-r1": write_anli, "anli-r2": write_anli, "anli-r3": write_anli,
@@ -499,7 +490,7 @@ WRITERS: dict[str, Callable[[Path], Path]] = {
     "siqa": write_siqa, "xcopa": write_xcopa,
     "tatoeba": _write_tatoeba_format("tatoeba"), "tatoeba-xtreme-r": _write_tatoeba_format("tatoeba-xtreme-r"),
     "tatoeba-udhr": _write_tatoeba_format("tatoeba-udhr"), "tatoeba-bible": _write_tatoeba_format("tatoeba-bible"),
-    "bucc2018": write_bucc2018, "lareqa": write_lareqa, "mewslix": write_mewslix, "mlm": write_mlm,
+    "bucc2018": write_bucc2018, "lareqa": write_lareqa, "mewslix": write_mewslix,
 }
 
 

@@ -1,49 +1,26 @@
-"""Continued masked-language-model training on multilingual text, as an alternative intermediate phase.
+"""The masked-LM family: BERT's masked-language-model objective (Devlin et al. 2019: 15% of the tokens are chosen; of
+those 80% become the mask token, 10% a random token, 10% stay), for continued training of the encoder on plain text.
 
-The seeds of this project ask whether intermediate training on *multilingual* data helps where English task data
-does not. Task ``mlm`` trains the encoder with BERT's masked-LM objective (Devlin et al. 2019: 15% of the tokens
-are chosen; of those 80% become the mask token, 10% a random token, 10% stay) on plain text in any language.
-
-Data folder: every ``*.txt`` file (one text per line) and every Tatoeba-format pair (``tatoeba.{xxx}-eng.{xxx}`` /
-``.eng``, e.g. the UDHR folder that ``xstilts prepare`` makes) in ``data_dir``. Every 20th line is held out as the
-dev split; the rest is the training split. The dev metric is the masked-token accuracy (%).
+Examples are lines of text (:class:`TextExample`); the head is BERT's prediction head tied to the encoder's input
+embeddings (:class:`MLMHead`); the metric is the masked-token accuracy (%). The task that uses it (continued training
+on multilingual text, as an alternative intermediate phase) is :mod:`xstilts.tasks.mlm`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from ...errors import MissingDataError
-from .. import INTERMEDIATE, Task, register, register_family
-from ..base import TrainableFamily, read_text_lines
+from .. import register_family
+from ..base import TrainableFamily
 
 
 @dataclass(frozen=True)
 class TextExample:
     guid: str
     text: str
-
-
-def read_text_folder(data_dir: Path, split: str, language: str) -> list[TextExample]:
-    """Lines of ``*.txt`` files and Tatoeba-format pairs in *data_dir*; split ``dev`` = every 20th line."""
-    files = sorted(data_dir.glob("*.txt")) + sorted(data_dir.glob("tatoeba.*-eng.*"))
-    if not files:
-        raise MissingDataError(f"{data_dir}: no *.txt or tatoeba.*-eng.* files for the mlm task")
-    seen, out = set(), []
-    for f in files:
-        for i, line in enumerate(read_text_lines(f)):
-            text = line.strip()
-            if not text or text in seen:
-                continue
-            seen.add(text)
-            n = len(seen)
-            if (split == "dev") == (n % 20 == 0):
-                out.append(TextExample(f"{f.name}:{i + 1}", text))
-    return out
 
 
 class MLMHead(nn.Module):
@@ -143,10 +120,3 @@ class MaskedLM(TrainableFamily):
 
 
 register_family(MaskedLM())
-register(Task(
-    name="mlm", kind="mlm", roles=(INTERMEDIATE,), languages=("multi",), metric="accuracy",
-    read=read_text_folder, data_subdir="udhr_tatoeba", train_language="multi", dev_split="dev",
-    translate_train=("*",),  # plain text in any language of the folder
-    description="continued masked-LM training on multilingual text (*.txt or Tatoeba-format files)",
-    source="BERT masked LM (Devlin et al. 2019)",
-))
