@@ -64,14 +64,14 @@ def _setup(model_dir: str, spec: dict):
         rng = random.Random(n + 1)
         if fam.kind == "tagging":
             from fixtures import WORDS
-            from xstilts.tasks.tagging import TaggedExample
+            from xstilts.tasks.families.tagging import TaggedExample
 
             ex = []
             for i in range(size):
                 words = tuple(rng.choices(WORDS[:30], k=rng.randint(2, 12)))
                 ex.append(TaggedExample(str(i), words, tuple(rng.choice(task.labels) for _ in words)))
-        elif fam.kind == "mlm":
-            from xstilts.tasks.mlm import TextExample
+        elif fam.kind == "masked_lm":
+            from xstilts.tasks.families.mlm import TextExample
 
             ex = [TextExample(str(i), " ".join(rng.choices(["alpha", "beta", "gamma", "w1", "w2", "w3", "cat"],
                                                            k=rng.randint(4, 14)))) for i in range(size)]

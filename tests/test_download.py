@@ -20,13 +20,14 @@ from typer.testing import CliRunner
 
 from xstilts.cli import app
 from xstilts.config import TaskSpec
-from xstilts.download import _net, _sources, plan as _plan
+from xstilts.download import _net, plan as _plan
 from xstilts.download.run import download, resolve, units_for
 from xstilts.download._core import Manifest
 from xstilts.errors import ConfigError, XstiltsError
 from xstilts.loading import load_examples
 from xstilts.tasks import (belebele, bucc2018, cosmosqa, flores200, hellaswag, lareqa, mewslix, sib200, siqa, tatoeba,
                            tydiqa, xcopa, xnli)
+from xstilts.tasks.udpos import UD27_URL
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 UPOS = ["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT", "SCONJ",
@@ -339,7 +340,7 @@ def test_udpos_hub_and_ud27(fakes, tmp_path):
         fakes.hub[("google/xtreme", f"udpos.{name}")] = {
             s: Split([{"tokens": w, "pos_tags": [UPOS.index(t) for t in tags]} for w, tags in sents], uf)
             for s in splits}
-    fakes.urls[_sources.UD27_URL] = tar_bytes({
+    fakes.urls[UD27_URL] = tar_bytes({
         "ud-treebanks-v2.7/UD_Lithuanian-ALKSNIS/lt_alksnis-ud-test.conllu": CONLLU_LT.encode(),
         "ud-treebanks-v2.7/UD_Lithuanian-ALKSNIS/lt_alksnis-ud-train.conllu": CONLLU_LT.encode(),
         "ud-treebanks-v2.7/UD_Latvian-LVTB/lv_lvtb-ud-test.conllu": CONLLU_LT.encode()})

@@ -35,7 +35,7 @@ from xstilts.tasks.families.qa import QAExample
 from xstilts.tasks.families.retrieval import ParallelData
 from xstilts.tasks.lareqa import LareqaData
 from xstilts.tasks.mewslix import MewslixData
-from xstilts.tasks.tagging import TaggedExample
+from xstilts.tasks.families.tagging import TaggedExample
 
 #: XSTILTS_FUZZ_EXAMPLES=1000 XSTILTS_FUZZ_RANDOM=1 for a longer search with fresh random examples; the default is a
 #: fixed, quick sample so that the suite is deterministic

@@ -16,7 +16,7 @@ from xstilts.tasks import get_family, get_task
 from xstilts.tasks.families.classification import PairExample
 from xstilts.tasks.families.multiple_choice import MCExample
 from xstilts.tasks.families.qa import QAExample
-from xstilts.tasks.tagging import TaggedExample
+from xstilts.tasks.families.tagging import TaggedExample
 from xstilts.train import MultiTaskModel, TaskData, predict, train
 
 FAMILIES = ["bert", "xlm-roberta", "deberta-v2", "llama", "bloom", "bilstm"]

@@ -200,7 +200,7 @@ def test_resume_with_speed_options_is_exact(tiny_model, tmp_path, options):
 
 def test_random_collate_family_is_identical_with_prefetch(tiny_model, tmp_path):
     """Masked LM draws its masks in collate from torch's RNG: it is collated on the main thread, in order."""
-    from xstilts.tasks.mlm import TextExample
+    from xstilts.tasks.families.mlm import TextExample
 
     tok = load_tokenizer(str(tiny_model))
     task, fam = get_task("mlm"), get_family("mlm")

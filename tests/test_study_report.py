@@ -508,7 +508,7 @@ UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART
 
 
 def _tagged(tags_list):
-    from xstilts.tasks.tagging import TaggedExample
+    from xstilts.tasks.families.tagging import TaggedExample
 
     return [TaggedExample(str(i), tuple(f"w{j}" for j in range(len(t))), tuple(t)) for i, t in enumerate(tags_list)]
 

@@ -13,8 +13,10 @@ from fixtures import WORDS
 from xstilts.errors import DataFormatError, MissingDataError, XstiltsError
 from xstilts.metrics.tagging import ner_f1, token_accuracy, xtreme_pos_f1
 from xstilts.tasks import get_family, get_task
-from xstilts.tasks.tagging import (PANX_LABELS, UNKNOWN_TAG, UPOS_LABELS, TaggedExample, ccg_labels, read_ccg,
-                                   read_conllu, read_panx, read_udpos)
+from xstilts.tasks.ccg import ccg_labels, read_ccg
+from xstilts.tasks.families.tagging import UNKNOWN_TAG, UPOS_LABELS, TaggedExample, read_conllu
+from xstilts.tasks.panx import LABELS as PANX_LABELS, read_panx
+from xstilts.tasks.udpos import read_udpos
 
 VOCAB = list(WORDS) + [f"w{i}" for i in range(100)]
 
@@ -384,7 +386,7 @@ def test_pipeline_ccg_then_panx(tmp_path, tiny_model, one_thread):
 
 
 def test_missing_ccg_labels_are_reported(monkeypatch):
-    import xstilts.tasks.tagging as tg
+    import xstilts.tasks.families.tagging as tg
 
     monkeypatch.setattr(tg, "ACTIVE_LABELS", {})
     with pytest.raises(XstiltsError, match="come from its training data"):

@@ -26,11 +26,8 @@ def planners() -> dict[str, tuple[tuple[str, ...] | None, Planner]]:
     """``{task: (languages the downloader can fetch or None for English-only, plan(plan, languages))}``: every
     registered task whose module declares a download (:attr:`xstilts.tasks.Task.download`)."""
     from ..tasks import REGISTRY
-    from ._sources import legacy_planners
 
-    out = legacy_planners()
-    out.update({name: (t.download.languages, t.download.plan) for name, t in REGISTRY.items() if t.download})
-    return out
+    return {name: (t.download.languages, t.download.plan) for name, t in REGISTRY.items() if t.download}
 
 
 @dataclass

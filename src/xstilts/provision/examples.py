@@ -1,6 +1,7 @@
 """Small data files in every task's official format and folder layout, and a tiny random encoder to run them on.
 
-``write_examples(out_dir)`` writes ``<out_dir>/<task>/`` for every registered task: a few dozen synthetic examples per
+``write_examples(out_dir)`` writes ``<out_dir>/<task>/`` for every registered task with the writer its module
+declares (``Task.examples``; the shared synthetic text is :mod:`xstilts.tasks._synthetic`): a few dozen synthetic examples per
 split, in English for training and in two or three of the task's other languages for evaluation, laid out exactly as
 the task's reader expects a local ``data_dir`` (the official releases' file names and formats: SQuAD JSON, XNLI TSV,
 CoNLL-U, WikiANN ``lang:token<TAB>tag``, Tatoeba/BUCC line files, XQuAD-R, Mewsli-X JSON lines, ...). Everything is
@@ -24,149 +25,34 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import shutil
 from pathlib import Path
 from typing import Callable
 
-from ..tasks._synthetic import (  # noqa: F401  (re-exported: the writers below and callers use them)
-    LEXICON, FIRST_NAMES, SURNAMES, PLACES, ORGS, YES, MAYBE, NO, SYMBOLS, _SPECIALS, _is_cjk, _pieces, vocabulary,
-    Clause, random_clause, _UPOS, _CCG, render, join, sentence, _sep, _write, _jsonl, _json, _rng, _pair, _qa_item,
-    _squad_doc, _choices, _parallel,
-)
-
-#: Evaluation languages written per task (English training data is always written where the task has it).
-TASK_LANGUAGES: dict[str, tuple[str, ...]] = {
-    "udpos": ("en", "de", "zh"), "panx": ("en", "de", "zh"),
-}
-#: Tasks whose example folder needs another task's folder beside it (XTREME's download layout).
-DEPENDS: dict[str, tuple[str, ...]] = {}
-
-# ------------------------------------------------------------------------------------------------- tagging
-def _tagged(rng: random.Random, lang: str) -> list[tuple[str, str, str]]:
-    return render(random_clause(rng), lang)
-
-
-_DEPREL = {"name": "nsubj", "org": "nsubj", "D": "det", "A": "amod", "N": "obj", "V": "root", "P": "case",
-           "place": "nmod", "num": "nummod", "stop": "punct", "mark": "dep", "Q": "nsubj"}
-_TREEBANKS = {"en": ("UD_English-EWT", "en_ewt"), "de": ("UD_German-GSD", "de_gsd"), "zh": ("UD_Chinese-GSD", "zh_gsd")}
-
-
-def _conllu_sentence(words: list[tuple[str, str, str]], lang: str, sent_id: str) -> str:
-    """One CoNLL-U sentence: the verb is the root, every other word depends on it."""
-    forms = [w for w, _, _ in words]
-    roles = [r for _, r, _ in words]
-    verb = roles.index("V") + 1
-    lines = [f"# sent_id = {sent_id}", f"# text = {join(forms, lang)}"]
-    for i, (form, role, _) in enumerate(words, 1):
-        nxt = roles[i] if i < len(words) else None
-        misc = "SpaceAfter=No" if nxt == "stop" or lang == "zh" and nxt is not None else "_"
-        lines.append("\t".join([str(i), form, form.lower(), _UPOS[role], "_", "_", "0" if role == "V" else str(verb),
-                                _DEPREL[role], "_", misc]))
-    return "\n".join(lines) + "\n\n"
-
-
-def _conllu_de_beim(rng: random.Random, sent_id: str) -> str:
-    """A German sentence with the contraction "beim" = "bei dem" (a multiword token, as in UD German-GSD)."""
-    c = random_clause(rng, place=False, number=False)
-    words = render(c, "de")[:-1]
-    n = len(words)
-    rows = [f"# sent_id = {sent_id}",
-            f"# text = {join([w for w, _, _ in words] + ['beim', 'Fluss', '.'], 'de')}"]
-    verb = [r for _, r, _ in words].index("V") + 1
-    for i, (form, role, _) in enumerate(words, 1):
-        rows.append("\t".join([str(i), form, form.lower(), _UPOS[role], "_", "_", "0" if role == "V" else str(verb),
-                               _DEPREL[role], "_", "_"]))
-    rows.append(f"{n + 1}-{n + 2}\tbeim\t_\t_\t_\t_\t_\t_\t_\t_")
-    rows.append(f"{n + 1}\tbei\tbei\tADP\t_\t_\t{n + 3}\tcase\t_\t_")
-    rows.append(f"{n + 2}\tdem\tder\tDET\t_\t_\t{n + 3}\tdet\t_\t_")
-    rows.append(f"{n + 3}\tFluss\tFluss\tNOUN\t_\t_\t{verb}\tobl\t_\tSpaceAfter=No")
-    rows.append(f"{n + 4}\t.\t.\tPUNCT\t_\t_\t{verb}\tpunct\t_\t_")
-    return "\n".join(rows) + "\n\n"
-
-
-def write_udpos(root: Path) -> Path:
-    """UD v2.5 release layout: ``UD_<Language>-<Treebank>/<lang>_<tb>-ud-<split>.conllu``."""
-    rng = _rng("udpos")
-    for lang in TASK_LANGUAGES["udpos"]:
-        folder, stem = _TREEBANKS[lang]
-        splits = (("train", 64), ("dev", 12), ("test", 20)) if lang == "en" else (("dev", 8), ("test", 20))
-        for split, n in splits:
-            parts = [f"# newdoc id = {stem}-{split}\n"]
-            for i in range(n):
-                if lang == "de" and i % 4 == 3:
-                    parts.append(_conllu_de_beim(rng, f"{stem}-{split}-{i}"))
-                else:
-                    parts.append(_conllu_sentence(_tagged(rng, lang), lang, f"{stem}-{split}-{i}"))
-            _write(root / folder / f"{stem}-ud-{split}.conllu", "".join(parts))
-    return root
-
-
-def write_panx(root: Path) -> Path:
-    """WikiANN as XTREME's download script lays it out: ``{lang}-{split}`` with ``lang:token<TAB>tag`` lines."""
-    rng = _rng("panx")
-    for lang in TASK_LANGUAGES["panx"]:
-        splits = (("train", 64), ("dev", 12), ("test", 20)) if lang == "en" else (("dev", 8), ("test", 20))
-        for split, n in splits:
-            blocks = []
-            for _ in range(n):
-                words = _tagged(rng, lang)
-                blocks.append("".join(f"{lang}:{w}\t{t}\n" for w, _, t in words))
-            _write(root / f"{lang}-{split}", "\n".join(blocks))
-    return root
-
-
-def write_ccg(root: Path) -> Path:
-    """jiant's CCG layout: ``ccg.{train,dev,test}`` with ``words<TAB>supertags`` per sentence."""
-    rng = _rng("ccg")
-    for split, n in (("train", 64), ("dev", 16), ("test", 16)):
-        lines = []
-        for _ in range(n):
-            words = _tagged(rng, "en")
-            lines.append(" ".join(w for w, _, _ in words) + "\t" + " ".join(_CCG[r] for _, r, _ in words))
-        _write(root / f"ccg.{split}", "\n".join(lines) + "\n")
-    return root
-
-
-    return root
-
-
-def write_mlm(root: Path) -> Path:
-    """Plain text, one sentence per line, in several languages (``*.txt``), for continued masked-LM training."""
-    rng = _rng("mlm")
-    for lang in ("en", "de", "es", "sw", "zh"):
-        lines = [_sep(lang).join(sentence(random_clause(rng), lang) for _ in range(2)) for _ in range(60)]
-        _write(root / f"{lang}.txt", "\n".join(lines) + "\n")
-    return root
-
-
-# ------------------------------------------------------------------------------------------------ registry
-WRITERS: dict[str, Callable[[Path], Path]] = {
-    "udpos": write_udpos, "panx": write_panx, "ccg": write_ccg, "mlm": write_mlm,
-}
+from ..tasks._synthetic import _write, vocabulary
 
 
 def task_writers() -> dict[str, Callable[[Path], Path]]:
-    """Every task's example writer: :data:`WRITERS`, and the writers task modules declare themselves
-    (:attr:`xstilts.tasks.Task.examples`)."""
+    """Every task's example writer, as its module declares it (:attr:`xstilts.tasks.Task.examples`)."""
     from ..tasks import REGISTRY
 
-    return {**WRITERS, **{name: t.examples.write for name, t in REGISTRY.items() if t.examples is not None}}
+    return {name: t.examples.write for name, t in REGISTRY.items() if t.examples is not None}
 
 
 def task_depends() -> dict[str, tuple[str, ...]]:
-    """Tasks whose example folder needs other tasks' folders beside it (:data:`DEPENDS` and task modules')."""
+    """Tasks whose example folder needs other tasks' folders beside it (XTREME's layout: XQuAD and MLQA read
+    ``../squad``), as their modules declare it."""
     from ..tasks import REGISTRY
 
-    return {**DEPENDS, **{name: t.examples.depends for name, t in REGISTRY.items() if t.examples is not None}}
+    return {name: t.examples.depends for name, t in REGISTRY.items() if t.examples is not None}
 
 
 def task_languages() -> dict[str, tuple[str, ...]]:
-    """Evaluation languages written per task (:data:`TASK_LANGUAGES` and task modules')."""
+    """The evaluation languages each task's example data is written in, as its module declares it."""
     from ..tasks import REGISTRY
 
-    return {**TASK_LANGUAGES, **{name: t.examples.languages for name, t in REGISTRY.items()
-                                 if t.examples is not None and t.examples.languages}}
+    return {name: t.examples.languages for name, t in REGISTRY.items()
+            if t.examples is not None and t.examples.languages}
 
 
 #: Written into every example folder; only folders carrying it are ever replaced.

@@ -1,40 +1,18 @@
-"""Token tagging: UD-POS and PAN-X (target), CCG supertagging (intermediate).
+"""Token tagging: the family of UD-POS and PAN-X (target) and CCG supertagging (intermediate).
 
-Every example is a sentence of pre-split words with one tag per word (:class:`TaggedExample`). Readers follow the
-released file layouts:
+Every example is a sentence of pre-split words with one tag per word (:class:`TaggedExample`). This module holds what
+the tagging tasks share: the featurisation, head, loss, decoding and scoring (:class:`Tagging`), and the readers of
+the formats several tagging data sets use:
 
-* **UD-POS** (Universal Dependencies v2.5, as XTREME uses it), in a folder with either
+* ``token<TAB>tag`` files (:func:`read_token_tag_file`): XTREME's preprocessed ``{split}-{lang}.tsv`` (one
+  ``word<TAB>tag`` line per word, a blank line between sentences; XTREME removes the tags from its *test* files) and
+  WikiANN's raw ``lang:token<TAB>tag`` files;
+* CoNLL-U (:func:`read_conllu`), as (FORM, UPOS) per syntactic word, with UD's universal POS tags
+  (:data:`UPOS_LABELS`);
+* Hugging Face rows of ``tokens`` and integer tag ids (:func:`_hf_tagged`).
 
-  - XTREME's preprocessed files ``{split}-{lang}.tsv`` (``utils_preprocess.py udpos_preprocess``): one
-    ``word<TAB>UPOS`` line per word, a blank line between sentences. XTREME removes the tags from its *test*
-    files; such a file is skipped in favour of CoNLL-U files when present, and is an error otherwise;
-  - CoNLL-U files: ``{split}-{lang}.conllu``, or the UD release layout ``UD_*/{lang}_*-ud-{split}.conllu`` (all
-    treebanks of the language together, as XTREME groups them). Columns ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL
-    DEPS MISC; comment lines, multiword-token ranges (``1-2``) and empty nodes (``1.1``) are skipped, so the words
-    are UD's syntactic words. As in XTREME's ``udpos_preprocess``, sentences whose forms are all (or all but one)
-    ``_`` (treebanks distributed without text) are dropped, and spaces and U+200C are removed inside a word.
-    Note: XTREME converted CoNLL-U with ``ud-conversion-tools --replace_subtokens_with_fused_forms`` (a fused
-    form tagged with its head sub-token's UPOS), so its preprocessed files have fewer words where a language has
-    contractions (``du`` = ``de le``); reading CoNLL-U here keeps the syntactic words instead.
-
-* **PAN-X** (WikiANN, Pan et al. 2017, as XTREME uses it): XTREME's preprocessed ``{split}-{lang}.tsv``
-  (``utils_preprocess.py panx_preprocess``: ``token<TAB>tag``, blank line between sentences, test files without
-  tags), or the raw files ``{lang}-{split}`` / ``{lang}/{split}`` from ``AmazonPhotos.zip`` with
-  ``lang:token<TAB>tag`` lines (the ``lang:`` prefix is stripped, as ``panx_preprocess`` does). Tags are IOB2 over
-  PER, ORG, LOC.
-
-* **CCG supertagging** (CCGbank, Hockenmaier & Steedman 2007), English only, in either format per line:
-
-  - jiant's ``ccg/ccg.{train,dev,test}``: ``w1 w2 ... wn<TAB>t1 t2 ... tn`` (jiant ``tasks/lib/ccg.py``), with an
-    optional ``tags_to_id.json`` giving the label ids;
-  - C&C-style ``.stagged`` lines ``word|POS|supertag word|POS|supertag ...`` (``{split}.stagged``,
-    ``ccg.{split}.stagged`` or ``wsj02-21.stagged`` / ``wsj00.stagged`` / ``wsj23.stagged``); ``#`` header lines
-    are skipped.
-
-  The label set is ``tags_to_id.json`` when the folder has one, else every supertag of the training file ordered by
-  decreasing frequency (ties alphabetical), so the same training file always gives the same ids; a reserved label
-  :data:`UNKNOWN_TAG` comes last. Dev/test supertags unseen in training map to it in the features and, since it is
-  never predicted, count as errors.
+The tasks are modules of their own: :mod:`xstilts.tasks.udpos`, :mod:`xstilts.tasks.panx`, :mod:`xstilts.tasks.ccg`
+(whose label set comes from its training data: :data:`ACTIVE_LABELS`, with the reserved :data:`UNKNOWN_TAG`).
 
 Windowing: a sentence longer than the model's max length is split into windows of whole words, never truncated;
 every word is predicted exactly once (see :class:`Tagging`).
@@ -43,43 +21,25 @@ every word is predicted exactly once (see :class:`Tagging`).
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import DataFormatError, MissingDataError, XstiltsError
-from ..languages import XTREME_LANGUAGES
-from . import INTERMEDIATE, TARGET, HFSource, Task, register, register_family
-from .base import (XSTILTS_INTERMEDIATE, ConfigByLanguage, TrainableFamily, parse_json, read_text, read_text_lines,
-                   short, type_name, xstilts_protocol)
+from ...errors import DataFormatError, XstiltsError
+from .. import Task, register_family
+from ..base import TrainableFamily, read_text_lines, short
 
 #: ignored position in the token labels (special tokens, prefix words, non-first sub-words)
 IGNORE = -100
-#: reserved CCG label for supertags absent from the training set
+#: reserved label for tags absent from the training set (CCG supertags; see :data:`ACTIVE_LABELS`)
 UNKNOWN_TAG = "<unk>"
+#: the label list of each dynamically labelled task (CCG), set by its reader; used by the head and featurisation
+ACTIVE_LABELS: dict[str, tuple[str, ...]] = {}
 
+#: Universal Dependencies' universal POS tags (the UPOS column of CoNLL-U)
 UPOS_LABELS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT",
                "SCONJ", "SYM", "VERB", "X")
-#: PAN-X tags in the order of the Hugging Face ``google/xtreme`` ``PAN-X.*`` ``ner_tags`` class label
-PANX_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
-
-#: XTREME's UD-POS languages (``evaluate.py`` ``TASK2LANGS['udpos']``, ``scripts/download_data.sh``)
-UDPOS_LANGS = tuple("af ar bg de el en es et eu fa fi fr he hi hu id it ja kk ko mr nl pt ru ta te th tl tr ur vi yo "
-                    "zh".split())
-#: XTREME's PAN-X languages (``evaluate.py`` ``TASK2LANGS['panx']``): all 40 XTREME languages
-PANX_LANGS = tuple(XTREME_LANGUAGES)
-
-#: language names of the Hugging Face ``google/xtreme`` ``udpos.<Name>`` configs
-UDPOS_HF_NAMES = {
-    "af": "Afrikaans", "ar": "Arabic", "bg": "Bulgarian", "de": "German", "el": "Greek", "en": "English",
-    "es": "Spanish", "et": "Estonian", "eu": "Basque", "fa": "Persian", "fi": "Finnish", "fr": "French",
-    "he": "Hebrew", "hi": "Hindi", "hu": "Hungarian", "id": "Indonesian", "it": "Italian", "ja": "Japanese",
-    "kk": "Kazakh", "ko": "Korean", "mr": "Marathi", "nl": "Dutch", "pt": "Portuguese", "ru": "Russian",
-    "ta": "Tamil", "te": "Telugu", "th": "Thai", "tl": "Tagalog", "tr": "Turkish", "ur": "Urdu", "vi": "Vietnamese",
-    "yo": "Yoruba", "zh": "Chinese",
-}
 
 
 @dataclass(frozen=True)
@@ -228,171 +188,10 @@ def read_conllu(path: Path, labels: tuple[str, ...] = UPOS_LABELS, guid_prefix: 
     return out
 
 
-# --------------------------------------------------------------------------------------------------- readers
-def _udpos_conllu_files(data_dir: Path, split: str, language: str) -> list[Path]:
-    flat = data_dir / f"{split}-{language}.conllu"
-    if flat.is_file():
-        return [flat]
-    return sorted(p for p in data_dir.rglob(f"{language}_*-ud-{split}.conllu") if p.is_file())
-
-
-def read_udpos(data_dir: Path, split: str, language: str) -> list[TaggedExample]:
-    """UD-POS sentences of one split and language: XTREME's ``{split}-{lang}.tsv`` if it has tags, else CoNLL-U."""
-    tsv = data_dir / f"{split}-{language}.tsv"
-    conllu = _udpos_conllu_files(data_dir, split, language)
-    if tsv.is_file() and (_has_tag_column(tsv) or not conllu):
-        return read_token_tag_file(tsv, UPOS_LABELS, f"{language}-{split}")
-    if not conllu:
-        raise MissingDataError(f"{tsv}: file not found (expected XTREME's UD-POS {split}-{language}.tsv, or CoNLL-U "
-                               f"files {split}-{language}.conllu or UD_*/{language}_*-ud-{split}.conllu in {data_dir})")
-    out: list[TaggedExample] = []
-    for path in conllu:
-        out.extend(read_conllu(path, UPOS_LABELS, f"{language}-{split}-{path.stem}-"))
-    if not out:
-        raise DataFormatError(conllu[0], None, f"no sentences with text in {', '.join(p.name for p in conllu)} (the "
-                                               f"forms of every sentence are '_': a treebank distributed without text)")
-    return out
-
-
-def read_panx(data_dir: Path, split: str, language: str) -> list[TaggedExample]:
-    """PAN-X sentences: XTREME's ``{split}-{lang}.tsv`` if it has tags, else the raw ``{lang}-{split}`` file."""
-    tsv = data_dir / f"{split}-{language}.tsv"
-    raw = [p for p in (data_dir / f"{language}-{split}", data_dir / language / split) if p.is_file()]
-    if tsv.is_file() and (_has_tag_column(tsv) or not raw):
-        return read_token_tag_file(tsv, PANX_LABELS, f"{language}-{split}", lang_prefix=language)
-    if not raw:
-        raise MissingDataError(f"{tsv}: file not found (expected XTREME's PAN-X {split}-{language}.tsv, or the raw "
-                               f"WikiANN file {language}-{split} with lang:token<TAB>tag lines, in {data_dir})")
-    return read_token_tag_file(raw[0], PANX_LABELS, f"{language}-{split}", lang_prefix=language, require_prefix=True)
-
-
+# ------------------------------------------------------------------------------------------- shared helpers
 def _langs_in(names: list[str], pattern: str) -> list[str]:
     found = {m.group(1) for n in names if (m := re.fullmatch(pattern, n))}
     return sorted(x for x in found if re.fullmatch(r"[a-z]{2,3}", x))
-
-
-def panx_languages(data_dir: Path) -> list[str]:
-    """Languages with a PAN-X test file in *data_dir* (``test-{lang}.tsv``, ``{lang}-test`` or ``{lang}/test``)."""
-    names = [p.name for p in data_dir.iterdir()] if data_dir.is_dir() else []
-    langs = set(_langs_in(names, r"test-(.+)\.tsv")) | set(_langs_in(names, r"(.+)-test"))
-    langs |= {p.parent.name for p in data_dir.glob("*/test") if re.fullmatch(r"[a-z]{2,3}", p.parent.name)}
-    return sorted(langs)
-
-
-def udpos_languages(data_dir: Path) -> list[str]:
-    """Languages with UD-POS test data in *data_dir*: ``test-{lang}.tsv``/``.conllu`` or ``{lang}_*-ud-test.conllu``."""
-    if not data_dir.is_dir():
-        return []
-    names = [p.name for p in data_dir.iterdir()]
-    langs = set(_langs_in(names, r"test-(.+)\.(?:tsv|conllu)"))
-    langs |= set(_langs_in([p.name for p in data_dir.rglob("*-ud-test.conllu")], r"([^_]+)_.*"))
-    return sorted(langs)
-
-
-# ---------------------------------------------------------------------------------------------------- CCG
-_CCG_FILES = {"train": ("ccg.train", "train.stagged", "ccg.train.stagged", "wsj02-21.stagged"),
-              "dev": ("ccg.dev", "dev.stagged", "ccg.dev.stagged", "wsj00.stagged"),
-              "test": ("ccg.test", "test.stagged", "ccg.test.stagged", "wsj23.stagged")}
-#: label inventories already built, by (training file, size, mtime)
-_CCG_INVENTORIES: dict[tuple, tuple[str, ...]] = {}
-#: the label list of each dynamically labelled task (CCG), set by its reader; used by the head and featurisation
-ACTIVE_LABELS: dict[str, tuple[str, ...]] = {}
-
-
-def _ccg_file(data_dir: Path, split: str) -> Path:
-    for name in _CCG_FILES[split]:
-        if (data_dir / name).is_file():
-            return data_dir / name
-    raise MissingDataError(f"{data_dir / _CCG_FILES[split][0]}: file not found (expected the CCG {split} file: "
-                           f"{' or '.join(_CCG_FILES[split])})")
-
-
-def read_ccg_file(path: Path) -> list[tuple[int, TaggedExample]]:
-    """``(line, example)`` for every sentence of a CCG file, one sentence per line, in jiant's ``words<TAB>tags``
-    or the ``word|POS|supertag`` (``.stagged``) format.
-
-    Raises:
-        DataFormatError: an empty file, more than two tab-separated columns, word and tag counts that differ, or a
-            token that is not ``word|POS|supertag``, naming the file and line.
-    """
-    lines = read_text_lines(path)
-    out: list[tuple[int, TaggedExample]] = []
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        if "\t" in line:
-            cols = line.split("\t")
-            if len(cols) != 2:
-                raise DataFormatError(path, i, f"expected 2 tab-separated columns (words, supertags), got {len(cols)}")
-            words, tags = cols[0].split(), cols[1].split()
-            if len(words) != len(tags):
-                raise DataFormatError(path, i, f"{len(words)} words but {len(tags)} supertags")
-        else:
-            items = line.split()
-            if line.startswith("#") and "|" not in items[0]:
-                continue  # C&C header comment
-            words, tags = [], []
-            for tok in items:
-                parts = tok.rsplit("|", 2)
-                if len(parts) != 3 or not all(parts):
-                    raise DataFormatError(path, i, f"expected word|POS|supertag tokens, got {short(tok)}")
-                words.append(parts[0])
-                tags.append(parts[2])
-        if words:
-            out.append((i, TaggedExample(f"ccg-{path.name}-{len(out)}", tuple(words), tuple(tags))))
-    if not out:
-        raise DataFormatError(path, None, "empty file; expected one sentence per line (words<TAB>supertags or "
-                                          "word|POS|supertag tokens)")
-    return out
-
-
-def ccg_labels(data_dir: Path) -> tuple[str, ...]:
-    """The CCG label list: ``tags_to_id.json`` if present, else the training file's supertags by decreasing frequency
-    (ties alphabetical); :data:`UNKNOWN_TAG` is appended as the last label."""
-    tags_json = data_dir / "tags_to_id.json"
-    if tags_json.is_file():
-        mapping = parse_json(tags_json, read_text(tags_json))
-        if not isinstance(mapping, dict):
-            raise DataFormatError(tags_json, None, f"expected a JSON object mapping supertags to ids, got "
-                                                   f"{type_name(mapping)}")
-        bad = next(((k, v) for k, v in mapping.items() if type(v) is not int), None)
-        if bad is not None:
-            raise DataFormatError(tags_json, None, f"the id of supertag {short(bad[0])} should be an integer, got "
-                                                   f"{short(bad[1], 30)}")
-        ids = dict(mapping)
-        if sorted(ids.values()) != list(range(len(ids))):
-            raise DataFormatError(tags_json, None, f"ids must be 0..{len(ids) - 1}, each used once")
-        labels = tuple(sorted(ids, key=ids.__getitem__))
-    else:
-        path = _ccg_file(data_dir, "train")
-        st = path.stat()
-        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-        if key not in _CCG_INVENTORIES:
-            counts = Counter(t for _, ex in read_ccg_file(path) for t in ex.tags)
-            _CCG_INVENTORIES[key] = tuple(sorted(counts, key=lambda t: (-counts[t], t)))
-        labels = _CCG_INVENTORIES[key]
-    if UNKNOWN_TAG in labels:
-        raise DataFormatError(tags_json if tags_json.is_file() else _ccg_file(data_dir, "train"), None,
-                              f"the supertag {UNKNOWN_TAG!r} is reserved for tags unseen in training")
-    return labels + (UNKNOWN_TAG,)
-
-
-def read_ccg(data_dir: Path, split: str, language: str) -> list[TaggedExample]:
-    """CCG sentences of *split*; also fixes the task's label list from the training data (:func:`ccg_labels`).
-
-    Training supertags missing from a ``tags_to_id.json`` are an error; dev/test supertags unseen in training are
-    kept as gold strings (they map to :data:`UNKNOWN_TAG` in the features and count as errors)."""
-    labels = ccg_labels(data_dir)
-    ACTIVE_LABELS["ccg"] = labels
-    path = _ccg_file(data_dir, split)
-    rows = read_ccg_file(path)
-    if split == "train":
-        known = set(labels[:-1])
-        for line, ex in rows:
-            bad = [t for t in ex.tags if t not in known]
-            if bad:
-                raise DataFormatError(path, line, f"supertag {short(bad[0])} is not in tags_to_id.json")
-    return [ex for _, ex in rows]
 
 
 # ----------------------------------------------------------------------------------- Hugging Face conversions
@@ -411,43 +210,6 @@ def _hf_tagged(labels: tuple[str, ...], tag_keys: tuple[str, ...]):
 _HF_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
 
 
-# ------------------------------------------------------------------------------------------------- registry
-register(Task(
-    name="udpos", kind="tagging", roles=(TARGET,), languages=UDPOS_LANGS, metric="f1", labels=UPOS_LABELS,
-    train_size=21_253,  # the released training set (study cost estimates)
-    read=read_udpos, data_subdir="udpos",
-    hf=HFSource("google/xtreme", ConfigByLanguage("udpos.{lang}", UDPOS_HF_NAMES), _HF_SPLITS,
-                _hf_tagged(UPOS_LABELS, ("pos_tags", "pos_tag")), revision="21f88c0ff5bf413a83c854eb00050e75d245161f"),
-    description="Universal Dependencies v2.5 part-of-speech tagging, 17 UPOS tags, 33 languages; trained on English",
-    source="Nivre et al. 2020 (UD v2.5); XTREME (Hu et al. 2020), F1 as its evaluate.py",
-    protocol=xstilts_protocol(epochs=10, batch_size=32, max_length=256),
-    discover_languages=udpos_languages,
-    extra={"scorer": "pos"},
-), aliases=("ud-pos",))
-register(Task(
-    name="panx", kind="tagging", roles=(TARGET,), languages=PANX_LANGS, metric="f1", labels=PANX_LABELS,
-    train_size=20_000,  # the released training set (study cost estimates)
-    read=read_panx, data_subdir="panx",
-    hf=HFSource("google/xtreme", "PAN-X.{lang}", _HF_SPLITS, _hf_tagged(PANX_LABELS, ("ner_tags", "ner")),
-                revision="21f88c0ff5bf413a83c854eb00050e75d245161f"),
-    description="WikiANN named-entity recognition (PER, ORG, LOC; IOB2), 40 languages; trained on English",
-    source="Pan et al. 2017; Rahimi et al. 2019 splits; XTREME (Hu et al. 2020), seqeval F1",
-    protocol=xstilts_protocol(epochs=10, batch_size=32, max_length=256),
-    discover_languages=panx_languages,
-    extra={"scorer": "ner"},
-), aliases=("pan-x", "wikiann"))
-register(Task(
-    name="ccg", kind="tagging", roles=(INTERMEDIATE,), languages=("en",), metric="accuracy", read=read_ccg,
-    train_size=39_604,  # the released training set (study cost estimates)
-    data_subdir="ccg",
-    description="CCG supertagging on CCGbank (jiant's ccg.{train,dev,test} or word|POS|supertag files); labels from "
-                "the training file",
-    source="Hockenmaier & Steedman 2007 (CCGbank); jiant (Pruksachatkun et al. 2020)",
-    protocol=XSTILTS_INTERMEDIATE,
-    extra={"scorer": "accuracy"},
-))
-
-
 # --------------------------------------------------------------------------------------------------- family
 class TaggingOptions(BaseModel):
     """Options of tagging tasks in a config (``options:`` of the task)."""
@@ -459,7 +221,7 @@ class TaggingOptions(BaseModel):
 
 
 class Tagging(TrainableFamily):
-    """Token tagging with a per-token linear head (:class:`~xstilts.heads_tagging.TokenClassificationHead`).
+    """Token tagging with a per-token linear head (:class:`~xstilts.models.heads.tagging.TokenClassificationHead`).
 
     Featurisation (as XTREME's ``third_party/utils_tag.py``): words are tokenised with ``is_split_into_words=True``;
     a word's tag id goes on its first sub-word, other sub-words, special tokens and the model's text prefix (added
@@ -605,7 +367,7 @@ class Tagging(TrainableFamily):
 
     # ---------------------------------------------------------------------------------------------- model
     def build_head(self, task, hidden_size, dropout):
-        from ..models.heads.tagging import TokenClassificationHead
+        from ...models.heads.tagging import TokenClassificationHead
 
         return TokenClassificationHead(hidden_size, len(self.labels(task)), dropout)
 
@@ -660,7 +422,7 @@ class Tagging(TrainableFamily):
         return preds
 
     def score(self, task, predictions, examples):
-        from ..metrics.tagging import ner_f1, token_accuracy, xtreme_pos_f1
+        from ...metrics.tagging import ner_f1, token_accuracy, xtreme_pos_f1
 
         gold = [list(ex.tags) for ex in examples]
         scorer = task.extra.get("scorer", "accuracy")
@@ -686,7 +448,7 @@ class Tagging(TrainableFamily):
         """
         gold = [list(ex.tags) for ex in examples]
         preds = [list(p) for p in predictions]
-        from ..metrics.tagging import _check
+        from ...metrics.tagging import _check
 
         _check(gold, preds)
         if task.extra.get("scorer", "accuracy") not in ("ner", "pos"):
