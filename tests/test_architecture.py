@@ -1,7 +1,8 @@
 """The package's import graph: no import cycles (module- or function-level imports alike), and no library module
 imports the CLI (``xstilts.cli``), so that the library can be used, tested and changed without the command line.
 
-The graph is read from the source (AST), without importing anything: every ``import`` / ``from ... import`` anywhere
+The graph is read from the source (AST), without importing anything (:func:`runtime_graph` adds what Python runs
+without an import statement naming it: parent packages and the registry's automatic imports): every ``import`` / ``from ... import`` anywhere
 in a module (also inside functions) is an edge to the innermost module of the package it names. A submodule
 importing its own package (``from . import x`` inside ``xstilts/tasks/tydiqa.py``) is not an edge, so a package that
 imports its submodules is not a cycle by itself.
@@ -143,3 +144,68 @@ def test_the_entry_point_is_the_cli_app():
     from xstilts.cli import app
 
     assert app.registered_commands and app.registered_groups
+
+
+def runtime_graph(src: Path = SRC, pkg: str = PKG) -> dict[str, set[str]]:
+    """:func:`import_graph` plus what Python also runs on import: importing ``a.b.c`` executes the packages ``a.b``
+    (and ``a``) first, so a module depends on the packages above what it imports; and a package that imports its
+    modules automatically (the task registry, :mod:`xstilts.tasks`, and :mod:`xstilts.tasks.families`) depends on
+    each of them, although no ``import`` statement names them."""
+    graph = import_graph(src, pkg)
+    for m in list(graph):
+        for t in list(graph[m]):
+            parts = t.split(".")
+            for i in range(2, len(parts)):
+                parent = ".".join(parts[:i])
+                if parent in graph and parent != m and not m.startswith(parent + "."):
+                    graph[m].add(parent)
+    for package in (f"{pkg}.tasks", f"{pkg}.tasks.families"):
+        if package not in graph:
+            continue
+        for m in graph:
+            head, _, leaf = m.rpartition(".")
+            if head == package and not leaf.startswith("_") and leaf not in ("base", "families"):
+                graph[package].add(m)
+    return graph
+
+
+def test_the_runtime_graph_sees_parent_packages_and_automatic_imports(tmp_path):
+    pkg = tmp_path / "demo"
+    (pkg / "tasks").mkdir(parents=True)
+    (pkg / "dl").mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "tasks" / "__init__.py").write_text("import importlib\n")  # imports its modules by name, at run time
+    (pkg / "tasks" / "one.py").write_text("from ..dl import fmt\n")
+    (pkg / "dl" / "__init__.py").write_text("from .. import tasks\n")  # the hidden way back
+    (pkg / "dl" / "fmt.py").write_text("")
+    assert cycles(import_graph(tmp_path, "demo")) == []
+    assert cycles(runtime_graph(tmp_path, "demo")) == [["demo.dl", "demo.tasks", "demo.tasks.one"]]
+
+
+def test_no_import_cycles_at_run_time():
+    found = cycles(runtime_graph())
+    assert not found, "import cycles (parent packages and automatic imports counted): " + "; ".join(
+        " <-> ".join(c) for c in found)
+
+
+def test_a_task_is_named_only_in_its_own_module_and_the_benchmark_definitions():
+    """Every registered task's name (and alias) is written as a string literal, docstrings aside, only in the module
+    that registers it and in :mod:`xstilts.xtreme` (XTREME / XTREME-R: their task lists, languages, scoring)."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("task_name_literals", SRC.parent / "scripts" / "task_name_literals.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    names, files = mod.task_modules()
+    assert "?" not in files.values()
+    assert len(set(files.values())) >= 25  # one module per task or data set, not a few family modules
+    assert mod.strays() == {}
+
+
+def test_tydiqa_is_in_two_source_files():
+    """The issue's example: everything about TyDiQA-GoldP is in its module; the benchmark definition lists it."""
+    hits = sorted(str(p.relative_to(SRC / PKG)) for p in (SRC / PKG).rglob("*.py")
+                  if "tydiqa" in p.read_text(encoding="utf-8"))
+    assert hits == ["tasks/tydiqa.py", "xtreme/benchmark.py"]

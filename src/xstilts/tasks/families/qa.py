@@ -1,8 +1,7 @@
 """The span-QA family (extractive question answering) and the reader of SQuAD-format JSON that its data sets share.
 
-Its tasks are declared in their own modules: SQuAD v1.1 and v2.0 (:mod:`xstilts.tasks.squad`, intermediate), XQuAD
-(:mod:`xstilts.tasks.xquad`), MLQA (:mod:`xstilts.tasks.mlqa`) and TyDiQA-GoldP (:mod:`xstilts.tasks.tydiqa`), all
-targets. Every one of them is read from its official SQuAD-format JSON (``{"data": [{"paragraphs": [{"context",
+Its tasks are declared in their own modules (``xstilts tasks --kind span_qa`` lists them, with their modules). Every
+one of them is read from its official SQuAD-format JSON (``{"data": [{"paragraphs": [{"context",
 "qas": [{"id", "question", "answers": [{"text", "answer_start"}]}]}]}]}``) by :func:`read_squad_file`, which checks
 every answer: ``context[answer_start:answer_start + len(text)]`` must be the answer text (XTREME's
 ``utils_preprocess.py`` asserts the same); hub rows (``id``, ``title``, ``context``, ``question``, ``answers``) are
