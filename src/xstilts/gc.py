@@ -93,7 +93,7 @@ def _has_checkpoint(work: Path) -> bool:
 
 def _names_of(configs) -> set[str]:
     """Every phase folder name the configs use (every seed; the baseline variant where the config has one)."""
-    from .pipeline import phase_keys
+    from .experiment.keys import phase_keys
 
     names: set[str] = set()
     for cfg in configs:
@@ -109,7 +109,7 @@ def _resumable_by_record(work: Path, phase: str) -> tuple[bool | None, str]:
     """Whether the recorded inputs of *work* still compute *phase* (None: there is no record, or it cannot be
     checked)."""
     from .config import ExperimentConfig
-    from .pipeline import phase_keys
+    from .experiment.keys import phase_keys
 
     try:
         record = read_json(work / WORK_RECORD)

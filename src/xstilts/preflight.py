@@ -1,6 +1,6 @@
 """Everything a run needs, checked before anything trains, and what it was computed from.
 
-:func:`check_inputs` (called by :meth:`xstilts.pipeline.Pipeline.preflight` for every variant of a run, and by study
+:func:`check_inputs` (called by :func:`xstilts.experiment.preflight` for every variant of a run, and by study
 cells) resolves the model and reads and checks every split of every task that a phase not yet complete will read:
 train, dev and test, every language, intermediate and target tasks, and the data of retrieval evaluations. The parsed
 examples stay in memory (:func:`xstilts.loading.load_examples`), so the phases do not read the files again. A bad
@@ -47,7 +47,7 @@ def _complete(root: Path, name: str | None) -> bool:
 
 def pending_phases(cfg: "ExperimentConfig", root: Path) -> tuple[bool, set[str]]:
     """``(intermediate phase to build?, labels of target tasks with a phase to build)`` over every seed of *cfg*."""
-    from .phases import phase_keys
+    from .experiment.keys import phase_keys
 
     inter, targets = False, set()
     for seed in cfg.seeds:
@@ -78,7 +78,7 @@ def _read(spec: "TaskSpec", split: str, lang: str, *, required: bool, why: str =
 def _check_retrieval(cfg: "ExperimentConfig", spec: "TaskSpec") -> None:
     """Run the family's evaluation up to its first embedding (every file read and checked), and its gold labels."""
     from .loading import eval_languages, load_examples
-    from .phases import retrieval_settings
+    from .experiment.keys import retrieval_settings
     from .tasks import get_family, get_task
 
     task = get_task(spec.task)
