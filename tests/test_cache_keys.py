@@ -69,7 +69,8 @@ def test_feature_cache_and_phase_keys_follow_the_code(tmp_path, tiny_model, monk
     featurizer = Featurizer(cfg, tok, exp_data.feature_cache())
     cache_keys = []
     real = exp_data.tokenize_cached
-    monkeypatch.setattr(exp_data, "tokenize_cached", lambda d, key, build: cache_keys.append(key) or real(d, key, build))
+    monkeypatch.setattr(exp_data, "tokenize_cached",
+                        lambda d, key, build: cache_keys.append(key) or real(d, key, build))
     before = (keys.intermediate_key(cfg, 1), keys.target_key(cfg, spec, "start", 1))
     featurizer.features(spec, "test", "en", examples, 16)
     assert "code" in cache_keys[-1] and "v" not in cache_keys[-1]  # no PHASE_VERSION: the code itself is in the key

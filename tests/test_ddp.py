@@ -148,7 +148,8 @@ def _worker(model_dir: str, out: str, workdir: str, pipeline_cfg: str | None = N
         from xstilts.config import validate_config
         from xstilts.experiment import run as run_experiment
 
-        res["pipeline_written"] = sorted(run_experiment(validate_config(json.loads(Path(pipeline_cfg).read_text()))).written)
+        outcome = run_experiment(validate_config(json.loads(Path(pipeline_cfg).read_text())))
+        res["pipeline_written"] = sorted(outcome.written)
     if int(os.environ.get("RANK", "0")) == 0:
         Path(out).write_text(json.dumps(res))
 

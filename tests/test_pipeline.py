@@ -80,7 +80,8 @@ def test_three_phases_write_everything_and_rerun_skips(experiment, tmp_path, mon
     # a re-run finds every finished phase and trains nothing
     monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("a finished phase was run again"))
     for module in (training, experiment_phases):
-        monkeypatch.setattr(module, "build_backbone", lambda *a, **k: pytest.fail("a model was loaded for a finished phase"))
+        monkeypatch.setattr(module, "build_backbone",
+                            lambda *a, **k: pytest.fail("a model was loaded for a finished phase"))
     run_experiment(validate_config(experiment))
     # a changed target setting re-runs only the target phases
     experiment["target"]["lr"] = 5e-4

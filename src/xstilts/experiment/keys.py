@@ -16,7 +16,7 @@ from ..modeling import model_source
 from ..tasks import get_family, get_task
 
 #: Bumped when a change to code outside the task families alters what a phase computes (the training loop, model
-#: loading and saving, model selection, the phases of :mod:`xstilts.experiment`), so that old phase folders are not reused. Changes to a task
+#: loading and saving, model selection, these phases), so that old phase folders are not reused. Changes to a task
 #: family (its reader, featurisation, head, loss, decoding or metrics, and the xstilts modules its module imports,
 #: e.g. ``data.py``, ``heads*.py``, ``metrics/*``) change the phase keys by themselves (:func:`_task_code`), and
 #: feature caches never need a bump.

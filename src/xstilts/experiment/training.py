@@ -192,10 +192,11 @@ def save_phase(ctx: RunContext, trained: Trained, kind: Phase, tokenizer, start:
         cfg, model = ctx.cfg, trained.model
         ckpt = work / "checkpoint"
         save_backbone(model.encoder, ckpt / "encoder", tokenizer, cfg.model, start.path)
-        section = cfg.intermediate if kind is Phase.INTERMEDIATE else cfg.target
+        section = cfg.intermediate if kind is Phase.INTERMEDIATE else cfg.target  # the heads' task entries
         specs = {s.label: s for s in section.tasks}
-        save_heads(ckpt, dict(model.heads), {label: {"task": specs[label].task, "kind": get_task(specs[label].task).kind}
-                                             for label in model.heads if label in specs})  # safetensors + JSON
+        heads = {label: {"task": specs[label].task, "kind": get_task(specs[label].task).kind}
+                 for label in model.heads if label in specs}
+        save_heads(ckpt, dict(model.heads), heads)  # safetensors + JSON
         atomic_write_text(work / "config.yaml", config_text)
         atomic_write_json(work / "metrics.json", metrics())
 

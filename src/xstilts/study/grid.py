@@ -320,8 +320,8 @@ def _hp(section) -> dict:
 
 def phase_identities(cell: Cell) -> tuple[str, list[str]]:
     """``(group, phases)``: the phase folders a cell builds or reuses (its intermediate phase, if any, then one per
-    target), as :func:`xstilts.experiment.keys.phase_keys` names them; executors use them to order cells. The group is the
-    cell's intermediate phase (its own id for a baseline).
+    target), as :func:`xstilts.experiment.keys.phase_keys` names them; executors use them to order cells. The group is
+    the cell's intermediate phase (its own id for a baseline).
 
     Where the folder names cannot be computed (an older pipeline), coarse identities derived from the config alone
     (no data fingerprint): two phases that the pipeline keeps apart may then share an identity, never the reverse.
