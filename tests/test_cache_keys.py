@@ -48,8 +48,9 @@ def test_a_changed_featurize_source_changes_the_fingerprint(tmp_path, monkeypatc
 
 
 def test_feature_cache_and_phase_keys_follow_the_code(tmp_path, tiny_model, monkeypatch):
-    import xstilts.phases as phases
-    import xstilts.pipeline as pl
+    from xstilts.experiment import data as exp_data
+    from xstilts.experiment import keys
+    from xstilts.experiment.data import Featurizer
     from xstilts.loading import load_examples
     from xstilts.models.backbone import load_tokenizer
 
@@ -65,22 +66,23 @@ def test_feature_cache_and_phase_keys_follow_the_code(tmp_path, tiny_model, monk
     spec = cfg.target.tasks[0]
     examples = load_examples(spec, "test", "en")
     tok = load_tokenizer(str(tiny_model))
-    pipe = pl.Pipeline(cfg)
-    keys = []
-    real = pl.tokenize_cached
-    monkeypatch.setattr(pl, "tokenize_cached", lambda d, key, build: keys.append(key) or real(d, key, build))
-    before = (pl.intermediate_key(cfg, 1), pl.target_key(cfg, spec, "start", 1))
-    pipe._features(spec, "test", "en", examples, tok, cfg, 16)
-    assert "code" in keys[-1] and "v" not in keys[-1]  # no PHASE_VERSION: the code itself is in the key
+    featurizer = Featurizer(cfg, tok, exp_data.feature_cache())
+    cache_keys = []
+    real = exp_data.tokenize_cached
+    monkeypatch.setattr(exp_data, "tokenize_cached",
+                        lambda d, key, build: cache_keys.append(key) or real(d, key, build))
+    before = (keys.intermediate_key(cfg, 1), keys.target_key(cfg, spec, "start", 1))
+    featurizer.features(spec, "test", "en", examples, 16)
+    assert "code" in cache_keys[-1] and "v" not in cache_keys[-1]  # no PHASE_VERSION: the code itself is in the key
 
-    monkeypatch.setattr(pl, "code_fingerprint", lambda *objs: "changed")  # as if featurize had been edited
-    monkeypatch.setattr(phases, "code_fingerprint", lambda *objs: "changed")  # (phase keys: xstilts.phases)
+    monkeypatch.setattr(exp_data, "code_fingerprint", lambda *objs: "changed")  # as if featurize had been edited
+    monkeypatch.setattr(keys, "code_fingerprint", lambda *objs: "changed")  # (phase keys: xstilts.experiment.keys)
     built = []
-    monkeypatch.setattr(pl, "tokenize_cached", lambda d, key, build: keys.append(key) or built.append(1) or
-                        real(d, key, build))
-    pipe._features(spec, "test", "en", examples, tok, cfg, 16)
-    assert keys[-1] != keys[-2] and built  # another cache entry: tokenized again
-    assert pl.intermediate_key(cfg, 1) != before[0] and pl.target_key(cfg, spec, "start", 1) != before[1]
+    monkeypatch.setattr(exp_data, "tokenize_cached", lambda d, key, build: cache_keys.append(key) or built.append(1)
+                        or real(d, key, build))
+    featurizer.features(spec, "test", "en", examples, 16)
+    assert cache_keys[-1] != cache_keys[-2] and built  # another cache entry: tokenized again
+    assert keys.intermediate_key(cfg, 1) != before[0] and keys.target_key(cfg, spec, "start", 1) != before[1]
 
 
 def test_hub_data_is_keyed_by_its_examples():
@@ -107,3 +109,16 @@ def test_fingerprints_cover_the_modules_each_family_imports(kind):
     names = {str(Path(f).relative_to(Path(data.__file__).parent)) for f in files}
     assert {"tasks/base.py", "data.py"} <= names  # the base class and the helpers imported inside functions
     assert "errors.py" not in names  # messages do not change features
+
+
+def test_a_task_modules_source_is_part_of_its_phase_key(monkeypatch):
+    """A task's reader lives in its own module (Task.module), not in its family's: editing it must change the code
+    fingerprint of phase keys and feature caches, as editing the family does."""
+    from xstilts.config import TaskSpec
+    from xstilts.experiment import keys
+
+    seen = []
+    monkeypatch.setattr(keys, "code_fingerprint", lambda *objs: seen.append(objs) or "x")
+    keys._task_code([TaskSpec(task="xnli")])
+    names = [o for o in seen[0] if isinstance(o, str)]
+    assert names == ["xstilts.tasks.xnli"]

@@ -146,9 +146,10 @@ def _worker(model_dir: str, out: str, workdir: str, pipeline_cfg: str | None = N
     res["fsdp-resumed"] = _run(model_dir, SCENARIOS["fsdp"], state)
     if pipeline_cfg:  # every process runs the whole pipeline, as `accelerate launch -m xstilts run` does
         from xstilts.config import validate_config
-        from xstilts.pipeline import Pipeline
+        from xstilts.experiment import run as run_experiment
 
-        res["pipeline_written"] = sorted(Pipeline(validate_config(json.loads(Path(pipeline_cfg).read_text()))).run())
+        outcome = run_experiment(validate_config(json.loads(Path(pipeline_cfg).read_text())))
+        res["pipeline_written"] = sorted(outcome.written)
     if int(os.environ.get("RANK", "0")) == 0:
         Path(out).write_text(json.dumps(res))
 
@@ -254,10 +255,10 @@ def _files(root: Path) -> dict[str, bytes]:
 
 def test_two_process_pipeline_writes_what_one_process_writes(two_process_run, tmp_path, one_thread):
     from xstilts.config import validate_config
-    from xstilts.pipeline import Pipeline
+    from xstilts.experiment import run as run_experiment
 
     cfg = dict(two_process_run["config"], output_dir=str(tmp_path / "single-runs"))
-    written = Pipeline(validate_config(cfg)).run()
+    written = run_experiment(validate_config(cfg)).written
     assert two_process_run["pipeline_written"] == sorted(written)
     got, want = _files(Path(two_process_run["config"]["output_dir"])), _files(tmp_path / "single-runs")
     assert sorted(got) == sorted(want)  # the same files, each once, no work folder left behind

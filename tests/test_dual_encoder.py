@@ -201,7 +201,7 @@ def _toy_lareqa(root, rng):
 
 def test_pipeline_finetunes_lareqa_and_beats_zero_shot(tmp_path, tiny_dual, one_thread):
     from xstilts.config import validate_config
-    from xstilts.pipeline import Pipeline, phase_keys
+    from xstilts.experiment import phase_keys, run as run_experiment
 
     data = _toy_lareqa(tmp_path / "lareqa", random.Random(0))
 
@@ -212,7 +212,7 @@ def test_pipeline_finetunes_lareqa_and_beats_zero_shot(tmp_path, tiny_dual, one_
             "target": {"tasks": [{"task": "lareqa", "data_dir": str(data), "languages": ["en", "de"],
                                   "options": options, **entry}]},
             "evaluation": {"retrieval_layer": "last"}})
-        Pipeline(cfg).run()
+        run_experiment(cfg)
         out = []
         for seed in seeds:
             phase = tmp_path / "runs" / name / f"baseline-seed{seed}" / "phases" / "target-lareqa"
@@ -242,7 +242,7 @@ def test_pipeline_finetunes_lareqa_and_beats_zero_shot(tmp_path, tiny_dual, one_
 def test_pipeline_checks_the_training_files_before_any_phase(tmp_path, tiny_model):
     from xstilts.config import validate_config
     from xstilts.errors import MissingDataError
-    from xstilts.pipeline import Pipeline
+    from xstilts.experiment import run as run_experiment
 
     data = _toy_lareqa(tmp_path / "lareqa", random.Random(0))
     base = {"name": "x", "output_dir": str(tmp_path / "runs"), "seeds": [1], "with_baseline": False, "device": "cpu",
@@ -250,10 +250,10 @@ def test_pipeline_checks_the_training_files_before_any_phase(tmp_path, tiny_mode
     # LAReQA selects on SQuAD dev by default (XTREME-R), which the toy folder lacks
     cfg = validate_config({**base, "target": {"tasks": [{"task": "lareqa", "data_dir": str(data)}]}})
     with pytest.raises(MissingDataError, match="dev-v1.1.json.*selection: last"):
-        Pipeline(cfg).run()
+        run_experiment(cfg)
     (data / "squad" / "train-v1.1.json").unlink()
     cfg = validate_config({**base, "target": {"tasks": [{"task": "lareqa", "data_dir": str(data),
                                                          "options": {"selection": "last"}}]}})
     with pytest.raises(MissingDataError, match="train-v1.1.json.*finetune: false"):
-        Pipeline(cfg).run()
+        run_experiment(cfg)
     assert not (tmp_path / "runs" / "phases").exists()

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from fixtures import write_pawsx
 from xstilts.cli import app
 from xstilts.config import validate_config
-from xstilts.pipeline import Pipeline
+from xstilts.experiment import run as run_experiment
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def run_dir(tmp_path_factory, tiny_model):
                          "batch_size": 16, "lr": 1e-3},
         "target": {"tasks": [{"task": "pawsx", "data_dir": str(pawsx), "languages": ["en", "de"]}], "max_steps": 6,
                    "batch_size": 16, "lr": 1e-3}})
-    Pipeline(cfg).run()
+    run_experiment(cfg)
     return tmp / "runs" / "ex" / "stilts-seed1", pawsx
 
 

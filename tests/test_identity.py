@@ -104,7 +104,7 @@ def test_a_hub_model_offline_is_the_hf_cache_snapshot_and_its_commit_is_in_the_p
                                                                                         monkeypatch):
     from xstilts.config import validate_config
     from xstilts.models.backbone import model_source
-    from xstilts.pipeline import phase_keys
+    from xstilts.experiment.keys import phase_keys
 
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
@@ -127,7 +127,7 @@ def test_a_hub_model_offline_is_the_hf_cache_snapshot_and_its_commit_is_in_the_p
 def test_a_new_commit_of_hub_data_is_a_new_phase(monkeypatch, tiny_model):
     from xstilts.models import backbone as modeling
     from xstilts.config import validate_config
-    from xstilts.pipeline import phase_keys
+    from xstilts.experiment.keys import phase_keys
 
     commit = {"value": "1" * 40}
     real = modeling.hub_commit
@@ -145,7 +145,7 @@ def test_a_new_commit_of_hub_data_is_a_new_phase(monkeypatch, tiny_model):
 
 def test_a_local_model_is_named_by_its_content(tiny_model, tmp_path):
     from xstilts.config import validate_config
-    from xstilts.pipeline import model_identity
+    from xstilts.experiment.keys import model_identity
 
     moved = shutil.copytree(tiny_model, tmp_path / "elsewhere")
     ident = [model_identity(validate_config({"model": {"name_or_path": str(p)}})) for p in (tiny_model, moved)]
@@ -188,7 +188,7 @@ def test_no_study_names_the_hub_id_for_the_rebuild():
 
 def test_the_family_and_adapters_are_part_of_the_model_identity(tiny_model):
     from xstilts.config import validate_config
-    from xstilts.pipeline import phase_keys
+    from xstilts.experiment.keys import phase_keys
 
     def keys(**model):
         return phase_keys(validate_config({"model": {"name_or_path": str(tiny_model), **model},

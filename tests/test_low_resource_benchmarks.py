@@ -139,13 +139,13 @@ def test_bitext_scores_both_directions_and_their_mean():
 # ----------------------------------------------------------------------------------------------- end to end
 @pytest.mark.parametrize("task", NEW)
 def test_example_config_runs(data, tmp_path, monkeypatch, one_thread, task):
-    from xstilts.pipeline import Pipeline
+    from xstilts.experiment import run as run_experiment
 
     root, _ = data
     monkeypatch.chdir(root)
     out = tmp_path / "runs"
     config = REPO / "configs" / "tasks" / f"{task}.yaml"
-    Pipeline(load_config(config, [f"output_dir={out}"])).run()
+    run_experiment(load_config(config, [f"output_dir={out}"]))
     h = headline(config, out)
     assert h["task"] == task and h["languages"] == 3 and h["metric"] == get_task(task).metric
     assert 0.0 <= h["score"] <= 100.0

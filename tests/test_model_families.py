@@ -13,10 +13,10 @@ from xstilts.checkpoint import load_heads
 from xstilts.config import LoraConfig, ModelConfig, TrainConfig, validate_config
 from xstilts.models.backbone import build_backbone, load_encoder, load_tokenizer, save_backbone
 from xstilts.tasks import get_family, get_task
-from xstilts.tasks.families.classification import PairExample
-from xstilts.tasks.families.multiple_choice import MCExample
-from xstilts.tasks.families.qa import QAExample
-from xstilts.tasks.families.tagging import TaggedExample
+from xstilts.tasks.classification import PairExample
+from xstilts.tasks.multiple_choice import MCExample
+from xstilts.tasks.qa import QAExample
+from xstilts.tasks.tagging import TaggedExample
 from xstilts.train import MultiTaskModel, TaskData, predict, train
 
 FAMILIES = ["bert", "xlm-roberta", "deberta-v2", "llama", "bloom", "bilstm"]
@@ -172,7 +172,7 @@ def test_lora_trains_only_adapters_and_merge_is_exact(kind, checkpoints, tmp_pat
                                            ("bloom", "stack"), ("bilstm", None)])
 def test_intermediate_to_target_handoff(kind, handoff, checkpoints, tmp_path, monkeypatch):
     import xstilts.models.backbone as modeling
-    from xstilts.pipeline import Pipeline
+    from xstilts.experiment import run as run_experiment
 
     pawsx = write_pawsx(tmp_path / "pawsx", langs=("en", "de"), n_train=64, n_test=16)
     model = {"name_or_path": str(checkpoints[kind]), "max_length": 32}
@@ -192,7 +192,7 @@ def test_intermediate_to_target_handoff(kind, handoff, checkpoints, tmp_path, mo
     loaded = []
     real = modeling.load_encoder
     monkeypatch.setattr(modeling, "load_encoder", lambda p, *a, **k: loaded.append(str(p)) or real(p, *a, **k))
-    Pipeline(cfg).run()
+    run_experiment(cfg)
     enc_dir = next((tmp_path / "runs" / "phases").glob("intermediate-*")) / "checkpoint" / "encoder"
     assert str(enc_dir) in loaded or any(str(enc_dir) in p for p in loaded)  # target phase started from it
     heads, desc = load_heads(enc_dir.parent)  # safetensors + JSON, no pickle

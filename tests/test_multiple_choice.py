@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import xstilts.pipeline as pl
+from xstilts.experiment import run as run_experiment, training
 
 from fixtures import WORDS
 from xstilts.config import TaskSpec, TrainConfig, validate_config
@@ -496,10 +496,10 @@ def test_pipeline_commonsenseqa_then_xcopa(tmp_path, tiny_model, monkeypatch, on
         "target": {"tasks": [target], "max_steps": 15, "lr": 1e-3, "batch_size": 16, "log_every": 5},
     })
     sizes = {}
-    real_train = pl.train
-    monkeypatch.setattr(pl, "train", lambda model, datas, *a, **k: sizes.update({d.label: d.size for d in datas})
+    real_train = training.train
+    monkeypatch.setattr(training, "train", lambda model, datas, *a, **k: sizes.update({d.label: d.size for d in datas})
                         or real_train(model, datas, *a, **k))
-    pl.Pipeline(cfg).run()
+    run_experiment(cfg)
     # the training sets the phases used: SIQa + COPA by default for xcopa, COPA alone with train_on: copa
     assert sizes == {"commonsenseqa": 120, "xcopa": n_train}
     run = json.loads((tmp_path / "runs" / "mc" / "stilts-seed3" / "run.json").read_text())

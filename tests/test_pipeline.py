@@ -6,7 +6,7 @@ import pytest
 
 from fixtures import write_pawsx, write_tatoeba
 from xstilts.config import validate_config
-from xstilts.pipeline import Pipeline, evaluate_only
+from xstilts.experiment import evaluate_only, run as run_experiment
 
 
 @pytest.fixture
@@ -33,13 +33,13 @@ def experiment(tmp_path, tiny_model):
 
 def test_three_phases_write_everything_and_rerun_skips(experiment, tmp_path, monkeypatch):
     import xstilts.models.backbone as modeling
-    import xstilts.pipeline as pl
+    from xstilts.experiment import phases as experiment_phases, training
 
     loaded_from = []
     real_load = modeling.load_encoder
     monkeypatch.setattr(modeling, "load_encoder",
                         lambda path, *a, **k: loaded_from.append(str(path)) or real_load(path, *a, **k))
-    written = Pipeline(validate_config(experiment)).run()
+    written = run_experiment(validate_config(experiment)).written
     runs = tmp_path / "runs"
     assert set(written) == {"stilts", "baseline", "comparison"}
 
@@ -78,41 +78,43 @@ def test_three_phases_write_everything_and_rerun_skips(experiment, tmp_path, mon
     assert "| de |" in (runs / "t" / "comparison" / "comparison.md").read_text()
 
     # a re-run finds every finished phase and trains nothing
-    monkeypatch.setattr(pl, "train", lambda *a, **k: pytest.fail("a finished phase was run again"))
-    monkeypatch.setattr(pl, "build_backbone", lambda *a, **k: pytest.fail("a model was loaded for a finished phase"))
-    Pipeline(validate_config(experiment)).run()
+    monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("a finished phase was run again"))
+    for module in (training, experiment_phases):
+        monkeypatch.setattr(module, "build_backbone",
+                            lambda *a, **k: pytest.fail("a model was loaded for a finished phase"))
+    run_experiment(validate_config(experiment))
     # a changed target setting re-runs only the target phases
     experiment["target"]["lr"] = 5e-4
     with pytest.raises(pytest.fail.Exception, match="run again|loaded"):
-        Pipeline(validate_config(experiment)).run()
+        run_experiment(validate_config(experiment))
 
 
 def test_killed_phase_leaves_no_result_and_rerun_resumes(experiment, tmp_path, monkeypatch):
-    import xstilts.pipeline as pl
+    from xstilts.experiment import phases as experiment_phases, training
 
     experiment["target"]["tasks"] = experiment["target"]["tasks"][:1]
     experiment["with_baseline"] = False
-    real_eval = pl.Pipeline._evaluate
+    real_eval = experiment_phases.score_language
     calls = {"n": 0}
 
-    def eval_then_die(self, *a, **k):
+    def eval_then_die(*a, **k):
         calls["n"] += 1
         if calls["n"] == 3:  # intermediate dev, target en, then die during target de
             raise KeyboardInterrupt("killed")
-        return real_eval(self, *a, **k)
+        return real_eval(*a, **k)
 
-    monkeypatch.setattr(pl.Pipeline, "_evaluate", eval_then_die)
+    monkeypatch.setattr(experiment_phases, "score_language", eval_then_die)
     with pytest.raises(KeyboardInterrupt):
-        Pipeline(validate_config(experiment)).run()
+        run_experiment(validate_config(experiment))
     phases = tmp_path / "runs" / "phases"
     finished = sorted(p.name.split("-")[0] for p in phases.iterdir() if not p.name.startswith("."))
     assert finished == ["intermediate"]  # the target phase left no result
     partial = [p for p in phases.iterdir() if p.name.startswith(".")]
     assert len(partial) == 1 and not (partial[0] / "metrics.json").exists()
     assert list((partial[0] / "train_state").glob("step-*"))  # only its resumable training state
-    monkeypatch.setattr(pl.Pipeline, "_evaluate", real_eval)
-    monkeypatch.setattr(pl, "train", _no_retrain(pl.train))
-    Pipeline(validate_config(experiment)).run()
+    monkeypatch.setattr(experiment_phases, "score_language", real_eval)
+    monkeypatch.setattr(training, "train", _no_retrain(training.train))
+    run_experiment(validate_config(experiment))
     target = tmp_path / "runs" / "t" / "stilts-seed1" / "phases" / "target-pawsx"
     m = json.loads((target / "metrics.json").read_text())
     assert m["train"]["resumed_from"].endswith("step-00000013")
@@ -137,7 +139,7 @@ def test_interrupted_training_resumes_to_identical_metrics(experiment, tmp_path,
     experiment["target"]["epochs"] = 2
     experiment["target"]["checkpoint_every"] = 5
     full = dict(experiment, output_dir=str(tmp_path / "full"))
-    Pipeline(validate_config(full)).run()
+    run_experiment(validate_config(full))
     want = json.loads(next((tmp_path / "full" / "phases").glob("target-*/metrics.json")).read_text())
 
     real_step = torch.optim.AdamW.step
@@ -151,10 +153,10 @@ def test_interrupted_training_resumes_to_identical_metrics(experiment, tmp_path,
 
     monkeypatch.setattr(torch.optim.AdamW, "step", step_then_stop)
     with pytest.raises(tr.Preempted, match="step 12/26"):
-        Pipeline(validate_config(experiment)).run()
+        run_experiment(validate_config(experiment))
     tr.STOP["requested"] = False
     monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
-    Pipeline(validate_config(experiment)).run()
+    run_experiment(validate_config(experiment))
     got = json.loads(next((tmp_path / "runs" / "phases").glob("target-*/metrics.json")).read_text())
     assert got["train"]["resumed_from"].endswith("step-00000012")
     assert got["train"]["loss_curve"] == want["train"]["loss_curve"]
@@ -185,7 +187,7 @@ def test_corrupt_latest_checkpoint_falls_back_to_previous(experiment, tmp_path):
 
 def test_eval_only_scores_raw_encoder(experiment, tmp_path):
     experiment["target"]["tasks"] = experiment["target"]["tasks"][1:]
-    written = evaluate_only(validate_config(experiment))
+    written = evaluate_only(validate_config(experiment)).written
     res = json.loads((tmp_path / "runs" / "t" / "baseline" / "results.json").read_text())
     assert res["tasks"]["tatoeba"]["average"]["mean"] == 100.0 and "baseline" in written
 
@@ -198,13 +200,13 @@ def test_eval_only_refuses_tasks_that_need_training(experiment):
 
 
 def test_missing_data_fails_before_loading_a_model(experiment, tmp_path, monkeypatch):
-    import xstilts.pipeline as pl
+    from xstilts.experiment import training
     from xstilts.errors import MissingDataError
 
-    monkeypatch.setattr(pl, "build_backbone", lambda *a, **k: pytest.fail("model loaded before the data check"))
+    monkeypatch.setattr(training, "build_backbone", lambda *a, **k: pytest.fail("model loaded before the data check"))
     experiment["target"]["tasks"][0]["data_dir"] = str(tmp_path / "nowhere")
     with pytest.raises(MissingDataError, match="nowhere"):
-        Pipeline(validate_config(experiment)).run()
+        run_experiment(validate_config(experiment))
 
 
 def test_atomic_writes_get_normal_file_permissions(tmp_path):
@@ -229,6 +231,6 @@ def test_short_disk_fails_before_training_and_writes_no_result(experiment, tmp_p
     monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**12, 10**12 - 1000, 1000))
     experiment["intermediate"]["tasks"] = []
     with pytest.raises(XstiltsError, match=r"GiB free, but the training checkpoints of this phase need about"):
-        Pipeline(validate_config(experiment)).run()
+        run_experiment(validate_config(experiment))
     runs = tmp_path / "runs"
     assert not list(runs.rglob("metrics.json")) and not list(runs.rglob("run.json"))

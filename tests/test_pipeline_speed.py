@@ -10,7 +10,7 @@ import pytest
 
 from fixtures import write_pawsx
 from xstilts.config import validate_config
-from xstilts.pipeline import Pipeline
+from xstilts.experiment import run as run_experiment
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -31,18 +31,18 @@ def _target(root):
 
 
 def test_one_pass_evaluation_equals_language_by_language(experiment, tmp_path, monkeypatch):
-    import xstilts.pipeline as pl
+    from xstilts.experiment import phases
     from xstilts import train as tr
 
     calls = []
-    real = pl.eval_all_languages
+    real = phases.eval_all_languages
 
     def spy(model, datas, **kw):
         calls.append([d.size for d in datas])
         return real(model, datas, **kw)
 
-    monkeypatch.setattr(pl, "eval_all_languages", spy)
-    Pipeline(validate_config(experiment)).run()
+    monkeypatch.setattr(phases, "eval_all_languages", spy)
+    run_experiment(validate_config(experiment))
     # English dev for model selection (during training), then dev and test: each split's languages in one call
     assert calls == [[30], [30, 30, 30], [30, 30, 30]]
     together, preds_together = _target(tmp_path / "runs")
@@ -51,8 +51,8 @@ def test_one_pass_evaluation_equals_language_by_language(experiment, tmp_path, m
         return [tr.predict(model, d, batch_size=3, accelerator=kw["accelerator"], pad_id=kw["pad_id"])
                 for d in datas]
 
-    monkeypatch.setattr(pl, "eval_all_languages", per_language)
-    Pipeline(validate_config(dict(experiment, output_dir=str(tmp_path / "alone")))).run()
+    monkeypatch.setattr(phases, "eval_all_languages", per_language)
+    run_experiment(validate_config(dict(experiment, output_dir=str(tmp_path / "alone"))))
     alone, preds_alone = _target(tmp_path / "alone")
     assert together["languages"] == alone["languages"] and together["average"] == alone["average"]
     assert together["splits"] == alone["splits"]
@@ -68,7 +68,7 @@ def test_features_are_tokenized_once_for_all_runs(experiment, tmp_path, monkeypa
     real = fam.featurize
     calls = []
     monkeypatch.setattr(fam, "featurize", lambda self, *a, **k: calls.append(len(a[1])) or real(self, *a, **k))
-    Pipeline(validate_config(experiment)).run()
+    run_experiment(validate_config(experiment))
     assert sorted(calls) == [30] * 6 + [64]  # train (en), dev and test (3 languages; selection shares en dev)
     cached = sorted((cache_dir() / "features").glob("*.safetensors"))
     assert len(cached) == 7
@@ -78,12 +78,12 @@ def test_features_are_tokenized_once_for_all_runs(experiment, tmp_path, monkeypa
     monkeypatch.setattr(fam, "featurize", lambda *a, **k: pytest.fail("tokenized again"))
     other = dict(experiment, output_dir=str(tmp_path / "other"), seeds=[1, 2])
     other["target"] = dict(experiment["target"], lr=5e-4)
-    Pipeline(validate_config(other)).run()
+    run_experiment(validate_config(other))
     assert sorted((cache_dir() / "features").glob("*.safetensors")) == cached
     # a changed max length is another cache entry
     monkeypatch.setattr(fam, "featurize", lambda self, *a, **k: calls.append(len(a[1])) or real(self, *a, **k))
     longer = dict(other, model=dict(experiment["model"], max_length=24), seeds=[1])
     calls.clear()
-    Pipeline(validate_config(longer)).run()
+    run_experiment(validate_config(longer))
     assert sorted(calls) == [30] * 6 + [64]
     assert len(list((cache_dir() / "features").glob("*.safetensors"))) == 14

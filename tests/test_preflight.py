@@ -87,7 +87,7 @@ def _files_of(spec_dict: dict, split: str) -> list[Path]:
 @pytest.mark.parametrize("task,role,split", PARAMS, ids=[f"{t}-{s}" for t, _, s in PARAMS])
 def test_a_bad_file_fails_before_training_with_nothing_stored(task, role, split, example_data, tmp_path,
                                                              monkeypatch):
-    from xstilts import pipeline
+    from xstilts.experiment import run as run_experiment, training
     from xstilts.config import validate_config
     from xstilts.loading import clear_cache
     from xstilts.provision.examples import task_depends
@@ -108,11 +108,11 @@ def test_a_bad_file_fails_before_training_with_nothing_stored(task, role, split,
     def no_training(*a, **k):
         raise AssertionError("trained before the defect was found")
 
-    monkeypatch.setattr(pipeline, "train", no_training)
+    monkeypatch.setattr(training, "train", no_training)
     clear_cache()
     cfg = validate_config(raw)
     with pytest.raises(XstiltsError) as e:
-        pipeline.Pipeline(cfg).run()
+        run_experiment(cfg)
     assert str(files[-1]) in str(e.value) and "UTF-8" in str(e.value), str(e.value)
     assert "\n" not in str(e.value)
     store = tmp_path / "out" / "phases"
@@ -122,7 +122,7 @@ def test_a_bad_file_fails_before_training_with_nothing_stored(task, role, split,
 
 def test_the_phases_reuse_what_the_checks_read(example_data, tmp_path, monkeypatch):
     """The phases reuse the examples the checks parsed: no data file is opened after the checks."""
-    from xstilts import pipeline
+    from xstilts.experiment import run as run_experiment, runner
     from xstilts.config import validate_config
     from xstilts.loading import clear_cache
     from xstilts.tasks import base
@@ -143,15 +143,15 @@ def test_the_phases_reuse_what_the_checks_read(example_data, tmp_path, monkeypat
     clear_cache()
     cfg = validate_config(raw)
     checked = []
-    real_check = pipeline.check_inputs
+    real_check = runner.check_inputs
 
     def check(*a, **k):
         real_check(*a, **k)
         checked.extend(opened)
         opened.clear()
 
-    monkeypatch.setattr(pipeline, "check_inputs", check)
-    pipeline.Pipeline(cfg).run()
+    monkeypatch.setattr(runner, "check_inputs", check)
+    run_experiment(cfg)
     assert {p.relative_to(data).parts[0] for p in checked} == {"mnli", "xnli", "tatoeba"}
     assert opened == []
 
@@ -167,11 +167,11 @@ def _pawsx_config(tmp_path: Path, model: Path) -> tuple[dict, Path]:
 
 
 def test_a_late_failure_leaves_a_resumable_folder_or_nothing(tiny_model, tmp_path, monkeypatch, one_thread):
-    from xstilts import pipeline
+    from xstilts.experiment import phases, run as run_experiment, training
     from xstilts.config import validate_config
     from xstilts.gc import scan
     from xstilts.loading import clear_cache
-    from xstilts.preflight import WORK_LOCK, WORK_RECORD
+    from xstilts.experiment.preflight import WORK_LOCK, WORK_RECORD
 
     raw, data = _pawsx_config(tmp_path, tiny_model)
     cfg = validate_config(raw)
@@ -181,9 +181,9 @@ def test_a_late_failure_leaves_a_resumable_folder_or_nothing(tiny_model, tmp_pat
         raise OSError(28, "No space left on device")
 
     with monkeypatch.context() as m:
-        m.setattr(pipeline.Pipeline, "_evaluate_languages", disk_full)
+        m.setattr(phases, "evaluate_languages", disk_full)
         with pytest.raises(OSError):
-            pipeline.Pipeline(cfg).run()
+            run_experiment(cfg)
     work = [p for p in store.iterdir() if p.name.endswith(".partial")]
     assert len(work) == 1 and (work[0] / "train_state").is_dir() and (work[0] / WORK_RECORD).is_file()
     items = scan(store)
@@ -194,8 +194,8 @@ def test_a_late_failure_leaves_a_resumable_folder_or_nothing(tiny_model, tmp_pat
         raise AssertionError("trained again instead of resuming")
 
     clear_cache()
-    monkeypatch.setattr(pipeline, "train", lambda *a, **k: _resume_only(no_training, *a, **k))
-    pipeline.Pipeline(cfg).run()
+    monkeypatch.setattr(training, "train", lambda *a, **k: _resume_only(no_training, *a, **k))
+    run_experiment(cfg)
     assert sorted(p.name for p in store.iterdir()) == [work[0].name.removeprefix(".").removesuffix(".partial")]
     done = store / work[0].name.removeprefix(".").removesuffix(".partial")
     assert not (done / WORK_RECORD).exists() and not (done / WORK_LOCK).exists()
@@ -212,7 +212,7 @@ def _resume_only(fail, model, datas, hp, **kw):
 
 
 def test_gc_removes_what_no_input_can_resume(tiny_model, tmp_path, monkeypatch, one_thread):
-    from xstilts import pipeline
+    from xstilts.experiment import phases, run as run_experiment
     from xstilts.cli import app
     from xstilts.config import validate_config
     from xstilts.loading import clear_cache
@@ -225,9 +225,9 @@ def test_gc_removes_what_no_input_can_resume(tiny_model, tmp_path, monkeypatch, 
     def disk_full(*a, **k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(pipeline.Pipeline, "_evaluate_languages", disk_full)
+    monkeypatch.setattr(phases, "evaluate_languages", disk_full)
     with pytest.raises(OSError):
-        pipeline.Pipeline(cfg).run()
+        run_experiment(cfg)
     (work,) = [p for p in store.iterdir() if p.name.endswith(".partial")]
     # leftovers of other kinds: a killed retrieval evaluation, a folder without checkpoint, a stale lock
     temp = store / ".eval-tatoeba-0123456789ab.x1y2z3.partial"
@@ -259,7 +259,7 @@ def test_gc_removes_what_no_input_can_resume(tiny_model, tmp_path, monkeypatch, 
 
 def test_gc_keeps_a_folder_in_use(tmp_path):
     from xstilts.gc import scan
-    from xstilts.preflight import hold_work_dir
+    from xstilts.experiment.preflight import hold_work_dir
 
     work = tmp_path / ".target-xnli-0123456789ab.partial"
     with hold_work_dir(work, {"config": {}, "seed": 1}):

@@ -9,7 +9,7 @@ import torch
 from fixtures import write_pawsx
 from xstilts.config import resolve_settings, validate_config
 from xstilts.errors import ConfigError
-from xstilts.pipeline import Pipeline, phase_keys
+from xstilts.experiment import phase_keys, run as run_experiment
 from xstilts.tasks import get_task
 
 
@@ -117,15 +117,15 @@ def _phase(runs, prefix):
 
 
 def test_targets_of_different_lengths_share_one_intermediate_phase(toy, tmp_path, monkeypatch):
-    import xstilts.pipeline as pl
+    from xstilts.experiment import training
 
     spec = toy["target"]["tasks"][0]
     toy["target"]["tasks"] = [spec, {**spec, "name": "pawsx-long", "max_length": 48}]
     trained = []
-    real_train = pl.train
-    monkeypatch.setattr(pl, "train", lambda model, datas, *a, **k: trained.append(datas[0].label)
+    real_train = training.train
+    monkeypatch.setattr(training, "train", lambda model, datas, *a, **k: trained.append(datas[0].label)
                         or real_train(model, datas, *a, **k))
-    Pipeline(validate_config(toy)).run()
+    run_experiment(validate_config(toy))
     assert trained == ["kjv-web-paraphrase", "pawsx", "pawsx-long"]
     runs = tmp_path / "runs"
     inter = _phase(runs, "intermediate-")
@@ -133,7 +133,7 @@ def test_targets_of_different_lengths_share_one_intermediate_phase(toy, tmp_path
     toy["target"]["tasks"] = [{**spec, "max_length": 40}]
     toy["target"]["lr"] = 2e-3
     trained.clear()
-    Pipeline(validate_config(toy)).run()
+    run_experiment(validate_config(toy))
     assert trained == ["pawsx"] and _phase(runs, "intermediate-") == inter
     short = json.loads((runs / "phases" / sorted(p.name for p in (runs / "phases").iterdir()
                                                  if p.name.startswith("target-pawsx-"))[0] / "metrics.json")
@@ -164,7 +164,7 @@ def _scripted_scores(monkeypatch, scores):
 def test_en_dev_selection_keeps_the_best_step_and_records_dev_and_test(toy, tmp_path, monkeypatch):
     # the intermediate phase evaluates at steps 3 and 6; the target at 2, 4, 6, 8: the target's best is step 4
     snapshots = _scripted_scores(monkeypatch, [50.0, 60.0] + [70.0, 90.0, 80.0, 85.0])
-    Pipeline(validate_config(toy)).run()
+    run_experiment(validate_config(toy))
     runs = tmp_path / "runs"
     target = _phase(runs, "target-pawsx-")
     m = json.loads((target / "metrics.json").read_text())
@@ -194,7 +194,7 @@ def test_en_dev_selection_keeps_the_best_step_and_records_dev_and_test(toy, tmp_
 def test_patience_stops_early_and_selection_last_keeps_the_final_step(toy, tmp_path, monkeypatch):
     toy["target"].update(patience=2, eval_every=1)
     _scripted_scores(monkeypatch, [50.0, 60.0] + [70.0, 75.0, 74.0, 75.0])
-    Pipeline(validate_config(toy)).run()
+    run_experiment(validate_config(toy))
     runs = tmp_path / "runs"
     sel = json.loads((_phase(runs, "target-pawsx-") / "metrics.json").read_text())["selection"]
     assert sel["stopped_early"] and sel["steps_trained"] == 4 and sel["selected_step"] == 2
@@ -204,22 +204,22 @@ def test_patience_stops_early_and_selection_last_keeps_the_final_step(toy, tmp_p
     toy["target"]["selection"] = "last"
     monkeypatch.undo()
     _scripted_scores(monkeypatch, [50.0, 60.0])  # the intermediate phase's; `last` evaluates nothing
-    Pipeline(validate_config(toy)).run()
+    run_experiment(validate_config(toy))
     sel = json.loads((_phase(tmp_path / "runs-last", "target-pawsx-") / "metrics.json").read_text())["selection"]
     assert sel["mode"] == "last" and sel["selected_step"] == sel["steps_trained"] == 8 and sel["curve"] == []
 
 
 def test_bad_dev_file_fails_before_training(toy, tmp_path, monkeypatch):
-    import xstilts.pipeline as pl
+    from xstilts.experiment import training
 
     pawsx = tmp_path / "pawsx"
     (pawsx / "de" / "dev_2k.tsv").write_text("id\tsentence1\tsentence2\tlabel\n1\ta\tb\n")
-    monkeypatch.setattr(pl, "train", lambda *a, **k: pytest.fail("trained before reading the dev files"))
+    monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("trained before reading the dev files"))
     toy["intermediate"]["tasks"] = []
     from xstilts.errors import DataFormatError
 
     with pytest.raises(DataFormatError, match=r"dev_2k\.tsv:2"):
-        Pipeline(validate_config(toy)).run()
+        run_experiment(validate_config(toy))
 
 
 def test_the_baseline_keeps_resolving_protocol_defaults():
@@ -274,7 +274,7 @@ def test_a_resume_right_after_the_best_evaluation_keeps_its_weights(toy, tmp_pat
     toy["target"].update(max_steps=6, eval_every=2, checkpoint_every=2, patience=None)
     scores = [80.0, 70.0, 60.0]  # evaluations at steps 2, 4, 6: the best is step 2
     _scripted_scores(monkeypatch, list(scores))
-    Pipeline(validate_config(toy)).run()
+    run_experiment(validate_config(toy))
     ref = json.loads((_phase(tmp_path / "runs", "target-pawsx-") / "metrics.json").read_text())
     assert ref["selection"]["selected_step"] == 2
 
@@ -297,13 +297,13 @@ def test_a_resume_right_after_the_best_evaluation_keeps_its_weights(toy, tmp_pat
             k["progress"] = progress
         return real_train(*a, **k)
 
-    import xstilts.pipeline as pl
+    from xstilts.experiment import training
 
-    monkeypatch.setattr(pl, "train", stop_after_step_2)
+    monkeypatch.setattr(training, "train", stop_after_step_2)
     with pytest.raises(tr.Preempted):
-        Pipeline(validate_config(toy)).run()
+        run_experiment(validate_config(toy))
     tr.STOP["requested"] = False
-    Pipeline(validate_config(toy)).run()
+    run_experiment(validate_config(toy))
     got = json.loads((_phase(tmp_path / "runs2", "target-pawsx-") / "metrics.json").read_text())
     assert got["selection"]["selected_step"] == 2 and got["selection"]["curve"] == ref["selection"]["curve"]
     assert got["splits"] == ref["splits"]  # the step-2 weights, evaluated: identical scores

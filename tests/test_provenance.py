@@ -27,7 +27,7 @@ def test_run_and_phase_provenance(tiny_model, tmp_path, one_thread):
     from fixtures import write_pawsx, write_tatoeba
 
     from xstilts.config import validate_config
-    from xstilts.pipeline import Pipeline
+    from xstilts.experiment import run as run_experiment
 
     pawsx = write_pawsx(tmp_path / "pawsx", langs=("en", "de"), n_train=24, n_test=8)
     tatoeba = write_tatoeba(tmp_path / "tatoeba", {"deu": (["alpha beta", "red cat"], ["alpha beta", "red cat"])})
@@ -37,7 +37,7 @@ def test_run_and_phase_provenance(tiny_model, tmp_path, one_thread):
         "target": {"tasks": [{"task": "pawsx", "data_dir": str(pawsx), "languages": ["en", "de"]},
                              {"task": "tatoeba", "data_dir": str(tatoeba), "languages": ["de"]}],
                    "max_steps": 2, "batch_size": 8, "selection": "last"}})
-    Pipeline(cfg).run()
+    run_experiment(cfg)
     run = read_json(tmp_path / "out" / "prov" / "baseline-seed1" / "run.json")
     _check(run["provenance"], tiny_model, {"pawsx", "tatoeba"})
     for phase in run["phases"]:
@@ -48,7 +48,7 @@ def test_run_and_phase_provenance(tiny_model, tmp_path, one_thread):
     assert names == {"en/train.tsv", "en/dev_2k.tsv", "en/test_2k.tsv", "de/dev_2k.tsv", "de/test_2k.tsv"}
 
     # a second run reuses every phase and records the same provenance
-    again = Pipeline(cfg).run()
+    again = run_experiment(cfg).written
     assert again
     run2 = read_json(tmp_path / "out" / "prov" / "baseline-seed1" / "run.json")
     assert run2["provenance"]["data"] == run["provenance"]["data"]
@@ -75,7 +75,7 @@ def test_file_digests_are_computed_once_per_file_version(tmp_path, monkeypatch):
 def test_hub_data_provenance_names_the_commits(monkeypatch):
     from xstilts.models import backbone as modeling
     from xstilts.config import TaskSpec
-    from xstilts.preflight import data_provenance
+    from xstilts.experiment.preflight import data_provenance
 
     monkeypatch.setattr(modeling, "hub_commit", lambda repo, rev=None, kind="model": ("f" * 40, "hub"))
     prov = data_provenance(TaskSpec(task="pawsx"))  # no local folder: the hub

@@ -401,7 +401,7 @@ def test_tiny_encoder_learns_toy_spans(tiny, tok, one_thread):
 def test_pipeline_squad_then_xquad(tmp_path, tiny, monkeypatch, one_thread):
     from xstilts.config import validate_config
     from xstilts.io import read_json
-    from xstilts.pipeline import Pipeline
+    from xstilts.experiment import run as run_experiment
 
     monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
     rng = random.Random(1)
@@ -421,7 +421,7 @@ def test_pipeline_squad_then_xquad(tmp_path, tiny, monkeypatch, one_thread):
                    "max_steps": 30, "lr": 3e-3, "batch_size": 16, "log_every": 10},
     })
     assert cfg.target.tasks[0].options["doc_stride"] == 16
-    Pipeline(cfg).run()
+    run_experiment(cfg)
     run = read_json(tmp_path / "runs" / "qa" / "stilts-seed3" / "run.json")
     m = run["tasks"]["xquad"]
     assert m["metric"] == "f1" and set(m["languages"]) == {"en", "de"}

@@ -91,7 +91,7 @@ def test_mixed_batches_mix_tasks_per_example(tiny_model):
 
 
 def test_mlm_and_translate_train_as_intermediate_phases(tiny_model, tmp_path):
-    from xstilts.pipeline import Pipeline
+    from xstilts.experiment import run as run_experiment
 
     text = tmp_path / "text"
     text.mkdir()
@@ -113,7 +113,7 @@ def test_mlm_and_translate_train_as_intermediate_phases(tiny_model, tmp_path):
         "target": {"tasks": [{"task": "pawsx", "data_dir": str(pawsx), "languages": ["en", "de"]}], "max_steps": 4,
                    "batch_size": 8},
     })
-    Pipeline(cfg).run()
+    run_experiment(cfg)
     m = json.loads(next((tmp_path / "runs" / "phases").glob("intermediate-*/metrics.json")).read_text())
     assert set(m["dev"]) == {"mlm", "pawsx-de"} and "de" in m["dev"]["pawsx-de"]
     curve = [v for _, v in m["train"]["loss_curve"]]

@@ -232,18 +232,18 @@ def test_local_study_failure_rerun_and_phase_reuse(tmp_path, tiny_model, data, m
     # nothing to do for finished cells; fixing the data runs only the failed cells, reusing the intermediate phase
     write_pawsx(broken, langs=("en", "de"), n_train=48, n_test=16, seed=1)
     ran.clear()
-    import xstilts.pipeline as pl
+    from xstilts.experiment import phases
 
-    real_inter = pl.Pipeline.intermediate_phase
+    real_inter = phases.intermediate
     built = []
 
-    def inter(self, cfg, start, seed):
+    def inter(ctx, start):
         before = set(_phase_dirs(study.store, "intermediate"))
-        out = real_inter(self, cfg, start, seed)
+        out = real_inter(ctx, start)
         built.append(set(_phase_dirs(study.store, "intermediate")) - before)
         return out
 
-    monkeypatch.setattr(pl.Pipeline, "intermediate_phase", inter)
+    monkeypatch.setattr(phases, "intermediate", inter)
     res = run_study(load_study(path), expand(load_study(path)), log=lambda m: None)
     assert sorted(ran) == sorted(failed) and res["skipped"] == 4
     assert built == [set()]  # the stilts cell found the intermediate checkpoint

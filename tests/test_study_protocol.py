@@ -72,7 +72,7 @@ def test_a_plain_run_then_a_study_of_the_same_cells_trains_nothing(tmp_path, tin
     from fixtures import write_pawsx, write_tatoeba
 
     from xstilts.config import validate_config
-    from xstilts.pipeline import Pipeline
+    from xstilts.experiment import run as run_experiment
     from xstilts.study.executors import run_study
 
     pawsx = write_pawsx(tmp_path / "pawsx", langs=("en", "de"), n_train=32, n_test=8)
@@ -94,7 +94,7 @@ def test_a_plain_run_then_a_study_of_the_same_cells_trains_nothing(tmp_path, tin
     plain = {**common, "name": "plain", "output_dir": str(out), "seeds": [1], "with_baseline": True,
              "intermediate": {**common["intermediate"], "tasks": inter},
              "target": {**common["target"], "tasks": targets}}
-    Pipeline(validate_config(plain)).run()
+    run_experiment(validate_config(plain))
     store = out / "phases"
     before = {p.name: (p / "metrics.json").stat().st_mtime_ns for p in store.iterdir() if not p.name.startswith(".")}
     assert {n.split("-")[0] for n in before} == {"intermediate", "target", "eval"}
@@ -109,13 +109,13 @@ def test_a_plain_run_then_a_study_of_the_same_cells_trains_nothing(tmp_path, tin
     # the plan names exactly the plain run's phase folders
     assert {p for c in cells for p in c.phases} == set(before)
 
-    import xstilts.pipeline as pl
+    from xstilts.experiment import phases
 
     def no(*a, **k):
         raise AssertionError("a phase was built again")
 
-    monkeypatch.setattr(pl.Pipeline, "_train", no)
-    monkeypatch.setattr(pl.Pipeline, "_evaluate_languages", no)
+    monkeypatch.setattr(phases, "fit", no)
+    monkeypatch.setattr(phases, "evaluate_languages", no)
     res = run_study(st, cells, log=lambda m: None)
     assert res["ran"] == 4 and all(r["status"] == "done" for r in res["results"]), res
     after = {p.name: (p / "metrics.json").stat().st_mtime_ns for p in store.iterdir() if not p.name.startswith(".")}

@@ -338,7 +338,7 @@ def _ccg_tag(w):
 
 def test_pipeline_ccg_then_panx(tmp_path, tiny_model, one_thread):
     from xstilts.config import validate_config
-    from xstilts.pipeline import Pipeline
+    from xstilts.experiment import run as run_experiment
 
     ccg = tmp_path / "ccg"
     rng = random.Random(3)
@@ -368,7 +368,7 @@ def test_pipeline_ccg_then_panx(tmp_path, tiny_model, one_thread):
         "target": {"tasks": [{"task": "panx", "data_dir": str(panx), "languages": ["en", "de"]}],
                    "epochs": 3, "lr": 2e-3, "batch_size": 16},
     })
-    Pipeline(cfg).run()
+    run_experiment(cfg)
     run = tmp_path / "runs" / "tag" / "stilts-seed1"
     inter = json.loads((run / "phases" / "intermediate" / "metrics.json").read_text())
     assert 0.0 <= inter["dev"]["ccg"]["en"]["accuracy"] < 100.0  # the unseen dev supertag is always wrong

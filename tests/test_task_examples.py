@@ -140,13 +140,13 @@ def test_examples_never_replace_folders_they_did_not_write(tmp_path):
 # ----------------------------------------------------------------------------------------------- end to end
 @pytest.mark.parametrize("task, floor", [("xquad", 50.0), ("panx", 50.0), ("xcopa", 60.0)])
 def test_config_runs_end_to_end(examples, tmp_path, monkeypatch, one_thread, task, floor):
-    from xstilts.pipeline import Pipeline
+    from xstilts.experiment import run as run_experiment
 
     root, _ = examples
     monkeypatch.chdir(root)  # the configs' paths are relative to the repository root
     out = tmp_path / "runs"
     cfg = load_config(CONFIGS / f"{task}.yaml", [f"output_dir={out}"])
-    Pipeline(cfg).run()
+    run_experiment(cfg)
     h = headline(CONFIGS / f"{task}.yaml", out)
     assert h["task"] == task and h["languages"] == len(task_languages()[task])
     assert h["metric"] == get_task(task).metric
@@ -190,12 +190,12 @@ def assert_reported_equals_official_scoring(runs: Path, tmp_path: Path, task: st
 
 @pytest.mark.parametrize("task", ["tatoeba", "bucc2018", "mewslix"])
 def test_retrieval_configs_export_their_labels(examples, tmp_path, monkeypatch, one_thread, task):
-    from xstilts.pipeline import Pipeline
+    from xstilts.experiment import run as run_experiment
 
     root, _ = examples
     monkeypatch.chdir(root)
     out = tmp_path / "runs"
-    Pipeline(load_config(CONFIGS / f"{task}.yaml", [f"output_dir={out}"])).run()
+    run_experiment(load_config(CONFIGS / f"{task}.yaml", [f"output_dir={out}"]))
     assert_reported_equals_official_scoring(out, tmp_path, task)
 
 

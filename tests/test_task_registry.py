@@ -92,7 +92,7 @@ def test_a_task_module_is_all_it_takes(toy_registered, tmp_path, tiny_model, one
 
     from xstilts.cli import app
     from xstilts.config import validate_config
-    from xstilts.pipeline import Pipeline
+    from xstilts.experiment import run as run_experiment
     from xstilts.provision.examples import write_examples
 
     written = write_examples(tmp_path / "data", ["toy-pairs"])
@@ -102,7 +102,7 @@ def test_a_task_module_is_all_it_takes(toy_registered, tmp_path, tiny_model, one
         "device": "cpu", "model": {"name_or_path": str(tiny_model), "max_length": 32},
         "target": {"tasks": [{"task": "toy-pairs", "data_dir": str(written["toy-pairs"]), "languages": ["en", "de"]}],
                    "max_steps": 40, "batch_size": 8, "lr": 5e-3, "warmup_ratio": 0.0}})
-    Pipeline(cfg).run()
+    run_experiment(cfg)
     run = tmp_path / "runs" / "toy" / "baseline-seed1"
     result = json.loads((run / "run.json").read_text())
     scores = result["tasks"]["toy-pairs"]

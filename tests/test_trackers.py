@@ -14,7 +14,7 @@ import pytest
 from fixtures import write_pawsx
 from xstilts.config import validate_config
 from xstilts.errors import XstiltsError
-from xstilts.pipeline import Pipeline
+from xstilts.experiment import run as run_experiment
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def _phases(runs: Path) -> dict[str, Path]:
 def test_training_writes_event_files_under_the_phase_logs(experiment, tmp_path, one_thread):
     if importlib.util.find_spec("tensorboard") is None:
         pytest.importorskip("tensorboardX")  # in the `test` extra
-    Pipeline(validate_config(experiment)).run()  # default trackers: auto = tensorboard, installed here
+    run_experiment(validate_config(experiment))  # default trackers: auto = tensorboard, installed here
     phases = _phases(tmp_path / "runs")
     assert set(phases) == {"intermediate", "target"}
     for kind, folder in phases.items():
@@ -88,17 +88,17 @@ def test_training_writes_event_files_under_the_phase_logs(experiment, tmp_path, 
 
 
 def test_trackers_do_not_change_phase_hashes(experiment, tmp_path, monkeypatch, one_thread):
-    import xstilts.pipeline as pl
+    from xstilts.experiment import training
 
     experiment["trackers"] = []
-    Pipeline(validate_config(experiment)).run()
+    run_experiment(validate_config(experiment))
     phases = _phases(tmp_path / "runs")
     assert not any((p / "logs").exists() for p in phases.values())  # off: nothing written
-    monkeypatch.setattr(pl, "train", lambda *a, **k: pytest.fail("a finished phase was run again"))
+    monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("a finished phase was run again"))
     for trackers in (["auto"], ["tensorboard"], "all"):
         experiment["trackers"] = trackers
         monkeypatch.setattr("xstilts.trackers._installed", lambda name: True)
-        Pipeline(validate_config(experiment)).run()
+        run_experiment(validate_config(experiment))
     assert _phases(tmp_path / "runs") == phases
 
 
@@ -115,17 +115,17 @@ def test_default_without_tensorboard_is_silent_and_a_named_missing_tracker_fails
                                            r"'xstilts\[tracking\]'\)"):
         resolve_trackers(["tensorboard"])
     experiment["intermediate"]["tasks"] = []
-    Pipeline(validate_config(experiment)).run()  # auto, nothing installed: trains without logs
+    run_experiment(validate_config(experiment))  # auto, nothing installed: trains without logs
     (target,) = _phases(tmp_path / "runs").values()
     assert (target / "metrics.json").is_file() and not (target / "logs").exists()
     # asked for by name: one line, before any model is loaded
-    import xstilts.pipeline as pl
+    from xstilts.experiment import training
 
-    monkeypatch.setattr(pl, "build_backbone", lambda *a, **k: pytest.fail("a model was loaded"))
+    monkeypatch.setattr(training, "build_backbone", lambda *a, **k: pytest.fail("a model was loaded"))
     experiment["trackers"] = ["wandb"]
     experiment["output_dir"] = str(tmp_path / "other")
     with pytest.raises(XstiltsError, match="trackers: wandb is not installed"):
-        Pipeline(validate_config(experiment)).run()
+        run_experiment(validate_config(experiment))
     import yaml
 
     cfg_file = tmp_path / "exp.yaml"

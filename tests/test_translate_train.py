@@ -72,14 +72,14 @@ def test_train_language_without_translate_train_data_is_a_config_error(task):
 
 
 def test_a_phase_records_the_language_it_trained_on(tmp_path, tiny_model, data):
-    from xstilts.pipeline import Pipeline
+    from xstilts.experiment import run as run_experiment
 
     cfg = validate_config({"name": "tt", "output_dir": str(tmp_path / "runs"), "with_baseline": False, "trackers": [],
                            "model": {"name_or_path": str(tiny_model), "max_length": 32},
                            "target": {"tasks": [{"task": "pawsx", "data_dir": str(data / "pawsx"),
                                                  "train_language": "de", "languages": ["en", "de"]}],
                                       "max_steps": 2, "batch_size": 8}})
-    Pipeline(cfg).run()
+    run_experiment(cfg)
     m = json.loads(next((tmp_path / "runs" / "phases").glob("target-pawsx-*/metrics.json")).read_text())
     assert m["train_language"] == "de" and m["selection"]["language"] == "de"
     assert m["train"]["task_examples"]["pawsx"] == 16  # the 16 German translated pairs, 2 steps of 8

@@ -333,7 +333,7 @@ def test_tatoeba_xtreme_r_languages_and_reader(tmp_path):
 # ----------------------------------------------------------------------------------------------------- pipeline
 def test_pipeline_runs_lareqa_and_mewslix_end_to_end(tmp_path, tiny_model):
     from xstilts.config import validate_config
-    from xstilts.pipeline import Pipeline
+    from xstilts.experiment import run as run_experiment
 
     paras = {
         "en": _para("alpha beta gamma. delta epsilon. cat dog bird.", [[0, 17], [18, 32], [33, 46]],
@@ -357,7 +357,7 @@ def test_pipeline_runs_lareqa_and_mewslix_end_to_end(tmp_path, tiny_model):
                               "options": {"finetune": False}}]},
         "evaluation": {"retrieval_layer": "last"},
     })
-    Pipeline(cfg).run()
+    run_experiment(cfg)
     run = tmp_path / "runs" / "xr" / "baseline-seed1"
     for task, n in (("lareqa", {"en": 3, "de": 3}), ("mewslix", {"en": 1, "de": 2})):
         phase = run / "phases" / f"target-{task}"
@@ -454,7 +454,7 @@ def test_read_mewslix_pairs_and_malformed(tmp_path):
 
 def test_finetune_settings_published_and_overrides(tmp_path):
     from xstilts.config import TaskSpec, validate_config
-    from xstilts.pipeline import retrieval_key, retrieval_settings
+    from xstilts.experiment.keys import retrieval_key, retrieval_settings
 
     fam = get_family("retrieval_ranking")
     lq = fam.finetune_settings(get_task("lareqa"), TaskSpec(task="lareqa"), "xlm-roberta-large")
@@ -509,7 +509,7 @@ def test_example_data_fine_tunes_mewslix_end_to_end(tmp_path, one_thread):
     """The example writer's Mewsli-X folder carries wikipedia_pairs-{train,dev}.jsonl and the LAReQA folder SQuAD;
     a fine-tuning run on them records the fine-tuning in metrics.json."""
     from xstilts.config import validate_config
-    from xstilts.pipeline import Pipeline
+    from xstilts.experiment import run as run_experiment
     from xstilts.provision.examples import write_examples, write_tiny_model
     from xstilts.tasks.lareqa import read_lareqa_pairs
     from xstilts.tasks.mewslix import read_mewslix_pairs
@@ -526,7 +526,7 @@ def test_example_data_fine_tunes_mewslix_end_to_end(tmp_path, one_thread):
         "target": {"tasks": [{"task": "mewslix", "data_dir": str(written["mewslix"]), "languages": ["en", "de"],
                               "max_steps": 3, "options": {"selection": "dev-loss", "eval_every": 2,
                                                           "dev_examples": 8}}]}})
-    Pipeline(cfg).run()
+    run_experiment(cfg)
     m = json.loads((tmp_path / "runs" / "mx" / "baseline-seed3" / "phases" / "target-mewslix" / "metrics.json")
                    .read_text())
     ft = m["finetune"]

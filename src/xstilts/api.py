@@ -4,7 +4,7 @@
 >>> res = xstilts.run("configs/tasks/xnli.yaml", seeds=[1, 2])          # doctest: +SKIP
 >>> res.scores.query("split == 'test' and language == 'avg'")             # doctest: +SKIP
 
-Everything here is a thin layer over the command line's machinery (:class:`xstilts.pipeline.Pipeline`, the study
+Everything here is a thin layer over the command line's machinery (:func:`xstilts.experiment.run`, the study
 runner and its results database), so a run started here and the same run from ``xstilts run`` share their phases and
 give the same scores. Scores are tidy :class:`pandas.DataFrame` s with one row per score: columns ``task`` (the task
 label), ``language`` (ISO 639 code, or ``avg`` for the mean over a task's languages), ``split`` (``dev`` or
@@ -127,13 +127,12 @@ def run(config: str | Path | dict | ExperimentConfig, **overrides: Any) -> RunRe
     Raises:
         ConfigError / DataFormatError / MissingDataError: bad input, before any training (one-line messages).
     """
-    from .pipeline import Pipeline
+    from .experiment import run as run_experiment
 
     cfg = load_config(config, **overrides)
-    pipe = Pipeline(cfg)
-    files = pipe.run()
-    runs = [r for variant in pipe.results.values() for r in variant]
-    return RunResult(scores_frame(runs), runs, _phases(runs), pipe.out / cfg.name, cfg, files)
+    outcome = run_experiment(cfg)
+    runs = [r for variant in outcome.results.values() for r in variant]
+    return RunResult(scores_frame(runs), runs, _phases(runs), outcome.folder, cfg, outcome.written)
 
 
 def evaluate(model: str | Path, tasks: list[str | dict], *, output_dir: str | Path = "runs", name: str = "evaluate",
@@ -148,7 +147,7 @@ def evaluate(model: str | Path, tasks: list[str | dict], *, output_dir: str | Pa
     Raises:
         XstiltsError: a task needs fine-tuning (use :func:`run`), or any input error.
     """
-    from .pipeline import evaluate_only
+    from .experiment import evaluate_only
 
     data = {"name": name, "output_dir": str(output_dir), "with_baseline": False,
             "model": {"name_or_path": str(model)}, "target": {"tasks": list(tasks)}}
@@ -229,7 +228,7 @@ class Study:
 
     def plan(self) -> pd.DataFrame:
         """One row per cell: id, variant, seed, intermediate tasks, target, and its phase folders' names."""
-        from .pipeline import phase_keys
+        from .experiment.keys import phase_keys
 
         rows = []
         for c in self.cells():

@@ -404,7 +404,7 @@ def embed_texts(model: DualEncoder, tokenizer, texts: list[str], *, max_length: 
 
 # ------------------------------------------------------------------------------------------------ pipeline glue
 def finetune_for_retrieval(cfg, spec, start, ft: dict, device: torch.device):
-    """Fine-tune a copy of the encoder *start* (an :class:`xstilts.pipeline.EncoderRef`) as a dual encoder on the
+    """Fine-tune a copy of the encoder *start* (an :class:`xstilts.experiment.EncoderRef`) as a dual encoder on the
     English training pairs of *spec*'s task, with the settings *ft* (``retrieval_settings(cfg, spec, seed)
     ["finetune"]``).
 

@@ -3,7 +3,7 @@
 A phase is built in ``<store>/.<phase>.partial`` (training phases: a fixed name, resumed by a later run with the same
 inputs) or ``<store>/.<phase>.<random>.partial`` (retrieval evaluations: never resumed) and renamed to
 ``<store>/<phase>`` when complete. A building process holds a lock in its work folder and records there the config
-and seed that compute the phase (:func:`xstilts.preflight.hold_work_dir`). A work folder is removed when:
+and seed that compute the phase (:func:`xstilts.experiment.preflight.hold_work_dir`). A work folder is removed when:
 
 * **complete**: the phase folder it would become exists and is complete;
 * **temporary**: it is a retrieval evaluation's temporary folder (nothing resumes those);
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .io import read_json
-from .preflight import WORK_LOCK, WORK_RECORD
+from .experiment.preflight import WORK_LOCK, WORK_RECORD
 
 #: ``.<kind>-<label>-<12 hex>.partial`` (resumable) and ``.<kind>-<label>-<12 hex>.<random>.partial`` (temporary).
 _RESUMABLE = re.compile(r"\.((?:intermediate|target|eval)-.+-[0-9a-f]{12})\.partial")
@@ -93,7 +93,7 @@ def _has_checkpoint(work: Path) -> bool:
 
 def _names_of(configs) -> set[str]:
     """Every phase folder name the configs use (every seed; the baseline variant where the config has one)."""
-    from .pipeline import phase_keys
+    from .experiment.keys import phase_keys
 
     names: set[str] = set()
     for cfg in configs:
@@ -109,7 +109,7 @@ def _resumable_by_record(work: Path, phase: str) -> tuple[bool | None, str]:
     """Whether the recorded inputs of *work* still compute *phase* (None: there is no record, or it cannot be
     checked)."""
     from .config import ExperimentConfig
-    from .pipeline import phase_keys
+    from .experiment.keys import phase_keys
 
     try:
         record = read_json(work / WORK_RECORD)

@@ -20,9 +20,9 @@ def run(config: Path = typer.Argument(..., help="experiment YAML file"), set_: O
     try:
         cfg = load_cfg(config, set_)
         install_sigterm()
-        from ..pipeline import Pipeline
+        from ..experiment import run as run_experiment
 
-        written = Pipeline(cfg).run()
+        written = run_experiment(cfg).written
     except (XstiltsError, KeyboardInterrupt) as e:
         fail(e)
         return
@@ -37,9 +37,9 @@ def eval_(config: Path = typer.Argument(..., help="experiment YAML file"), set_:
     try:
         cfg = load_cfg(config, set_)
         install_sigterm()
-        from ..pipeline import evaluate_only
+        from ..experiment import evaluate_only
 
-        written = evaluate_only(cfg)
+        written = evaluate_only(cfg).written
     except (XstiltsError, KeyboardInterrupt) as e:
         fail(e)
         return

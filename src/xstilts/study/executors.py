@@ -1,6 +1,6 @@
 """Running a study's cells: in this process, in parallel subprocesses, or as submitit (SLURM) jobs.
 
-Every cell runs :meth:`xstilts.pipeline.Pipeline.run_one` with ``output_dir`` = the study folder and
+Every cell runs :func:`xstilts.experiment.run_one` with ``output_dir`` = the study folder and
 ``phase_store`` = the study's phase store (``store``, else ``<study output_dir>/phases``, the folder a plain run with
 that output folder uses), so phase folders (keyed by hash) are shared by the cells, by other studies and by plain
 runs: one intermediate checkpoint serves every target that starts from it, a baseline evaluation serves every seed
@@ -72,46 +72,15 @@ def phase_lock(folder: Path, identity: Any, what: str = "") -> Any:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
-def _locked_pipeline(cfg):
-    """A :class:`~xstilts.pipeline.Pipeline` whose phases are built under :func:`phase_lock`, one lock per phase
-    folder (its name, as the pipeline's key functions compute it), in ``<phase store>/.locks``: every run or study
-    that shares the store and builds a phase through an executor waits for the one that builds it, then finds it
-    complete."""
-    from .. import pipeline as pl
+def _locked_store(cfg):
+    """The phase store of *cfg* (:class:`~xstilts.experiment.PhaseStore`) whose phases are found or built under
+    :func:`phase_lock`, one lock per phase (its kind and hash, as :mod:`xstilts.experiment.keys` computes them), in
+    ``<phase store>/.locks``: every run or study that shares the store and builds a phase through an executor waits
+    for the one that builds it, then finds it complete."""
+    from ..experiment import PhaseStore
 
-    def key(fn, *args, fallback):
-        f = getattr(pl, fn, None)
-        try:
-            return (fn, f(*args)) if f is not None else fallback
-        except Exception:  # noqa: BLE001 - a coarser identity still serializes the phase
-            return fallback
-
-    class LockedPipeline(pl.Pipeline):
-        def _lock(self, identity, what):
-            return phase_lock(self.phase_root / ".locks", identity, what)
-
-        def intermediate_phase(self, cfg, start, seed):
-            ident = key("intermediate_key", cfg, seed, fallback=(
-                "intermediate", start.key, cfg.model.model_dump(mode="json"),
-                cfg.intermediate.model_dump(mode="json", exclude=set(pl.NOT_HASHED)), seed))
-            with self._lock(ident, "the intermediate phase"):
-                return super().intermediate_phase(cfg, start, seed)
-
-        def target_phase(self, cfg, spec, start, seed):
-            ident = key("target_key", cfg, spec, start.key, seed, fallback=(
-                "target", start.key, cfg.model.model_dump(mode="json"), spec.model_dump(mode="json"),
-                cfg.target.model_dump(mode="json", exclude={"tasks", *pl.NOT_HASHED}), seed))
-            with self._lock(ident, f"target phase {spec.label}"):
-                return super().target_phase(cfg, spec, start, seed)
-
-        def retrieval_phase(self, cfg, spec, start, seed=None):
-            ident = key("retrieval_key", cfg, spec, start.key, seed, fallback=(
-                "retrieval", start.key, spec.model_dump(mode="json"), cfg.evaluation.model_dump(mode="json"),
-                cfg.model.text_prefix, cfg.model.max_length, seed))
-            with self._lock(ident, f"retrieval evaluation {spec.label}"):
-                return super().retrieval_phase(cfg, spec, start, seed)
-
-    return LockedPipeline(cfg)
+    store = PhaseStore.of(cfg)
+    return PhaseStore(store.root, lambda identity, what: phase_lock(store.root / ".locks", identity, what))
 
 
 # ---------------------------------------------------------------------------------------------------- one cell
@@ -258,9 +227,11 @@ def execute_cell(payload: dict, db_path: str | Path, study_name: str, log: Log =
             db.record_run(cell.id, budget_steps=conversion["steps"])
             log(f"  token budget {cell.budget['tokens']:,} = {conversion['steps']} optimizer steps (mean length "
                 f"{conversion['mean_length']:.1f} tokens x batch {cfg.intermediate.batch_size})")
-        pipeline = _locked_pipeline(cfg)
-        pipeline.preflight(cfg)
-        result = pipeline.run_one(cfg, cell.variant, cell.seed)
+        from ..experiment import preflight, run_one
+
+        store = _locked_store(cfg)
+        preflight(cfg, store)
+        result = run_one(cfg, cell.variant, cell.seed, store)
         scores, headline, metric, head_split = cell_scores(result)
         spent = _spent(cfg, result, conversion)
         inter = [p for p in result.get("phases", []) if p.get("phase") == "intermediate"]

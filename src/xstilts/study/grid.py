@@ -34,7 +34,7 @@ from ..errors import ConfigError, XstiltsError
 from ..io import stable_hash
 from .spec import Study, deep_merge
 
-#: Train settings that do not change what a phase computes (as :data:`xstilts.pipeline.NOT_HASHED`).
+#: Train settings that do not change what a phase computes (as :data:`xstilts.experiment.keys.NOT_HASHED`).
 _NOT_HASHED = ("checkpoint_every", "keep_checkpoints", "log_every")
 _KEEP = object()  # an axis that is not given: keep the config's value
 
@@ -320,8 +320,8 @@ def _hp(section) -> dict:
 
 def phase_identities(cell: Cell) -> tuple[str, list[str]]:
     """``(group, phases)``: the phase folders a cell builds or reuses (its intermediate phase, if any, then one per
-    target), as :func:`xstilts.pipeline.phase_keys` names them; executors use them to order cells. The group is the
-    cell's intermediate phase (its own id for a baseline).
+    target), as :func:`xstilts.experiment.keys.phase_keys` names them; executors use them to order cells. The group is
+    the cell's intermediate phase (its own id for a baseline).
 
     Where the folder names cannot be computed (an older pipeline), coarse identities derived from the config alone
     (no data fingerprint): two phases that the pipeline keeps apart may then share an identity, never the reverse.
@@ -359,9 +359,9 @@ def phase_identities(cell: Cell) -> tuple[str, list[str]]:
 
 
 def pipeline_phase_keys(cfg: ExperimentConfig, seed: int) -> dict | None:
-    """:func:`xstilts.pipeline.phase_keys`, or None where it is not available or cannot name the phases."""
+    """:func:`xstilts.experiment.keys.phase_keys`, or None where it is not available or cannot name the phases."""
     try:
-        from ..pipeline import phase_keys
+        from ..experiment.keys import phase_keys
     except ImportError:  # pragma: no cover - an older pipeline
         return None
     try:
@@ -404,14 +404,14 @@ def tokens_to_steps(cfg: ExperimentConfig, tokens: int) -> dict:
 
 def train_lengths(cfg: ExperimentConfig) -> dict[str, dict]:
     """Per intermediate task label: number of training features and their mean tokenized length."""
+    from ..experiment.data import Featurizer, feature_cache
     from ..models.backbone import load_tokenizer, resolve_model_path
-    from ..pipeline import Pipeline
 
-    pl = Pipeline(cfg)
     tok = load_tokenizer(resolve_model_path(cfg.model.name_or_path), cfg.model.revision)
+    featurizer = Featurizer(cfg, tok, feature_cache())
     out = {}
     for spec in cfg.intermediate.tasks:
-        data = pl._train_data(spec, tok, cfg)
+        data = featurizer.train_data(spec)
         n = data.size
         total = sum(data.family.feature_length(data.features, i) for i in range(n))
         out[spec.label] = {"features": n, "mean_length": total / n if n else 0.0}
@@ -485,7 +485,7 @@ def retrieval_plan(cfg: ExperimentConfig, spec) -> dict:
     """What a retrieval target computes (no training): max length, layer (``auto`` resolved where the model is
     known by name or on disk), pooling."""
     try:
-        from ..pipeline import retrieval_settings
+        from ..experiment.keys import retrieval_settings
 
         st = retrieval_settings(cfg, spec)
         length, layer, pooling = st["max_length"], st["layer"], st["pooling"]

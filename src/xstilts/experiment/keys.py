@@ -1,20 +1,22 @@
-"""Phase identities: the hash that names each phase folder (``intermediate-<label>-<hash>``, ``target-...``,
-``eval-...``), computed from the resolved config, the model's identity, the data's fingerprint and the task code,
-without loading a model. The pipeline builds phases under these names; the preflight, studies and ``xstilts gc``
-find them by the same names."""
+"""Phase identities: the kind of a phase (:class:`Phase`) and the hash that names each phase folder
+(``intermediate-<label>-<hash>``, ``target-...``, ``eval-...``), computed from the resolved config, the model's
+identity, the data's fingerprint and the task code, without loading a model. The phases (:mod:`.phases`) are built
+under these names; the preflight, studies and ``xstilts gc`` find them by the same names."""
 
 from __future__ import annotations
 
-from .config import OPTIMIZATION_KEYS, ExperimentConfig, TaskSpec, resolve_settings, task_max_length
-from .data import code_fingerprint
-from .errors import XstiltsError
-from .io import stable_hash
-from .loading import eval_languages, hub_revisions, task_data_dir
-from .models.backbone import model_source
-from .tasks import get_family, get_task
+import enum
+
+from ..config import OPTIMIZATION_KEYS, ExperimentConfig, TaskSpec, resolve_settings, task_max_length
+from ..data import code_fingerprint
+from ..errors import XstiltsError
+from ..io import stable_hash
+from ..loading import eval_languages, hub_revisions, task_data_dir
+from ..models.backbone import model_source
+from ..tasks import get_family, get_task
 
 #: Bumped when a change to code outside the task families alters what a phase computes (the training loop, model
-#: loading and saving, model selection, this pipeline), so that old phase folders are not reused. Changes to a task
+#: loading and saving, model selection, these phases), so that old phase folders are not reused. Changes to a task
 #: family (its reader, featurisation, head, loss, decoding or metrics, and the xstilts modules its module imports,
 #: e.g. ``data.py``, ``heads*.py``, ``metrics/*``) change the phase keys by themselves (:func:`_task_code`), and
 #: feature caches never need a bump.
@@ -22,6 +24,24 @@ PHASE_VERSION = 2
 #: Settings that do not change what a phase computes, left out of its hash.
 NOT_HASHED = ("checkpoint_every", "keep_checkpoints", "log_every", "prefetch", "compile", "compile_mode", "fused_adamw",
               "length_buckets", "packing")
+
+
+class Phase(enum.StrEnum):
+    """The kind of a phase: intermediate training, target fine-tuning (a trainable target task) or a retrieval
+    evaluation (a target task scored from sentence embeddings)."""
+
+    INTERMEDIATE = "intermediate"
+    TARGET = "target"
+    RETRIEVAL = "retrieval"
+
+    @property
+    def prefix(self) -> str:
+        """The first part of its folders' names: ``intermediate``, ``target``, ``eval``."""
+        return "eval" if self is Phase.RETRIEVAL else self.value
+
+    def folder_name(self, label: str, key: str) -> str:
+        """``<prefix>-<label>-<key>``: the name of the phase folder in the phase store."""
+        return f"{self.prefix}-{label}-{key}"
 
 
 def _data_fingerprint(spec: TaskSpec) -> dict:
@@ -36,9 +56,11 @@ def _data_fingerprint(spec: TaskSpec) -> dict:
 
 
 def _task_code(specs: list[TaskSpec], *modules) -> str:
-    """Fingerprint of the task-specific code of a phase (:func:`~xstilts.data.code_fingerprint` of each task's family
-    and of *modules*); what it leaves out is what :data:`PHASE_VERSION` is for."""
-    return code_fingerprint(*(get_family(get_task(s.task).kind) for s in specs), *modules)
+    """Fingerprint of the task-specific code of a phase (:func:`~xstilts.data.code_fingerprint` of each task's family,
+    each task's own module (:attr:`~xstilts.tasks.Task.module`: its reader, scoring, options) and *modules*); what it
+    leaves out is what :data:`PHASE_VERSION` is for."""
+    tasks = [get_task(s.task) for s in specs]
+    return code_fingerprint(*(get_family(t.kind) for t in tasks), *(t.module for t in tasks if t.module), *modules)
 
 
 # ---------------------------------------------------------------------------------------------- phase keys
@@ -49,7 +71,7 @@ def model_identity(cfg: ExperimentConfig, strict: bool = False) -> dict:
     BiLSTM. Input lengths are not part of it: each phase hashes its own (:func:`xstilts.config.resolve_settings`).
     A model that cannot be resolved (offline, not downloaded: a study planned on another machine) is named by id and
     revision; *strict* raises instead."""
-    from .provenance import folder_digest
+    from ..provenance import folder_digest
 
     m = cfg.model
     # the model settings that change what is trained (not the label `size`, lengths, or speed-only options)
@@ -159,12 +181,12 @@ def phase_keys(cfg: ExperimentConfig, seed: int) -> dict:
     inter = None
     if cfg.intermediate.tasks:
         key = intermediate_key(cfg, seed)
-        inter = f"intermediate-{intermediate_label(cfg)}-{key}"
+        inter = Phase.INTERMEDIATE.folder_name(intermediate_label(cfg), key)
     targets = {}
     for spec in cfg.target.tasks:
         if get_task(spec.task).trainable:
-            targets[spec.label] = f"target-{spec.label}-{target_key(cfg, spec, inter or start, seed)}"
+            targets[spec.label] = Phase.TARGET.folder_name(spec.label, target_key(cfg, spec, inter or start, seed))
         else:
             src = inter if inter and cfg.evaluation.retrieval_from == "intermediate" else start
-            targets[spec.label] = f"eval-{spec.label}-{retrieval_key(cfg, spec, src, seed)}"
+            targets[spec.label] = Phase.RETRIEVAL.folder_name(spec.label, retrieval_key(cfg, spec, src, seed))
     return {"intermediate": inter, "targets": targets}

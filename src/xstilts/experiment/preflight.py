@@ -1,6 +1,6 @@
 """Everything a run needs, checked before anything trains, and what it was computed from.
 
-:func:`check_inputs` (called by :meth:`xstilts.pipeline.Pipeline.preflight` for every variant of a run, and by study
+:func:`check_inputs` (called by :func:`xstilts.experiment.preflight` for every variant of a run, and by study
 cells) resolves the model and reads and checks every split of every task that a phase not yet complete will read:
 train, dev and test, every language, intermediate and target tasks, and the data of retrieval evaluations. The parsed
 examples stay in memory (:func:`xstilts.loading.load_examples`), so the phases do not read the files again. A bad
@@ -25,11 +25,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .errors import MissingDataError, XstiltsError
-from .io import atomic_write_json, read_json
+from ..errors import MissingDataError, XstiltsError
+from ..io import atomic_write_json, read_json
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .config import ExperimentConfig, TaskSpec
+    from ..config import ExperimentConfig, TaskSpec
 
 #: In a work folder: the lock a building process holds, and the record of the inputs that can resume it.
 WORK_LOCK = ".xstilts-lock"
@@ -47,7 +47,7 @@ def _complete(root: Path, name: str | None) -> bool:
 
 def pending_phases(cfg: "ExperimentConfig", root: Path) -> tuple[bool, set[str]]:
     """``(intermediate phase to build?, labels of target tasks with a phase to build)`` over every seed of *cfg*."""
-    from .phases import phase_keys
+    from .keys import phase_keys
 
     inter, targets = False, set()
     for seed in cfg.seeds:
@@ -58,8 +58,8 @@ def pending_phases(cfg: "ExperimentConfig", root: Path) -> tuple[bool, set[str]]
 
 
 def _read(spec: "TaskSpec", split: str, lang: str, *, required: bool, why: str = "") -> list | None:
-    from .loading import load_examples, task_data_dir
-    from .tasks import get_task
+    from ..loading import load_examples, task_data_dir
+    from ..tasks import get_task
 
     try:
         examples = load_examples(spec, split, lang)
@@ -77,9 +77,9 @@ def _read(spec: "TaskSpec", split: str, lang: str, *, required: bool, why: str =
 
 def _check_retrieval(cfg: "ExperimentConfig", spec: "TaskSpec") -> None:
     """Run the family's evaluation up to its first embedding (every file read and checked), and its gold labels."""
-    from .loading import eval_languages, load_examples
-    from .phases import retrieval_settings
-    from .tasks import get_family, get_task
+    from ..loading import eval_languages, load_examples
+    from .keys import retrieval_settings
+    from ..tasks import get_family, get_task
 
     task = get_task(spec.task)
     family = get_family(task.kind)
@@ -111,10 +111,10 @@ def check_inputs(cfg: "ExperimentConfig", root: Path) -> None:
     Raises:
         XstiltsError: the first problem, on one line (file and line for a malformed data file).
     """
-    from .config import resolve_settings
-    from .loading import eval_languages
-    from .models.backbone import model_source
-    from .tasks import get_task
+    from ..config import resolve_settings
+    from ..loading import eval_languages
+    from ..models.backbone import model_source
+    from ..tasks import get_task
 
     model_source(cfg.model.name_or_path, cfg.model.revision)
     inter, targets = pending_phases(cfg, root)
@@ -197,8 +197,8 @@ def _phase_name(work: Path) -> str:
 def model_provenance(cfg: "ExperimentConfig") -> dict[str, Any]:
     """The pretrained model: its id, kind (hub, rebuild, local), requested revision and resolved commit (hub), or the
     SHA-256 of its files (rebuild, local folder)."""
-    from .models.backbone import model_source
-    from .provenance import folder_digest, folder_files
+    from ..models.backbone import model_source
+    from ..provenance import folder_digest, folder_files
 
     m = cfg.model
     out: dict[str, Any] = {"name": m.name_or_path, "revision": m.revision}
@@ -216,9 +216,9 @@ def model_provenance(cfg: "ExperimentConfig") -> dict[str, Any]:
 def data_provenance(spec: "TaskSpec") -> dict[str, Any]:
     """Where a task's data came from: the hub data sets and their commits, or the local files read in this process
     with their sizes and SHA-256 (and the sources and revisions of ``xstilts download``'s MANIFEST.json)."""
-    from .loading import files_read, hub_revisions, task_data_dir
-    from .provenance import files_record
-    from .tasks import get_task
+    from ..loading import files_read, hub_revisions, task_data_dir
+    from ..provenance import files_record
+    from ..tasks import get_task
 
     task = get_task(spec.task)
     folder = task_data_dir(spec)
@@ -237,7 +237,7 @@ def data_provenance(spec: "TaskSpec") -> dict[str, Any]:
 
 
 def _common(cfg: "ExperimentConfig") -> dict[str, Any]:
-    from .provenance import device_record, environment
+    from ..provenance import device_record, environment
 
     return {"environment": environment(), "device": device_record(cfg.device), "dtype": cfg.model.dtype,
             "mixed_precision": cfg.mixed_precision}
