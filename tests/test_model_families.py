@@ -13,10 +13,10 @@ from xstilts.checkpoint import load_heads
 from xstilts.config import LoraConfig, ModelConfig, TrainConfig, validate_config
 from xstilts.models.backbone import build_backbone, load_encoder, load_tokenizer, save_backbone
 from xstilts.tasks import get_family, get_task
-from xstilts.tasks.classification import PairExample
-from xstilts.tasks.multiple_choice import MCExample
-from xstilts.tasks.qa import QAExample
-from xstilts.tasks.tagging import TaggedExample
+from xstilts.tasks.families.classification import PairExample
+from xstilts.tasks.families.multiple_choice import MCExample
+from xstilts.tasks.families.qa import QAExample
+from xstilts.tasks.families.tagging import TaggedExample
 from xstilts.train import MultiTaskModel, TaskData, predict, train
 
 FAMILIES = ["bert", "xlm-roberta", "deberta-v2", "llama", "bloom", "bilstm"]

@@ -31,7 +31,7 @@ def _target(root):
 
 
 def test_one_pass_evaluation_equals_language_by_language(experiment, tmp_path, monkeypatch):
-    from xstilts.experiment import phases
+    from xstilts.experiment import phases, training
     from xstilts import train as tr
 
     calls = []
@@ -41,7 +41,8 @@ def test_one_pass_evaluation_equals_language_by_language(experiment, tmp_path, m
         calls.append([d.size for d in datas])
         return real(model, datas, **kw)
 
-    monkeypatch.setattr(phases, "eval_all_languages", spy)
+    monkeypatch.setattr(phases, "eval_all_languages", spy)  # dev and test evaluation of the phase
+    monkeypatch.setattr(training, "eval_all_languages", spy)  # English dev for model selection, during training
     run_experiment(validate_config(experiment))
     # English dev for model selection (during training), then dev and test: each split's languages in one call
     assert calls == [[30], [30, 30, 30], [30, 30, 30]]
@@ -52,6 +53,7 @@ def test_one_pass_evaluation_equals_language_by_language(experiment, tmp_path, m
                 for d in datas]
 
     monkeypatch.setattr(phases, "eval_all_languages", per_language)
+    monkeypatch.setattr(training, "eval_all_languages", per_language)
     run_experiment(validate_config(dict(experiment, output_dir=str(tmp_path / "alone"))))
     alone, preds_alone = _target(tmp_path / "alone")
     assert together["languages"] == alone["languages"] and together["average"] == alone["average"]

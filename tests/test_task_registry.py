@@ -35,7 +35,7 @@ TOY = textwrap.dedent('''
 
 
     def write(root: Path) -> Path:
-        from xstilts.provision import examples as ex
+        from xstilts.tasks import _synthetic as ex
 
         rng = ex._rng("toy-pairs")
         for split, lang, n in (("train", "en", 64), ("dev", "en", 16), ("test", "en", 16), ("test", "de", 16)):
