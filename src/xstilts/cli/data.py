@@ -49,8 +49,8 @@ def download(targets: list[str] = typer.Argument(..., help="xtreme, xtreme-r, in
                                                            help="only these languages (comma-separated or repeated; "
                                                                 "English training data is always included)"),
              translate_train: bool = typer.Option(True, "--translate-train/--no-translate-train",
-                                                  help="also XTREME's translate-train files (XNLI, PAWS-X, SQuAD for "
-                                                       "XQuAD/MLQA, TyDiQA)"),
+                                                  help="also XTREME's translate-train files of the tasks that have "
+                                                       "them (Task.translate_train)"),
              force: bool = typer.Option(False, "--force", help="download again even what the manifests verify")
              ) -> None:
     """Download the real data sets (needs the network) in the official file layouts, for offline runs.

@@ -3,7 +3,7 @@
 Three scripts define them, and each task uses the one XTREME (``evaluate.py``) or the data set's authors use:
 
 * **SQuAD v1.1** ``evaluate-v1.1.py`` (Rajpurkar et al. 2016; copied as XTREME ``third_party/evaluate_squad.py``):
-  SQuAD v1.1, XQuAD, TyDiQA-GoldP. Normalisation: lower case, drop ``string.punctuation``, drop the English articles
+  SQuAD v1.1 and XTREME's QA tasks other than MLQA. Normalisation: lower case, drop ``string.punctuation``, drop the English articles
   ``\\b(a|an|the)\\b``, collapse whitespace. F1 of whitespace tokens (0 when no token is shared, so an empty
   prediction scores 0 even against an empty gold answer); maximum over the gold answers; scores are
   ``100 * sum / number of questions``.
@@ -258,7 +258,7 @@ def qa_scores(script: str, predictions: Sequence[str], golds: Sequence[Sequence[
     number XTREME's ``evaluate.py`` averages into its QA score.
 
     Args:
-        script: a key of :data:`QA_SCRIPTS`: ``squad_v1`` (SQuAD v1.1, XQuAD, TyDiQA-GoldP), ``squad_v2.0`` (SQuAD
+        script: a key of :data:`QA_SCRIPTS`: ``squad_v1`` (SQuAD v1.1 and the tasks scored like it), ``squad_v2.0`` (SQuAD
             v2.0) or ``mlqa_v1`` (MLQA; needs *lang*).
     Raises:
         ValueError: an unknown script, or ``mlqa_v1`` without a language.

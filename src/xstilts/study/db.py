@@ -24,8 +24,8 @@ Schema (columns may be added, never renamed)::
          headline_split)                                       --   dev | test | mixed: the headline's split
     scores(cell_id, task, split, language, metric, value REAL, PRIMARY KEY (cell_id, task, split, language, metric))
                                                                -- split: dev | test (the split scored; a task
-                                                               --   without test data, e.g. TyDiQA-GoldP in
-                                                               --   XTREME, has its evaluation split as test);
+                                                               --   without test data, e.g. a QA set that
+                                                               --   XTREME scores on dev, has it as test);
                                                                -- language 'avg' = mean over the task's languages
 
 A database written before scores had a ``split`` is migrated when it is first opened for writing: its scores were

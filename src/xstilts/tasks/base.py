@@ -34,7 +34,7 @@ class HFSource:
 
     ``split_sources`` gives a split its own ``(path, config, hub split)`` where it comes from another data set (XQuAD
     and MLQA train on SQuAD); ``keep(row, language)`` selects the rows of one language where a hub config holds
-    several (TyDiQA-GoldP); ``collect(examples)`` turns the converted rows into the reader's result where that is
+    several (one config of every language); ``collect(examples)`` turns the converted rows into the reader's result where that is
     one object rather than a list (Tatoeba's parallel data). ``languages``: the languages the hub data has, where
     that is fewer than the task's (others get a clear error before any download); ``note``: added to the error
     when loading fails (e.g. a hub repository that still ships a loading script, which ``datasets`` 4 no longer runs).

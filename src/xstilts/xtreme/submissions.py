@@ -210,7 +210,7 @@ CASES: dict[str, dict] = {
     "xtreme-s7-partial": {"version": "xtreme", "seed": 7, "tasks": ["xnli", "pawsx", "mlqa"], "label_dirs": ["udpos"]},
     "xtreme-s11": {"version": "xtreme", "seed": 11, "tasks": ["xnli", "udpos", "mlqa"]},
     "xtreme-r-s11": {"version": "xtreme-r", "seed": 11, "tasks": ["xnli", "udpos", "mlqa"]},
-    "xtreme-s13": {"version": "xtreme", "seed": 13, "tasks": ["xnli", "panx", QA_TASKS[-1]]},  # TyDiQA-GoldP
+    "xtreme-s13": {"version": "xtreme", "seed": 13, "tasks": ["xnli", "panx", QA_TASKS[-1]]},  # the third QA task
 }
 
 

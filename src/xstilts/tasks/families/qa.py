@@ -74,7 +74,7 @@ def _load_json(path: Path) -> tuple[Any, str]:
 
 def read_squad_file(path: Path, *, version_2: bool = False, language: str = "en",
                     keep=None) -> list[QAExample]:
-    """Questions of a SQuAD-format JSON file (SQuAD v1.1/v2.0, XQuAD, MLQA, TyDiQA-GoldP).
+    """Questions of a SQuAD-format JSON file (every span-QA task's official format).
 
     Args:
         version_2: SQuAD v2.0 rules: questions may have no answers (``is_impossible``).
@@ -451,7 +451,7 @@ class SpanQA(TrainableFamily):
     def label_file(self, task, split, language, examples):
         """``{split}-{lang}.json`` in SQuAD v1.1 format (``{"version", "data": [{"title", "paragraphs": [{"context",
         "qas": [{"id", "question", "answers": [{"text", "answer_start"}]}]}]}]}``), one paragraph per context in the
-        order of first appearance: the gold file ``evaluate.py`` reads for XQuAD, MLQA and TyDiQA-GoldP."""
+        order of first appearance: the gold file XTREME's ``evaluate.py`` reads for its QA tasks."""
         articles: dict[str, dict[str, list]] = {}
         for e in examples:
             paragraphs = articles.setdefault(e.title, {})
