@@ -141,11 +141,8 @@ def retrieval_settings(cfg: ExperimentConfig, spec: TaskSpec, seed: int | None =
         "max_length": None}))
     settings = {"layer": ev.retrieval_layer, "pooling": ev.pooling, "max_length": length, "k": ev.bucc_k,
                 "prefix": cfg.model.text_prefix, "query_prefix": ev.query_prefix, "options": spec.options}
-    if task.extra.get("mode") == "nearest":  # Tatoeba-style tasks only, so other retrieval keys do not change
-        settings["direction"] = ev.tatoeba_direction
-    if task.extra.get("mode") == "margin":
-        settings["bucc_threshold"] = ev.bucc_threshold
     family = get_family(task.kind)
+    settings.update(family.evaluation_settings(task, ev))  # only the tasks they concern, so other keys do not change
     ft = family.finetune_settings(task, spec, cfg.model.name_or_path) if hasattr(family, "finetune_settings") else None
     if ft is not None:  # XTREME-R's protocol: dual-encoder fine-tuning on English pairs first (xstilts.dual_encoder)
         files = family.finetune_files(task, task_data_dir(spec), ft["selection"])

@@ -496,6 +496,13 @@ class EmbeddingFamily(Family):
         :meth:`evaluate`."""
         return {}
 
+    def evaluation_settings(self, task: Task, evaluation) -> dict:
+        """The settings of the config's ``evaluation`` section (:class:`~xstilts.config.EvaluationConfig`) that
+        change how *task* is scored, beyond the embedding settings every retrieval task has (``layer``, ``pooling``,
+        ``max_length``, ``k``, prefixes); they are part of the retrieval phase's key and of :meth:`evaluate`'s
+        *settings*. Default: none."""
+        return {}
+
     def evaluate(self, task: Task, languages: list[str], load, embed, settings: dict) -> EmbeddingResult:
         """Score every language from embeddings.
 

@@ -98,6 +98,16 @@ class Retrieval(EmbeddingFamily):
     kind = "retrieval"
     trainable = False
 
+    def evaluation_settings(self, task: Task, evaluation) -> dict:
+        """Tatoeba-style tasks: the search direction (``evaluation.tatoeba_direction``); BUCC: the margin threshold
+        (``evaluation.bucc_threshold``)."""
+        mode = task.extra.get("mode")
+        if mode == "nearest":
+            return {"direction": evaluation.tatoeba_direction}
+        if mode == "margin":
+            return {"bucc_threshold": evaluation.bucc_threshold}
+        return {}
+
     def splits(self, task: Task) -> list[str]:
         return [task.test_split] if task.extra.get("mode") in NEAREST else [task.dev_split, task.test_split]
 
