@@ -91,7 +91,7 @@ def _setup(model_dir: str, spec: dict):
 
 def _run(model_dir: str, spec: dict, state_dir: str | None = None, stop_at: int | None = None) -> dict:
     from xstilts import train as tr
-    from xstilts.train import loop
+    from xstilts.train import parallel as loop  # where _fsdp is looked up (Replicas)
 
     model, datas, hp, pad = _setup(model_dir, spec)
     acc = cpu_accelerator()

@@ -1,13 +1,17 @@
 """The training loop: :func:`train` (sample a task -> forward -> backward -> optimizer step -> log), with resume,
-compile warm-up, packing, token counting, model selection and the stop protocol."""
+compile warm-up, packing, token counting, model selection and the stop protocol.
+
+:func:`train` reads top to bottom: set up (the model's :class:`~xstilts.train.parallel.Replicas`: one process, DDP or
+FSDP2; optimizer, scheduler, sampler), resume (:meth:`_Progress.resume`), then one loop over optimizer steps, each
+a :class:`_Step` (every micro-batch's forward and backward, clipping, optimizer and scheduler), with logging
+(:meth:`_Step.log`), model selection, checkpoints (:class:`_Saver`) and the stop protocol between steps."""
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import math
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -17,7 +21,7 @@ from torch import nn
 from ..errors import XstiltsError
 from .batching import _Loader, _Sampler, _fit_width, _region
 from .model import MultiTaskModel, TaskData, _LossModule, _param_groups, seed_everything, total_steps
-from .parallel import _Dist, _ddp, _fsdp, _fsdp_full_state, _rank_state, _wants_fsdp
+from .parallel import Replicas, _Dist, _rank_state, _wants_fsdp
 from .resume import Preempted, STOP, _restore_rng, _rng_states
 
 def _make_optimizer(model: nn.Module, hp, device: torch.device) -> torch.optim.AdamW:
@@ -136,181 +140,46 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
             raise XstiltsError(f"{found[0]}: this checkpoint was saved {'with' if not fsdp else 'without'} FSDP; "
                                f"resume it with distributed: {'fsdp' if not fsdp else 'ddp'}")
         inner.load_state_dict(found[1]["model"])
-    if fsdp:  # a sharded copy trains; *inner* (on the CPU meanwhile) gets its weights at the end
-        sharded = _fsdp(_LossModule(copy.deepcopy(inner)), device, dist.world)
-        trained: nn.Module = sharded
-    else:
-        inner.to(device)
-        trained = inner
-    optimizer = _make_optimizer(trained, hp, device)
+    replicas = Replicas(inner, dist, fsdp, device)
+    optimizer = _make_optimizer(replicas.trained, hp, device)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(hp.warmup_ratio * steps), steps)
-    weights = probabilities or [float(t.size) for t in tasks]
     rng = random.Random(seed)
-    sampler = _Sampler(tasks, hp, rng, gen, weights, mixed_batches)
-    curve, window, task_steps = [], [], {t.label: 0 for t in tasks}
-    task_examples, task_tokens = {t.label: 0 for t in tasks}, {t.label: 0 for t in tasks}
-    start, resumed_from, seconds_before = 0, None, 0.0
-    if state_dir is not None:
-        if found:
-            path, payload = found
-            if fsdp:
-                from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+    sampler = _Sampler(tasks, hp, rng, gen, probabilities or [float(t.size) for t in tasks], mixed_batches)
+    done = _Progress.resume(found, tasks, replicas, optimizer, scheduler, sampler, rng, gen, dist, selector)
+    optimizer = replicas.prepare_optimizer(optimizer, accelerator)
+    step_fn = _Step(tasks, hp, accelerator, replicas, optimizer, scheduler, done)
+    loader, compiled = step_fn.setup(sampler, pad_id, seed, steps)
+    save = _Saver(state_dir, hp, dist, replicas, optimizer, scheduler, selector, rng, gen, done)
 
-                set_optimizer_state_dict(sharded, optimizer, payload["optim"]["optimizer"],
-                                         options=StateDictOptions(full_state_dict=True))
-            else:
-                optimizer.load_state_dict(payload["optim"]["optimizer"])
-            scheduler.load_state_dict(payload["optim"]["scheduler"])
-            st = payload["state"]
-            start, curve, task_steps = st["step"], [tuple(x) for x in st["curve"]], dict(st["task_steps"])
-            task_examples, task_tokens = dict(st["task_examples"]), dict(st["task_tokens"])
-            rng_state, saved_window = _rank_state(st, dist.rank, dist.world)
-            window = [torch.tensor(x, device=device) for x in saved_window]
-            for s, s_st in zip(sampler.streams, st["streams"]):
-                s.restore(s_st)
-            _restore_rng(rng_state, rng, gen)
-            seconds_before, resumed_from = st.get("seconds", 0.0), str(path)
-            if selector is not None and "selection" in st:
-                # the best weights: saved beside the checkpoint, or the checkpoint's own when its step is the best
-                best = payload.get("best")
-                if best is None and st["selection"]["best_step"] == st["step"]:
-                    best = {k: v.detach().clone() for k, v in payload["model"].items()}
-                selector.restore(st["selection"], best)
-                if st.get("stopped_early"):
-                    selector.stopped_early = True
-    if not fsdp:  # (FSDP: the plain optimizer; bf16 autocast needs no gradient scaler)
-        optimizer = accelerator.prepare(optimizer)
-    runner: nn.Module = sharded if fsdp else _LossModule(inner)
-    buckets = getattr(hp, "length_buckets", None)
-    packing = None
-    if getattr(hp, "packing", False):
-        from ..models.backbone import packing_layout
-
-        packing, inner.position_offset = packing_layout(inner.encoder, device)
-        if fsdp:
-            sharded.model.position_offset = inner.position_offset
-    loader = _Loader(tasks, pad_id, buckets, device, dist.rank, dist.world, getattr(hp, "prefetch", True), seed,
-                     packing)
-    compiled = _compile_encoder(inner.encoder, hp)
-    if compiled and buckets and not packing and start < steps:
-        inner.train()
-        k, idx, share = sampler.peek()
-        _precompile(runner, tasks[k], loader._part(k, idx, share).batch,
-                    buckets, accelerator, pad_id)
-    if dist.world > 1 and not fsdp:
-        runner = _ddp(runner, device)
-    pending = {"examples": [0] * len(tasks), "tokens": [0] * len(tasks)}  # this process's, not yet summed
-    main = accelerator.is_main_process
-    t0 = time.time()
-
-    def flush_counts() -> None:
-        """Add every process's example and token counts to the totals (a collective when data-parallel)."""
-        counts = torch.tensor(pending["examples"] + pending["tokens"], dtype=torch.float64)
-        if dist.world > 1:
-            counts = dist.sum_(counts.to(device)).cpu()
-        for k, t in enumerate(tasks):
-            task_examples[t.label] += int(counts[k])
-            task_tokens[t.label] += int(counts[len(tasks) + k])
-        pending["examples"], pending["tokens"] = [0] * len(tasks), [0] * len(tasks)
-
-    def save(step: int, sampler_state: dict) -> None:
-        if state_dir is None:
-            return
-        extra = {}
-        if selector is not None and selector.best_weights is not None and selector.best_step != step:
-            extra["best"] = selector.best_weights  # the selected weights, when they are not the current ones
-        flush_counts()
-        mine = {"rng": _rng_states(rng, gen, sampler_state), "window": [float(x) for x in window]}
-        ranks = dist.gather(mine)
-        full = _fsdp_full_state(sharded, optimizer) if fsdp else {}  # a collective: every process
-        if main:
-            state = {"step": step, "curve": curve, "task_steps": task_steps, "task_examples": task_examples,
-                     "task_tokens": task_tokens, "window": mine["window"], "streams": sampler_state["streams"],
-                     "rng": mine["rng"], "seconds": seconds_before + time.time() - t0}
-            if dist.world > 1:
-                state["ranks"] = ranks
-            if fsdp:
-                state["fsdp"] = True
-            if selector is not None:
-                state["selection"] = selector.state()
-                state["stopped_early"] = selector.stopped_early
-            ck.save_checkpoint(state_dir, step, {
-                "model": full["model"] if fsdp else inner.state_dict(),
-                "optim": {"optimizer": full["optim"] if fsdp else optimizer.state_dict(),
-                          "scheduler": scheduler.state_dict()},
-                "state": state, **extra}, keep=hp.keep_checkpoints)
-        dist.barrier()
-
-    runner.train()
+    step_fn.runner.train()
     STOP["in_training"] = True
-    last_step = start
-    if selector is not None and selector.stopped_early:
-        steps_left = False  # resumed after an early stop: nothing more to train
-    else:
-        steps_left = start < steps
+    last_step = done.start
+    steps_left = done.start < steps and not (selector is not None and selector.stopped_early)
     try:
         # the plan of step s+1 is drawn (and collated in the background) before step s computes; the sampler
         # state saved with step s is the one from before that draw
         snapshot = sampler.state()
-        upcoming = loader.submit(sampler.draw(), start + 1) if steps_left else None
-        for step in range(start + 1, steps + 1 if steps_left else start + 1):
-            last_step = step
-            current = upcoming
+        upcoming = loader.submit(sampler.draw(), done.start + 1) if steps_left else None
+        for step in range(done.start + 1, steps + 1 if steps_left else done.start + 1):
+            last_step, current = step, upcoming
             snapshot = sampler.state()
             upcoming = loader.submit(sampler.draw(), step + 1) if step < steps else None
-            micro = list(loader.parts(current))
-            for m, thunks in enumerate(micro):
-                total_loss = 0.0
-                for j, get in enumerate(thunks):
-                    part = get()
-                    td = tasks[part.task]
-                    batch = {n: v.to(device, non_blocking=True) for n, v in part.batch.items()}
-                    last = m == len(micro) - 1 and j == len(thunks) - 1
-                    if fsdp:
-                        runner.set_requires_gradient_sync(last)
-                    sync = runner.no_sync() if dist.world > 1 and not last and not fsdp else contextlib.nullcontext()
-                    with sync:
-                        with accelerator.autocast(), _region("forward"):
-                            loss = runner(td.label, td.family, batch)
-                        with _region("backward"):
-                            accelerator.backward(loss * part.weight / hp.grad_accum)
-                    total_loss = total_loss + loss.detach() * part.share
-                    task_steps[td.label] += 1
-                    pending["examples"][part.task] += part.examples
-                    pending["tokens"][part.task] += part.tokens
-                window.append(total_loss)
-            with _region("optimizer"):
-                if fsdp:  # sharded gradients (DTensors): torch computes the global norm
-                    nn.utils.clip_grad_norm_(trained.parameters(), hp.max_grad_norm)
-                else:
-                    accelerator.clip_grad_norm_(inner.parameters(), hp.max_grad_norm)
-                optimizer.step()
-                if not getattr(optimizer, "step_was_skipped", False):
-                    scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
+            step_fn(loader.parts(current))  # forward, backward, optimizer step
             log_step = step % hp.log_every == 0 or step == steps
             ckpt_step = step == steps or bool(hp.checkpoint_every and step % hp.checkpoint_every == 0)
             if selector is not None and selector.due(step, steps):
                 score = selector.observe(step, inner)  # the caller's evaluate() switches eval mode
-                runner.train()
+                step_fn.runner.train()
                 if getattr(accelerator, "trackers", None):
                     accelerator.log({"selection/score": score}, step=step)
                 if selector.should_stop and step < steps:
                     selector.stopped_early = True
                     ckpt_step = True
             if log_step:
-                mean_loss = float(dist.sum_(torch.stack(window).float().mean()))
-                window.clear()
-                if not math.isfinite(mean_loss):
-                    raise XstiltsError(f"loss became {mean_loss} at or before optimizer step {step}; stopping this "
-                                       f"phase" + (" (the last good checkpoint is kept)" if state_dir else ""))
-                curve.append((step, mean_loss))
-                if getattr(accelerator, "trackers", None):  # training curves (xstilts: trackers), main process
-                    accelerator.log({"train/loss": mean_loss, "train/lr": float(scheduler.get_last_lr()[0]),
-                                     "train/step": step}, step=step)
-                if progress and main:
+                mean_loss = step_fn.log(step, dist, has_state=state_dir is not None)
+                if progress and accelerator.is_main_process:
                     progress(step, mean_loss)
-            elif progress and main:
+            elif progress and accelerator.is_main_process:
                 progress(step, float("nan"))
             if ckpt_step:
                 save(step, snapshot)
@@ -323,15 +192,8 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
                 save(step, snapshot)
                 raise Preempted(f"stopped on request at optimizer step {step}/{steps}; checkpoint saved in "
                                 f"{state_dir}; run the same command again to resume")
-        if upcoming is not None and selector is not None and selector.stopped_early:
-            upcoming = None  # the batch drawn for the step after the early stop is not used
-        flush_counts()
-        if fsdp:  # the trained weights into the caller's (unsharded) model, in every process
-            from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
-
-            weights = get_model_state_dict(sharded, options=StateDictOptions(full_state_dict=True))
-            inner.load_state_dict({k.removeprefix("model."): v for k, v in weights.items()})
-            inner.to(device)
+        save.flush_counts()
+        replicas.finish()
         if selector is not None and selector.best_weights is not None and selector.best_step != last_step:
             inner.load_state_dict(selector.best_weights)  # the selected step's weights
             inner.to(device)
@@ -340,6 +202,181 @@ def train(model: MultiTaskModel, tasks: list[TaskData], hp, *, seed: int, accele
         loader.close()
         if compiled:
             inner.encoder._compiled_call_impl = None  # evaluation runs other shapes: back to eager
-    return {"steps": steps, "steps_trained": last_step, "loss_curve": curve, "task_steps": task_steps,
-            "task_examples": task_examples, "task_tokens": task_tokens, "seconds": seconds_before + time.time() - t0,
-            "resumed_from": resumed_from, "selection": selector.record(last_step) if selector is not None else None}
+    return {"steps": steps, "steps_trained": last_step, "loss_curve": done.curve, "task_steps": done.task_steps,
+            "task_examples": done.task_examples, "task_tokens": done.task_tokens,
+            "seconds": done.seconds_before + time.time() - save.t0, "resumed_from": done.resumed_from,
+            "selection": selector.record(last_step) if selector is not None else None}
+
+
+@dataclass
+class _Progress:
+    """What a run has done so far: saved in every checkpoint and restored on resume. *pending*: this process's
+    example and token counts not yet summed over the processes (:meth:`_Saver.flush_counts`)."""
+
+    labels: list[str]  # the tasks' labels, in the order of the tasks
+    start: int
+    curve: list
+    window: list
+    task_steps: dict
+    task_examples: dict
+    task_tokens: dict
+    pending: dict
+    seconds_before: float = 0.0
+    resumed_from: str | None = None
+
+    @classmethod
+    def resume(cls, found, tasks: list[TaskData], replicas: Replicas, optimizer, scheduler, sampler, rng, gen,
+               dist: _Dist, selector) -> "_Progress":
+        """A fresh run's progress, or the progress of checkpoint *found* (``(path, payload)`` of
+        :func:`xstilts.checkpoint.load_latest`), whose optimizer, scheduler, sampler positions, RNG states and
+        model-selection record are restored."""
+        zero = {t.label: 0 for t in tasks}
+        pending = {"examples": [0] * len(tasks), "tokens": [0] * len(tasks)}
+        if not found:
+            return cls(list(zero), 0, [], [], dict(zero), dict(zero), dict(zero), pending)
+        path, payload = found
+        replicas.load_optimizer_state(optimizer, payload["optim"]["optimizer"])
+        scheduler.load_state_dict(payload["optim"]["scheduler"])
+        st = payload["state"]
+        rng_state, saved_window = _rank_state(st, dist.rank, dist.world)
+        done = cls(list(zero), st["step"], [tuple(x) for x in st["curve"]],
+                   [torch.tensor(x, device=replicas.device) for x in saved_window], dict(st["task_steps"]),
+                   dict(st["task_examples"]), dict(st["task_tokens"]), pending, st.get("seconds", 0.0), str(path))
+        for s, s_st in zip(sampler.streams, st["streams"]):
+            s.restore(s_st)
+        _restore_rng(rng_state, rng, gen)
+        if selector is not None and "selection" in st:
+            # the best weights: saved beside the checkpoint, or the checkpoint's own when its step is the best
+            best = payload.get("best")
+            if best is None and st["selection"]["best_step"] == st["step"]:
+                best = {k: v.detach().clone() for k, v in payload["model"].items()}
+            selector.restore(st["selection"], best)
+            if st.get("stopped_early"):
+                selector.stopped_early = True
+        return done
+
+
+class _Step:
+    """One optimizer step: every micro-batch's forward and backward (gradients synchronised on the last one), then
+    clipping, the optimizer and the scheduler; and the logged loss."""
+
+    def __init__(self, tasks: list[TaskData], hp, accelerator, replicas: Replicas, optimizer, scheduler,
+                 done: _Progress):
+        self.tasks, self.hp, self.acc, self.replicas = tasks, hp, accelerator, replicas
+        self.optimizer, self.scheduler, self.done = optimizer, scheduler, done
+        self.runner: nn.Module = replicas.loss_module()
+
+    def setup(self, sampler, pad_id: int, seed: int, steps: int):
+        """The batch loader (padding buckets, packing, prefetch) and the compiled encoder (buckets pre-compiled);
+        then the data-parallel wrapper. Returns ``(loader, compiled)``."""
+        hp, inner, device = self.hp, self.replicas.inner, self.acc.device
+        buckets = getattr(hp, "length_buckets", None)
+        packing = None
+        if getattr(hp, "packing", False):
+            from ..models.backbone import packing_layout
+
+            packing, offset = packing_layout(inner.encoder, device)
+            self.replicas.set_position_offset(offset)
+        loader = _Loader(self.tasks, pad_id, buckets, device, self.replicas.dist.rank, self.replicas.dist.world,
+                         getattr(hp, "prefetch", True), seed, packing)
+        compiled = _compile_encoder(inner.encoder, hp)
+        if compiled and buckets and not packing and self.done.start < steps:
+            inner.train()
+            k, idx, share = sampler.peek()
+            _precompile(self.runner, self.tasks[k], loader._part(k, idx, share).batch, buckets, self.acc, pad_id)
+        self.runner = self.replicas.data_parallel(self.runner)
+        return loader, compiled
+
+    def __call__(self, parts) -> None:
+        done, device = self.done, self.acc.device
+        micro = list(parts)
+        for m, thunks in enumerate(micro):
+            total_loss = 0.0
+            for j, get in enumerate(thunks):
+                part = get()
+                td = self.tasks[part.task]
+                batch = {n: v.to(device, non_blocking=True) for n, v in part.batch.items()}
+                with self.replicas.gradient_sync(self.runner, last=m == len(micro) - 1 and j == len(thunks) - 1):
+                    with self.acc.autocast(), _region("forward"):
+                        loss = self.runner(td.label, td.family, batch)
+                    with _region("backward"):
+                        self.acc.backward(loss * part.weight / self.hp.grad_accum)
+                total_loss = total_loss + loss.detach() * part.share
+                done.task_steps[td.label] += 1
+                done.pending["examples"][part.task] += part.examples
+                done.pending["tokens"][part.task] += part.tokens
+            done.window.append(total_loss)
+        with _region("optimizer"):
+            self.replicas.clip_gradients(self.acc, self.hp.max_grad_norm)
+            self.optimizer.step()
+            if not getattr(self.optimizer, "step_was_skipped", False):
+                self.scheduler.step()
+            self.optimizer.zero_grad(set_to_none=True)
+
+    def log(self, step: int, dist: _Dist, has_state: bool) -> float:
+        """The mean loss since the last logging step, summed over the processes (a collective); recorded in the
+        loss curve and the trackers. Raises :class:`XstiltsError` on a NaN/inf loss."""
+        done = self.done
+        mean_loss = float(dist.sum_(torch.stack(done.window).float().mean()))
+        done.window.clear()
+        if not math.isfinite(mean_loss):
+            raise XstiltsError(f"loss became {mean_loss} at or before optimizer step {step}; stopping this "
+                               f"phase" + (" (the last good checkpoint is kept)" if has_state else ""))
+        done.curve.append((step, mean_loss))
+        if getattr(self.acc, "trackers", None):  # training curves (xstilts: trackers), main process
+            self.acc.log({"train/loss": mean_loss, "train/lr": float(self.scheduler.get_last_lr()[0]),
+                          "train/step": step}, step=step)
+        return mean_loss
+
+
+class _Saver:
+    """Writes a training checkpoint (model, optimizer, scheduler, RNG states of every process, sampler positions,
+    progress, model-selection record) into *state_dir* (nothing without one); every process calls it."""
+
+    def __init__(self, state_dir: Path | None, hp, dist: _Dist, replicas: Replicas, optimizer, scheduler, selector,
+                 rng, gen, done: _Progress):
+        self.state_dir, self.hp, self.dist, self.replicas = state_dir, hp, dist, replicas
+        self.optimizer, self.scheduler, self.selector, self.rng, self.gen = optimizer, scheduler, selector, rng, gen
+        self.done, self.main, self.t0 = done, replicas.dist.acc.is_main_process, time.time()
+
+    def flush_counts(self) -> None:
+        """Add every process's example and token counts to the totals (a collective when data-parallel)."""
+        done, tasks = self.done, self.done.labels
+        counts = torch.tensor(done.pending["examples"] + done.pending["tokens"], dtype=torch.float64)
+        if self.dist.world > 1:
+            counts = self.dist.sum_(counts.to(self.replicas.device)).cpu()
+        for k, label in enumerate(tasks):
+            done.task_examples[label] += int(counts[k])
+            done.task_tokens[label] += int(counts[len(tasks) + k])
+        done.pending["examples"], done.pending["tokens"] = [0] * len(tasks), [0] * len(tasks)
+
+    def __call__(self, step: int, sampler_state: dict) -> None:
+        from .. import checkpoint as ck
+
+        if self.state_dir is None:
+            return
+        done, selector = self.done, self.selector
+        extra = {}
+        if selector is not None and selector.best_weights is not None and selector.best_step != step:
+            extra["best"] = selector.best_weights  # the selected weights, when they are not the current ones
+        self.flush_counts()
+        mine = {"rng": _rng_states(self.rng, self.gen, sampler_state), "window": [float(x) for x in done.window]}
+        ranks = self.dist.gather(mine)
+        full = self.replicas.full_state(self.optimizer, self.main)  # FSDP: a collective, every process
+        if self.main:
+            state = {"step": step, "curve": done.curve, "task_steps": done.task_steps,
+                     "task_examples": done.task_examples, "task_tokens": done.task_tokens, "window": mine["window"],
+                     "streams": sampler_state["streams"], "rng": mine["rng"],
+                     "seconds": done.seconds_before + time.time() - self.t0}
+            if self.dist.world > 1:
+                state["ranks"] = ranks
+            if self.replicas.fsdp:
+                state["fsdp"] = True
+            if selector is not None:
+                state["selection"] = selector.state()
+                state["stopped_early"] = selector.stopped_early
+            ck.save_checkpoint(self.state_dir, step, {
+                "model": full["model"], "optim": {"optimizer": full["optim"],
+                                                  "scheduler": self.scheduler.state_dict()},
+                "state": state, **extra}, keep=self.hp.keep_checkpoints)
+        self.dist.barrier()

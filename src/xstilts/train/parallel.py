@@ -3,11 +3,15 @@ the per-rank pieces of a global batch and of the resume state."""
 
 from __future__ import annotations
 
+import contextlib
+import copy
+
 import torch
 from torch import nn
 
 from ..errors import XstiltsError
 from .model import _LossModule
+
 
 class _Dist:
     """Collectives of a data-parallel run (no-ops in a single process)."""
@@ -38,6 +42,87 @@ class _Dist:
     def barrier(self) -> None:
         if self.world > 1:
             self.acc.wait_for_everyone()
+
+
+class Replicas:
+    """The model as this process trains it, and every place where that depends on how it is replicated: the
+    caller's model itself (one process), a DDP replica of it, or a sharded FSDP2 copy (the caller's model, meanwhile
+    on the CPU, receives the trained weights from :meth:`finish`).
+
+    Args:
+        inner: the unwrapped :class:`~xstilts.train.model.MultiTaskModel` (its weights already resumed).
+        dist: the process group (:class:`_Dist`).
+        fsdp: shard with FSDP2 (:func:`_fsdp`) instead of replicating with DDP (data-parallel runs only).
+    """
+
+    def __init__(self, inner: nn.Module, dist: _Dist, fsdp: bool, device: torch.device):
+        self.inner, self.dist, self.fsdp, self.device = inner, dist, fsdp, device
+        if fsdp:  # a sharded copy trains; *inner* (on the CPU meanwhile) gets its weights at the end
+            self.sharded = _fsdp(_LossModule(copy.deepcopy(inner)), device, dist.world)
+            self.trained: nn.Module = self.sharded
+        else:
+            inner.to(device)
+            self.sharded = None
+            self.trained = inner
+
+    def load_optimizer_state(self, optimizer, state: dict) -> None:
+        """Resume *optimizer* from a checkpoint's full optimizer state dict (sharded again with FSDP)."""
+        if self.fsdp:
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+            set_optimizer_state_dict(self.sharded, optimizer, state, options=StateDictOptions(full_state_dict=True))
+        else:
+            optimizer.load_state_dict(state)
+
+    def prepare_optimizer(self, optimizer, accelerator):
+        """accelerate's optimizer wrapper (mixed-precision gradient scaling); with FSDP the plain optimizer (bf16
+        autocast needs no gradient scaler)."""
+        return optimizer if self.fsdp else accelerator.prepare(optimizer)
+
+    def loss_module(self) -> nn.Module:
+        """What a step calls: ``module(label, family, batch) -> loss`` (:class:`~xstilts.train.model._LossModule`)."""
+        return self.sharded if self.fsdp else _LossModule(self.inner)
+
+    def set_position_offset(self, offset) -> None:
+        """Packed rows' position offset (:func:`~xstilts.models.backbone.packing_layout`) on every copy."""
+        self.inner.position_offset = offset
+        if self.fsdp:
+            self.sharded.model.position_offset = offset
+
+    def data_parallel(self, module: nn.Module) -> nn.Module:
+        """*module* under DDP when several processes replicate the model (FSDP shards already)."""
+        return _ddp(module, self.device) if self.dist.world > 1 and not self.fsdp else module
+
+    def gradient_sync(self, module: nn.Module, last: bool):
+        """The context of one backward pass: gradients are synchronised across processes on a step's last
+        micro-batch only."""
+        if self.fsdp:
+            module.set_requires_gradient_sync(last)
+            return contextlib.nullcontext()
+        return module.no_sync() if self.dist.world > 1 and not last else contextlib.nullcontext()
+
+    def clip_gradients(self, accelerator, max_norm: float) -> None:
+        if self.fsdp:  # sharded gradients (DTensors): torch computes the global norm
+            nn.utils.clip_grad_norm_(self.trained.parameters(), max_norm)
+        else:
+            accelerator.clip_grad_norm_(self.inner.parameters(), max_norm)
+
+    def full_state(self, optimizer, main: bool) -> dict | None:
+        """``{"model", "optim"}``: full state dicts for a checkpoint, on the main process (``None`` elsewhere). With
+        FSDP a collective: every process calls it."""
+        if self.fsdp:
+            return _fsdp_full_state(self.sharded, optimizer)
+        return {"model": self.inner.state_dict(), "optim": optimizer.state_dict()} if main else None
+
+    def finish(self) -> None:
+        """The trained weights into the caller's (unsharded) model, in every process (FSDP; otherwise it is the
+        model that trained)."""
+        if self.fsdp:
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+            weights = get_model_state_dict(self.sharded, options=StateDictOptions(full_state_dict=True))
+            self.inner.load_state_dict({k.removeprefix("model."): v for k, v in weights.items()})
+            self.inner.to(self.device)
 
 
 def _ddp(module: nn.Module, device: torch.device) -> nn.Module:
