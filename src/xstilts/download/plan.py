@@ -94,6 +94,19 @@ class Plan:
 
         self.add(task, folder, key, label, run, optional=optional)
 
+    def translate_train_files(self, task: str, folder: Path, languages: list[str], url: str, rel: str, what: str,
+                              counter: Callable[[Path], int]) -> None:
+        """XTREME's translate-train file of every non-English language in *languages* (*url* and *rel* patterns
+        with ``{lang}``), as optional units of *task* (the files are not there for every language); nothing unless
+        the plan asks for translate-train data. *what*: the English training set translated, for the label."""
+        if not self.translate_train:
+            return
+        for lang in languages:
+            if lang != "en":
+                self.url_file(task, folder, f"url:translate-train:{lang}",
+                              f"XTREME translate-train {lang} ({what} machine-translated)", url.format(lang=lang),
+                              rel.format(lang=lang), "train", counter, optional=True)
+
     def hub_pin(self, path: str, task_name: str | None = None) -> str | None:
         """The commit to load hub data set *path* at: the task's pinned revision (:attr:`HFSource.revision`), else
         ``google/xtreme``'s known pin, else ``None`` (the default branch's commit, resolved when run)."""

@@ -144,14 +144,8 @@ def plan_translate_train(plan, task: str, languages: list[str]) -> None:
     translate-train data."""
     from ..download._formats import count_squad
 
-    if not plan.translate_train:
-        return
-    for lang in languages:
-        if lang != "en":
-            plan.url_file(task, plan.folder(NAME), f"url:translate-train:{lang}",
-                          f"XTREME translate-train {lang} (SQuAD v1.1 machine-translated)",
-                          TRANSLATE_TRAIN_URL.format(lang=lang), TRANSLATE_TRAIN_FILE.format(lang=lang), "train",
-                          count_squad, optional=True)
+    plan.translate_train_files(task, plan.folder(NAME), languages, TRANSLATE_TRAIN_URL, TRANSLATE_TRAIN_FILE,
+                               "SQuAD v1.1", count_squad)
 
 
 register(Task(

@@ -111,13 +111,8 @@ def plan_download(plan, languages: list[str]) -> None:
                 write_squad(ctx, pattern.format(lang=lang), rows[lang], f"{split}.{lang}")
 
     plan.add(NAME, folder, f"hub:{GOOGLE_XTREME}:{NAME}", "TyDiQA-GoldP v1.1 train/dev, all 9 languages", run)
-    if plan.translate_train:
-        for lang in languages:
-            if lang != "en":
-                plan.url_file(NAME, folder, f"url:translate-train:{lang}",
-                              f"XTREME translate-train {lang} (TyDiQA-GoldP English train machine-translated)",
-                              TRANSLATE_TRAIN_URL.format(lang=lang), TRANSLATE_TRAIN_FILE.format(lang=lang), "train",
-                              count_squad, optional=True)
+    plan.translate_train_files(NAME, folder, languages, TRANSLATE_TRAIN_URL, TRANSLATE_TRAIN_FILE,
+                               "TyDiQA-GoldP English train", count_squad)
 
 
 register(Task(

@@ -189,13 +189,8 @@ def plan_download(plan, languages: list[str]) -> None:
         ctx.count("train", count_lines(mnli_train))
 
     plan.add(NAME, folder, "link:multinli-train", "English training set (MultiNLI train, linked)", link)
-    if plan.translate_train:
-        for lang in languages:
-            if lang != "en":
-                plan.url_file(NAME, folder, f"url:translate-train:{lang}",
-                              f"XTREME translate-train {lang} (MultiNLI machine-translated)",
-                              TRANSLATE_TRAIN_URL.format(lang=lang), TRANSLATE_TRAIN_FILE.format(lang=lang), "train",
-                              count_lines, optional=True)
+    plan.translate_train_files(NAME, folder, languages, TRANSLATE_TRAIN_URL, TRANSLATE_TRAIN_FILE, "MultiNLI",
+                               count_lines)
 
 
 register(Task(
