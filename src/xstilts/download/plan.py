@@ -18,11 +18,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import XstiltsError
+from ..xtreme.benchmark import GOOGLE_XTREME, GOOGLE_XTREME_REVISION  # noqa: F401  (the fallback pin; re-exported)
 from ._core import Context, Unit
 
-#: ``google/xtreme`` at its "Delete loading script" commit: the data converted to Parquet, loadable by datasets >= 4.
-GOOGLE_XTREME = "google/xtreme"
-GOOGLE_XTREME_REVISION = "21f88c0ff5bf413a83c854eb00050e75d245161f"
 #: XTREME's machine translations of the English training sets (github.com/google-research/xtreme, "Translations")
 XTREME_TRANSLATIONS = "https://storage.googleapis.com/xtreme_translations"
 

@@ -24,11 +24,10 @@ from . import TARGET, Download, ExampleData, HFSource, Task, register
 from . import squad
 from .base import require_file, xstilts_protocol
 from .families.qa import QAExample, _discover, _hf_squad, read_squad_file
+from ..xtreme.benchmark import GOOGLE_XTREME, GOOGLE_XTREME_REVISION
 
 NAME = "mlqa"
 LANGUAGES = tuple("en es de ar hi vi zh".split())
-GOOGLE_XTREME = "google/xtreme"
-GOOGLE_XTREME_REVISION = "21f88c0ff5bf413a83c854eb00050e75d245161f"
 HUB_CONFIG = "MLQA.{lang}.{lang}"
 
 

@@ -23,14 +23,13 @@ from ..languages import XTREME_LANGUAGES
 from . import TARGET, Download, ExampleData, HFSource, Task, register
 from .base import xstilts_protocol
 from .families.tagging import _HF_SPLITS, TaggedExample, _has_tag_column, _hf_tagged, _langs_in, read_token_tag_file
+from ..xtreme.benchmark import GOOGLE_XTREME, GOOGLE_XTREME_REVISION
 
 NAME = "panx"
 #: XTREME's PAN-X languages (``evaluate.py`` ``TASK2LANGS['panx']``): all 40 XTREME languages
 LANGUAGES = tuple(XTREME_LANGUAGES)
 #: PAN-X tags in the order of the Hugging Face ``google/xtreme`` ``PAN-X.*`` ``ner_tags`` class label
 LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
-GOOGLE_XTREME = "google/xtreme"
-GOOGLE_XTREME_REVISION = "21f88c0ff5bf413a83c854eb00050e75d245161f"
 #: WikiANN with the Rahimi et al. (2019) splits that XTREME's PAN-X uses, for the languages XTREME-R adds
 WIKIANN = "unimelb-nlp/wikiann"
 WIKIANN_LANGS = ("qu", "pl", "uk", "az", "lt", "pa", "gu", "ro")

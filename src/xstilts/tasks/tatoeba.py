@@ -22,6 +22,7 @@ from ..languages import TATOEBA_LANG3, to_lang3
 from . import TARGET, Download, ExampleData, HFSource, Task, register
 from .base import ConfigByLanguage
 from .families.retrieval import ParallelData, read_tatoeba, tatoeba_languages, write_tatoeba_format
+from ..xtreme.benchmark import GOOGLE_XTREME, GOOGLE_XTREME_REVISION
 
 NAME = "tatoeba"
 #: XTREME-R's variant: the same data set on 41 languages, scored the same way.
@@ -31,8 +32,6 @@ LANGUAGES = tuple(
     "af ar bg bn de el es et eu fa fi fr he hi hu id it ja jv ka kk ko ml mr nl pt ru sw ta te th tl tr ur vi zh".split())
 #: XTREME-R's Tatoeba: XTREME's 36 languages plus az, lt, pl, ro, uk (XTREME ``evaluate.py`` XTREME_R_TASK2LANGS).
 LANGUAGES_XTREME_R = tuple(sorted(LANGUAGES + ("az", "lt", "pl", "ro", "uk")))
-GOOGLE_XTREME = "google/xtreme"
-GOOGLE_XTREME_REVISION = "21f88c0ff5bf413a83c854eb00050e75d245161f"
 #: XTREME-R's Tatoeba languages beyond google/xtreme's: the LASER release files
 LASER_COMMIT = "74bc6ae7ffb7cba670fe0f428d0ede9f666fb821"
 LASER_TATOEBA = ("https://raw.githubusercontent.com/facebookresearch/LASER/" + LASER_COMMIT +

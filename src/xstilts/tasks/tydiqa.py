@@ -22,14 +22,13 @@ from ..errors import MissingDataError
 from . import TARGET, Download, ExampleData, HFSource, Task, register
 from .base import require_file, xstilts_protocol
 from .families.qa import QAExample, _discover, _hf_squad, read_squad_file
+from ..xtreme.benchmark import GOOGLE_XTREME, GOOGLE_XTREME_REVISION
 
 NAME = "tydiqa"
 LANGUAGES = tuple("en ar bn fi id ko ru sw te".split())
 #: The language names that prefix question ids in the original release (``swahili-...``).
 LANGUAGE_NAMES = {"ar": "arabic", "bn": "bengali", "en": "english", "fi": "finnish", "id": "indonesian",
                   "ko": "korean", "ru": "russian", "sw": "swahili", "te": "telugu"}
-GOOGLE_XTREME = "google/xtreme"
-GOOGLE_XTREME_REVISION = "21f88c0ff5bf413a83c854eb00050e75d245161f"
 #: XTREME's machine translation of the English training set, and where the download writes it.
 TRANSLATE_TRAIN_URL = ("https://storage.googleapis.com/xtreme_translations/TyDiQA-GoldP/translate-train/"
                        "tydiqa.translate.train.en-{lang}.json")

@@ -37,6 +37,7 @@ from . import TARGET, Download, ExampleData, HFSource, Task, register
 from .base import ConfigByLanguage, xstilts_protocol
 from .families.tagging import (_HF_SPLITS, UPOS_LABELS, TaggedExample, _has_tag_column, _hf_tagged, _langs_in,
                                read_conllu, read_token_tag_file)
+from ..xtreme.benchmark import GOOGLE_XTREME, GOOGLE_XTREME_REVISION
 
 NAME = "udpos"
 #: XTREME's UD-POS languages (``evaluate.py`` ``TASK2LANGS['udpos']``, ``scripts/download_data.sh``)
@@ -51,8 +52,6 @@ HF_NAMES = {
     "ta": "Tamil", "te": "Telugu", "th": "Thai", "tl": "Tagalog", "tr": "Turkish", "ur": "Urdu", "vi": "Vietnamese",
     "yo": "Yoruba", "zh": "Chinese",
 }
-GOOGLE_XTREME = "google/xtreme"
-GOOGLE_XTREME_REVISION = "21f88c0ff5bf413a83c854eb00050e75d245161f"
 #: XTREME-R's UD-POS languages beyond XTREME, from UD v2.7 as XTREME-R's download_data.sh takes them
 UD27_URL = "https://lindat.mff.cuni.cz/repository/xmlui/bitstream/handle/11234/1-3424/ud-treebanks-v2.7.tgz"
 UD27_LANGS = ("lt", "pl", "uk", "wo", "ro")

@@ -25,10 +25,10 @@ from . import TARGET, Download, ExampleData, HFSource, Task, register
 from . import mnli  # XNLI's English training set is MultiNLI's
 from .base import iter_tsv, label_id, read_text_lines, require_file, short, xstilts_protocol
 from .families.classification import NLI_LABELS, PairExample, hf_nli
+from ..xtreme.benchmark import GOOGLE_XTREME
 
 NAME = "xnli"
 LANGUAGES = tuple("en ar bg de el es fr hi ru sw th tr ur vi zh".split())
-GOOGLE_XTREME = "google/xtreme"
 #: The columns of the release's ``xnli.{dev,test}.tsv``.
 XNLI_HEADER = ("language gold_label sentence1_binary_parse sentence2_binary_parse sentence1_parse sentence2_parse "
                "sentence1 sentence2 promptID pairID genre label1 label2 label3 label4 label5 sentence1_tokenized "

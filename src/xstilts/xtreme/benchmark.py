@@ -40,6 +40,10 @@ from typing import Iterable, Mapping
 from ..errors import XstiltsError
 from ..io import atomic_write_bytes
 
+#: The benchmark's data on the Hugging Face hub: ``google/xtreme`` at its "Delete loading script" commit (the data
+#: converted to Parquet, loadable by datasets >= 4); the task modules of XTREME's tasks load it at this commit.
+GOOGLE_XTREME = "google/xtreme"
+GOOGLE_XTREME_REVISION = "21f88c0ff5bf413a83c854eb00050e75d245161f"
 QA_TASKS = ("xquad", "mlqa", "tydiqa")
 
 _LANGS = {
